@@ -1,0 +1,344 @@
+//! The abstract syntax tree: what the text says, with a span on every node.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+use crate::dates::Date;
+use crate::span::Span;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Module {
+    pub items: Vec<Item>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum Item {
+    Import(Import),
+    Facility { title: String, span: Span },
+    Input { schema: TypeExpr, span: Span },
+    TypeDef { name: Ident, ty: TypeExpr },
+    Let(LetDef),
+    Fn(FnDef),
+    Schedule(ScheduleDef),
+    Calendar { holidays: Expr, span: Span },
+    Collateral(PoolDef),
+    Covenant(CovenantDef),
+    MarginCall(MarginCallDef),
+    Liquidation(LiquidationDef),
+    Scenario(ScenarioDef),
+    Test(TestDef),
+    Check(CheckDef),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum Import {
+    Std { module: String, span: Span },
+    File { path: String, span: Span },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TypeExpr {
+    pub kind: TypeExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum TypeExprKind {
+    /// `Number`, `Date`, a user type name, ...
+    Named(String),
+    /// `Money(USD)`, or bare `Money` (generic in a fn signature).
+    Money(Option<String>),
+    List(Box<TypeExpr>),
+    Record(Vec<(Ident, TypeExpr)>),
+    Optional(Box<TypeExpr>),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LetDef {
+    pub name: Ident,
+    pub ty: Option<TypeExpr>,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: TypeExpr,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FnDef {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub body: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum CmpOp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+    Ne,
+}
+
+impl CmpOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum ScheduleKey {
+    Else,
+    Cmp(CmpOp, Expr),
+    /// An interpolation point.
+    Point(Expr),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduleRow {
+    pub key: ScheduleKey,
+    pub value: Expr,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScheduleDef {
+    pub name: Ident,
+    pub params: Vec<Param>,
+    pub ret: TypeExpr,
+    pub interpolate: bool,
+    pub rows: Vec<ScheduleRow>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub each: Option<(Ident, Expr)>,
+    pub quantity: Option<Expr>,
+    pub price: Option<Expr>,
+    pub haircut: Option<Expr>,
+    pub lot: Option<Expr>,
+    pub discount: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum Tested {
+    Quarterly,
+    Monthly,
+    On(Expr),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum CureLimit {
+    InQuarters { count: u32, quarters: u32, span: Span },
+    Total { count: u32, span: Span },
+    NoConsecutive { span: Span },
+}
+
+impl CureLimit {
+    /// The limit as written, which is how a blocked cure names it.
+    pub fn label(&self) -> String {
+        match self {
+            CureLimit::InQuarters { count, quarters, .. } => format!("{count} in {quarters} quarters"),
+            CureLimit::Total { count, .. } => format!("{count} total"),
+            CureLimit::NoConsecutive { .. } => "no consecutive".to_string(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct InputPath {
+    pub steps: Vec<PathStep>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum PathStep {
+    Field(Ident),
+    All(Span),
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CureDef {
+    pub into: InputPath,
+    pub history: Option<Expr>,
+    pub limits: Vec<CureLimit>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CovenantDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub require: Option<Expr>,
+    pub tested: Option<Tested>,
+    pub when: Option<Expr>,
+    pub cure: Option<CureDef>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum RoundingMode {
+    Up,
+    Down,
+    Nearest,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct MarginCallDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub trigger: Option<Expr>,
+    pub amount: Option<Expr>,
+    pub minimum_transfer: Option<Expr>,
+    pub rounding: Option<(RoundingMode, Expr)>,
+    pub due: Option<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LiquidationDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub trigger: Option<Expr>,
+    pub debt: Option<Expr>,
+    pub sell: Vec<Ident>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum ShockOp {
+    Set,
+    Mul,
+    Add,
+    Sub,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Shock {
+    pub path: InputPath,
+    pub op: ShockOp,
+    pub value: Expr,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ScenarioDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub shocks: Vec<Shock>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TestDef {
+    pub title: String,
+    pub data: Option<(String, Span)>,
+    pub scenario: Option<Ident>,
+    pub expects: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckDef {
+    pub cond: Expr,
+    pub message: String,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DurationUnit {
+    Days,
+    BusinessDays,
+    Months,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    And,
+    Or,
+    Coalesce,
+    Cmp(CmpOp),
+}
+
+impl BinaryOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+            BinaryOp::Coalesce => "??",
+            BinaryOp::Cmp(c) => c.symbol(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum ExprKind {
+    Number(Decimal),
+    Money(Decimal, String),
+    Date(#[serde(serialize_with = "serialize_date")] Date),
+    Duration(i64, DurationUnit),
+    Text(String),
+    Bool(bool),
+    List(Vec<Expr>),
+    Name(String),
+    Input,
+    Field(Box<Expr>, Ident),
+    Index(Box<Expr>, Box<Expr>),
+    Unary(UnaryOp, Box<Expr>),
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    Call { name: Ident, args: Vec<Arg> },
+}
+
+fn serialize_date<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(d)
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub enum Arg {
+    Positional(Expr),
+    Named(Ident, Expr),
+    Generator { body: Expr, var: Ident, list: Expr, filter: Option<Expr>, span: Span },
+}

@@ -1,0 +1,27 @@
+//! Text → AST. A nesting pre-check runs first, then pest, then the AST is built.
+
+pub mod ast;
+mod error;
+mod parser;
+mod precheck;
+
+use std::sync::Arc;
+
+use miette::NamedSource;
+
+pub use error::SyntaxError;
+pub use parser::MAX_LITERAL_DIGITS;
+
+use crate::span::FileId;
+
+/// Parses one source file. `max_nesting` bounds bracket and prefix nesting, checked before
+/// pest sees the text.
+pub fn parse(text: &str, file: FileId, src: &NamedSource<Arc<str>>, max_nesting: usize) -> Result<ast::Module, SyntaxError> {
+    if let Some(at) = text.find('\0') {
+        return Err(SyntaxError::NulByte { span: (at, 1).into(), src: src.clone() });
+    }
+    if let Some(at) = precheck::first_too_deep(text, max_nesting) {
+        return Err(SyntaxError::TooDeep { limit: max_nesting, span: (at, 1).into(), src: src.clone() });
+    }
+    parser::Parser::new(file, src).parse_module(text)
+}
