@@ -12,6 +12,8 @@ const MIN_YEAR: i32 = 1;
 const MAX_YEAR: i32 = 9999;
 
 impl Date {
+    pub const EPOCH: Date = Date(0);
+
     /// The date of a year, month and day, or `None` when it is not a real calendar date.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
         if !(MIN_YEAR..=MAX_YEAR).contains(&year) || !(1..=12).contains(&month) {

@@ -323,6 +323,8 @@ pub enum ExprKind {
     Bool(bool),
     List(Vec<Expr>),
     Name(String),
+    /// A bare currency code: only meaningful as `money(n, USD)`'s second argument.
+    Currency(String),
     Input,
     Field(Box<Expr>, Ident),
     Index(Box<Expr>, Box<Expr>),

@@ -721,6 +721,7 @@ impl<'a> Parser<'a> {
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::input_ref => ExprKind::Input,
             Rule::ident => ExprKind::Name(pair.as_str().to_string()),
+            Rule::currency_code => ExprKind::Currency(pair.as_str().to_string()),
             Rule::call => {
                 let mut i = pair.into_inner();
                 let name = self.ident(next(&mut i)?);

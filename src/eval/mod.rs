@@ -1,0 +1,518 @@
+//! The evaluator over the IR: checked decimal arithmetic, dates, calendars, and the order in
+//! which globals are computed. Rule semantics (pools, covenants, calls, sales) are in
+//! `crate::lending`; this room knows nothing of reports or the command line.
+
+pub mod ops;
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+pub use ops::DayCount;
+
+use crate::dates::Date;
+use crate::ir::{self, Aggregate, Body, ExprId, Global, Ir, Node};
+use crate::lending::{self, CovenantOutcome, LiquidationOutcome, MarginOutcome, PoolOutcome};
+use crate::span::Span;
+use crate::syntax::ast::{CmpOp, DurationUnit};
+use crate::value::{Duration, Value};
+
+/// The most elements an aggregate or list may hold while evaluating.
+pub const MAX_LIST_LEN: usize = 10_000_000;
+
+/// An evaluation failure: where it arose, or that something it depends on failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fail {
+    Here { message: String, span: Span },
+    Upstream,
+}
+
+pub type EvalResult<T> = Result<T, Fail>;
+
+pub fn fail<T>(span: Span, message: impl Into<String>) -> EvalResult<T> {
+    Err(Fail::Here { message: message.into(), span })
+}
+
+/// One failure, reported against the value or rule where it arose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorEntry {
+    pub name: Arc<str>,
+    pub message: String,
+    pub span: Span,
+}
+
+/// Everything one evaluation computed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub as_of: Date,
+    pub lets: Vec<Option<EvalResult<Value>>>,
+    pub pools: Vec<Option<EvalResult<PoolOutcome>>>,
+    pub covenants: Vec<Option<CovenantOutcome>>,
+    pub margin_calls: Vec<Option<EvalResult<MarginOutcome>>>,
+    pub liquidations: Vec<Option<EvalResult<LiquidationOutcome>>>,
+    pub errors: Vec<ErrorEntry>,
+}
+
+pub struct Evaluator<'p> {
+    pub ir: &'p Ir,
+    pub input: Value,
+    pub as_of: Date,
+    holidays: Option<EvalResult<Vec<Date>>>,
+    stack: Vec<Value>,
+    pub out: Outcome,
+    /// Cure searches re-evaluate a covenant's requirement; they never search for cures
+    /// themselves.
+    pub searching: bool,
+}
+
+impl<'p> Evaluator<'p> {
+    pub fn new(ir: &'p Ir, input: Value, as_of: Date) -> Self {
+        Evaluator {
+            ir,
+            input,
+            as_of,
+            holidays: None,
+            stack: Vec::with_capacity(64),
+            out: Outcome {
+                as_of,
+                lets: vec![None; ir.lets.len()],
+                pools: vec![None; ir.pools.len()],
+                covenants: vec![None; ir.covenants.len()],
+                margin_calls: vec![None; ir.margin_calls.len()],
+                liquidations: vec![None; ir.liquidations.len()],
+                errors: Vec::new(),
+            },
+            searching: false,
+        }
+    }
+
+    /// Evaluates every global, dependencies first.
+    pub fn run_all(mut self) -> Outcome {
+        self.run_globals();
+        self.out
+    }
+
+    pub fn run_globals(&mut self) {
+        for &g in &self.ir.topo {
+            self.global(g);
+        }
+    }
+
+    pub fn global(&mut self, g: Global) {
+        let ir = self.ir;
+        match g {
+            Global::Let(i) => {
+                let Some(def) = ir.lets.get(i as usize) else { return };
+                let r = self.eval_body(def.body);
+                self.note(&def.name, &r);
+                if let Some(slot) = self.out.lets.get_mut(i as usize) {
+                    *slot = Some(r);
+                }
+            }
+            Global::Pool(i) => {
+                let Some(def) = ir.pools.get(i as usize) else { return };
+                let r = lending::pool(self, def);
+                self.note(&def.name, &r);
+                if let Some(slot) = self.out.pools.get_mut(i as usize) {
+                    *slot = Some(r);
+                }
+            }
+            Global::Covenant(i) => {
+                let Some(def) = ir.covenants.get(i as usize) else { return };
+                let r = lending::covenant(self, def);
+                if let Some(f) = &r.failure {
+                    self.note::<()>(&def.name, &Err(f.clone()));
+                }
+                if let Some(slot) = self.out.covenants.get_mut(i as usize) {
+                    *slot = Some(r);
+                }
+            }
+            Global::MarginCall(i) => {
+                let Some(def) = ir.margin_calls.get(i as usize) else { return };
+                let r = lending::margin_call(self, def);
+                self.note(&def.name, &r);
+                if let Some(slot) = self.out.margin_calls.get_mut(i as usize) {
+                    *slot = Some(r);
+                }
+            }
+            Global::Liquidation(i) => {
+                let Some(def) = ir.liquidations.get(i as usize) else { return };
+                let r = lending::liquidation(self, def);
+                self.note(&def.name, &r);
+                if let Some(slot) = self.out.liquidations.get_mut(i as usize) {
+                    *slot = Some(r);
+                }
+            }
+        }
+    }
+
+    fn note<T>(&mut self, name: &Arc<str>, r: &EvalResult<T>) {
+        if let Err(Fail::Here { message, span }) = r {
+            self.out.errors.push(ErrorEntry { name: name.clone(), message: message.clone(), span: *span });
+        }
+    }
+
+    // ------------------------------------------------------------------ bodies
+
+    pub fn eval_body(&mut self, b: Body) -> EvalResult<Value> {
+        self.eval_with(b, &[])
+    }
+
+    /// Evaluates a body with its first locals bound.
+    pub fn eval_with(&mut self, b: Body, bound: &[Value]) -> EvalResult<Value> {
+        let base = self.stack.len();
+        self.stack.extend(bound.iter().cloned());
+        self.stack.resize(base + (b.frame as usize).max(bound.len()), Value::Null);
+        let r = self.expr(b.expr, base);
+        self.stack.truncate(base);
+        r
+    }
+
+    pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
+        let span = self.ir.arena.span(b.expr);
+        match self.eval_with(b, bound)? {
+            Value::Num(n) => Ok(n),
+            _ => fail(span, "expected a number"),
+        }
+    }
+
+    pub fn boolean(&mut self, b: Body) -> EvalResult<bool> {
+        let span = self.ir.arena.span(b.expr);
+        match self.eval_body(b)? {
+            Value::Bool(v) => Ok(v),
+            _ => fail(span, "expected a condition"),
+        }
+    }
+
+    pub fn dates(&mut self, b: Body) -> EvalResult<Vec<Date>> {
+        let span = self.ir.arena.span(b.expr);
+        match self.eval_body(b)? {
+            Value::List(items) => items
+                .iter()
+                .map(|v| match v {
+                    Value::Date(d) => Ok(*d),
+                    _ => fail(span, "expected a list of dates"),
+                })
+                .collect(),
+            Value::Null => Ok(Vec::new()),
+            _ => fail(span, "expected a list of dates"),
+        }
+    }
+
+    fn holidays(&mut self) -> EvalResult<Vec<Date>> {
+        if let Some(h) = &self.holidays {
+            return h.clone();
+        }
+        let r = match self.ir.calendar {
+            Some(b) => self.dates(b).map(|mut d| {
+                d.sort_unstable();
+                d.dedup();
+                d
+            }),
+            None => Ok(Vec::new()),
+        };
+        // A failing calendar fails every business-day computation that needs it.
+        let stored = r.clone().map_err(|_| Fail::Upstream);
+        self.holidays = Some(stored);
+        r
+    }
+
+    pub fn add_duration(&mut self, d: Date, dur: Duration, sign: i64, span: Span) -> EvalResult<Date> {
+        let count = dur.count.checked_mul(sign).ok_or(Fail::Here { message: "duration overflow".into(), span })?;
+        let out = match dur.unit {
+            DurationUnit::Days => d.add_days(count),
+            DurationUnit::Months => d.add_months(count),
+            DurationUnit::BusinessDays => return self.add_business_days(d, count, span),
+        };
+        out.ok_or(Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
+    }
+
+    pub fn add_business_days(&mut self, d: Date, n: i64, span: Span) -> EvalResult<Date> {
+        const MAX_BUSINESS_DAYS: i64 = 100_000;
+        if n.abs() > MAX_BUSINESS_DAYS {
+            return fail(span, format!("{n} business days is beyond the limit of {MAX_BUSINESS_DAYS}"));
+        }
+        let holidays = self.holidays()?;
+        let step = if n < 0 { -1 } else { 1 };
+        let mut left = n.abs();
+        let mut day = d;
+        while left > 0 {
+            day = day.add_days(step).ok_or(Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
+            if !day.is_weekend() && holidays.binary_search(&day).is_err() {
+                left -= 1;
+            }
+        }
+        Ok(day)
+    }
+
+    // ------------------------------------------------------------------ expressions
+
+    fn local(&self, base: usize, slot: u32) -> Value {
+        self.stack.get(base + slot as usize).cloned().unwrap_or(Value::Null)
+    }
+
+    fn set_local(&mut self, base: usize, slot: u32, v: Value) {
+        let i = base + slot as usize;
+        if i >= self.stack.len() {
+            self.stack.resize(i + 1, Value::Null);
+        }
+        if let Some(s) = self.stack.get_mut(i) {
+            *s = v;
+        }
+    }
+
+    fn n(&mut self, id: ExprId, base: usize) -> EvalResult<Decimal> {
+        match self.expr(id, base)? {
+            Value::Num(n) => Ok(n),
+            _ => fail(self.ir.arena.span(id), "expected a number"),
+        }
+    }
+
+    fn truth(&mut self, id: ExprId, base: usize) -> EvalResult<bool> {
+        match self.expr(id, base)? {
+            Value::Bool(b) => Ok(b),
+            _ => fail(self.ir.arena.span(id), "expected a condition"),
+        }
+    }
+
+    pub fn expr(&mut self, id: ExprId, base: usize) -> EvalResult<Value> {
+        let ir = self.ir;
+        let span = ir.arena.span(id);
+        let Some(node) = ir.arena.node(id) else { return fail(span, "malformed program") };
+        match node {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Local(slot) => Ok(self.local(base, *slot)),
+            Node::Input => Ok(self.input.clone()),
+            Node::Global(Global::Let(i)) => match self.out.lets.get(*i as usize) {
+                Some(Some(Ok(v))) => Ok(v.clone()),
+                Some(Some(Err(_))) => Err(Fail::Upstream),
+                _ => fail(span, "a value was read before it was computed"),
+            },
+            Node::Global(_) => fail(span, "a rule cannot be used as a value by itself; read one of its fields"),
+            Node::Field { base: b, index, name } => match self.expr(*b, base)? {
+                Value::Record(fields) => match fields.get(*index as usize) {
+                    Some(v) => Ok(v.clone()),
+                    None => fail(span, format!("no field `{name}`")),
+                },
+                Value::Null => Ok(Value::Null),
+                _ => fail(span, format!("no field `{name}`")),
+            },
+            Node::Index { base: b, index } => {
+                let list = self.expr(*b, base)?;
+                let i = self.n(*index, base)?;
+                let Value::List(items) = list else { return fail(span, "only lists can be indexed") };
+                let pos = if i.fract().is_zero() && !i.is_sign_negative() { usize::try_from(i.mantissa() / 10i128.pow(i.scale())).ok() } else { None };
+                match pos.and_then(|p| items.get(p)) {
+                    Some(v) => Ok(v.clone()),
+                    None => fail(span, format!("index {} is outside a list of {} elements", i.normalize(), items.len())),
+                }
+            }
+            Node::PoolField(i, f) => lending::pool_field(self, *i, *f),
+            Node::CovenantField(i, f) => lending::covenant_field(self, *i, *f),
+            Node::MarginField(i, f) => lending::margin_field(self, *i, *f),
+            Node::LiquidationField(i, f) => lending::liquidation_field(self, *i, *f),
+            Node::Neg(x) => match self.expr(*x, base)? {
+                Value::Num(n) => Ok(Value::Num(-n)),
+                Value::Duration(d) => Ok(Value::Duration(Duration { count: d.count.checked_neg().unwrap_or(i64::MAX), unit: d.unit })),
+                _ => fail(span, "only numbers can be negated"),
+            },
+            Node::Not(x) => Ok(Value::Bool(!self.truth(*x, base)?)),
+            Node::Arith { op, lhs, rhs } => {
+                let a = self.expr(*lhs, base)?;
+                let b = self.expr(*rhs, base)?;
+                match (a, b) {
+                    (Value::Num(a), Value::Num(b)) => ops::arith(*op, a, b, span).map(Value::Num),
+                    (Value::Date(d), Value::Duration(dur)) => {
+                        let sign = if *op == ir::ArithOp::Sub { -1 } else { 1 };
+                        self.add_duration(d, dur, sign, span).map(Value::Date)
+                    }
+                    (Value::Duration(dur), Value::Date(d)) => self.add_duration(d, dur, 1, span).map(Value::Date),
+                    _ => fail(span, "these values do not combine"),
+                }
+            }
+            Node::Compare { op, lhs, rhs } => {
+                let a = self.expr(*lhs, base)?;
+                let b = self.expr(*rhs, base)?;
+                ops::compare(*op, &a, &b, span).map(Value::Bool)
+            }
+            Node::And(a, b) => Ok(Value::Bool(self.truth(*a, base)? && self.truth(*b, base)?)),
+            Node::Or(a, b) => Ok(Value::Bool(self.truth(*a, base)? || self.truth(*b, base)?)),
+            Node::Coalesce(a, b) => match self.expr(*a, base)? {
+                Value::Null => self.expr(*b, base),
+                v => Ok(v),
+            },
+            Node::If { cond, then, otherwise } => {
+                if self.truth(*cond, base)? {
+                    self.expr(*then, base)
+                } else {
+                    self.expr(*otherwise, base)
+                }
+            }
+            Node::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(self.expr(*item, base)?);
+                }
+                Ok(Value::List(out.into()))
+            }
+            Node::CallFn { func, args } => {
+                let Some(f) = ir.fns.get(*func as usize) else { return fail(span, "malformed call") };
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.expr(*a, base)?);
+                }
+                if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
+                    let new_base = self.stack.len();
+                    self.stack.extend(values);
+                    let r = self.schedule(rows, *interpolate, new_base, span);
+                    self.stack.truncate(new_base);
+                    return r;
+                }
+                self.eval_with(f.body, &values)
+            }
+            Node::CallBuiltin { builtin, args } => {
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.expr(*a, base)?);
+                }
+                ops::builtin(self, *builtin, &values, span)
+            }
+            Node::Aggregate { kind, var, list, body, filter, default } => {
+                let items = match self.expr(*list, base)? {
+                    Value::List(items) => items,
+                    Value::Null => Arc::from(Vec::new()),
+                    _ => return fail(span, "expected a list"),
+                };
+                self.aggregate(*kind, *var, &items, *body, *filter, *default, base, span)
+            }
+            Node::Schedule { .. } => fail(span, "a schedule is called, not read"),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn aggregate(
+        &mut self,
+        kind: Aggregate,
+        var: u32,
+        items: &[Value],
+        body: ExprId,
+        filter: Option<ExprId>,
+        default: Option<ExprId>,
+        base: usize,
+        span: Span,
+    ) -> EvalResult<Value> {
+        let mut acc: Option<Value> = None;
+        let mut count = Decimal::ZERO;
+        let mut collected = Vec::new();
+        for item in items {
+            self.set_local(base, var, item.clone());
+            if let Some(f) = filter {
+                if !self.truth(f, base)? {
+                    continue;
+                }
+            }
+            match kind {
+                Aggregate::Count => {
+                    let counts = match self.ir.arena.ty(body) {
+                        crate::types::Type::Bool => self.truth(body, base)?,
+                        _ => true,
+                    };
+                    if counts {
+                        count += Decimal::ONE;
+                    }
+                }
+                Aggregate::Any => {
+                    if self.truth(body, base)? {
+                        return Ok(Value::Bool(true));
+                    }
+                }
+                Aggregate::All => {
+                    if !self.truth(body, base)? {
+                        return Ok(Value::Bool(false));
+                    }
+                }
+                Aggregate::List => collected.push(self.expr(body, base)?),
+                Aggregate::Sum => {
+                    let v = self.n(body, base)?;
+                    let total = match &acc {
+                        Some(Value::Num(t)) => ops::arith(ir::ArithOp::Add, *t, v, span)?,
+                        _ => v,
+                    };
+                    acc = Some(Value::Num(total));
+                }
+                Aggregate::Min | Aggregate::Max => {
+                    let v = self.expr(body, base)?;
+                    let better = match &acc {
+                        None => true,
+                        Some(cur) => {
+                            let op = if kind == Aggregate::Min { CmpOp::Lt } else { CmpOp::Gt };
+                            ops::compare(op, &v, cur, span)?
+                        }
+                    };
+                    if better {
+                        acc = Some(v);
+                    }
+                }
+            }
+        }
+        match kind {
+            Aggregate::Count => Ok(Value::Num(count)),
+            Aggregate::Any => Ok(Value::Bool(false)),
+            Aggregate::All => Ok(Value::Bool(true)),
+            Aggregate::List => Ok(Value::List(collected.into())),
+            Aggregate::Sum => Ok(acc.unwrap_or(Value::Num(Decimal::ZERO))),
+            Aggregate::Min | Aggregate::Max => match (acc, default) {
+                (Some(v), _) => Ok(v),
+                (None, Some(d)) => self.expr(d, base),
+                (None, None) => fail(span, format!("`{}` of an empty list", if kind == Aggregate::Min { "min" } else { "max" })),
+            },
+        }
+    }
+
+    fn schedule(&mut self, rows: &[ir::ScheduleRow], interpolate: bool, base: usize, span: Span) -> EvalResult<Value> {
+        let key = self.local(base, 0);
+        if !interpolate {
+            for row in rows {
+                match row.key {
+                    None => return self.expr(row.value, base),
+                    Some((op, k)) => {
+                        let kv = self.expr(k, base)?;
+                        if ops::compare(op, &key, &kv, span)? {
+                            return self.expr(row.value, base);
+                        }
+                    }
+                }
+            }
+            return fail(span, "no row of the schedule matches");
+        }
+        let Value::Num(x) = key else { return fail(span, "an interpolated schedule needs a number") };
+        let mut points: Vec<(Decimal, Decimal)> = Vec::with_capacity(rows.len());
+        for row in rows {
+            let Some((_, k)) = row.key else { continue };
+            let kx = self.n(k, base)?;
+            let ky = self.n(row.value, base)?;
+            if points.last().is_some_and(|(px, _)| *px >= kx) {
+                return fail(self.ir.arena.span(k), "interpolation points must increase");
+            }
+            points.push((kx, ky));
+        }
+        let (Some(&(x0, y0)), Some(&(xn, yn))) = (points.first(), points.last()) else {
+            return fail(span, "an interpolated schedule needs points");
+        };
+        if x <= x0 {
+            return Ok(Value::Num(y0));
+        }
+        if x >= xn {
+            return Ok(Value::Num(yn));
+        }
+        for pair in points.windows(2) {
+            let [(xa, ya), (xb, yb)] = pair else { continue };
+            if x <= *xb {
+                let t = ops::arith(ir::ArithOp::Div, x - xa, xb - xa, span)?;
+                let dy = ops::arith(ir::ArithOp::Mul, yb - ya, t, span)?;
+                return ops::arith(ir::ArithOp::Add, *ya, dy, span).map(Value::Num);
+            }
+        }
+        Ok(Value::Num(yn))
+    }
+}

@@ -1,0 +1,231 @@
+//! Checked operations on values: arithmetic that turns overflow and division by zero into
+//! evaluation errors, comparisons, and the built-in functions.
+
+use rust_decimal::prelude::*;
+use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
+
+use super::{fail, EvalResult, Evaluator};
+use crate::dates::Date;
+use crate::ir::{ArithOp, Builtin};
+use crate::span::Span;
+use crate::syntax::ast::CmpOp;
+use crate::value::Value;
+
+pub fn arith(op: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
+    let r = match op {
+        ArithOp::Add => a.checked_add(b),
+        ArithOp::Sub => a.checked_sub(b),
+        ArithOp::Mul => a.checked_mul(b),
+        ArithOp::Div => {
+            if b.is_zero() {
+                return fail(span, "division by zero");
+            }
+            a.checked_div(b)
+        }
+    };
+    r.ok_or_else(|| super::Fail::Here { message: "arithmetic overflow: the result exceeds the decimal range".into(), span })
+}
+
+pub fn compare(op: CmpOp, a: &Value, b: &Value, span: Span) -> EvalResult<bool> {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (a, b) {
+        (Value::Num(x), Value::Num(y)) => Some(x.cmp(y)),
+        (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
+        (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        _ => None,
+    };
+    let Some(ord) = ord else {
+        return match op {
+            CmpOp::Eq => Ok(a == b),
+            CmpOp::Ne => Ok(a != b),
+            _ => fail(span, "these values cannot be ordered"),
+        };
+    };
+    Ok(match op {
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Le => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Ge => ord != Ordering::Less,
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Ne => ord != Ordering::Equal,
+    })
+}
+
+/// A day-count convention of `year_fraction`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DayCount {
+    Act360,
+    Act365F,
+    Thirty360,
+}
+
+impl DayCount {
+    pub fn parse(s: &str) -> Option<DayCount> {
+        match s {
+            "ACT/360" => Some(DayCount::Act360),
+            "ACT/365F" => Some(DayCount::Act365F),
+            "30/360" => Some(DayCount::Thirty360),
+            _ => None,
+        }
+    }
+
+    pub fn year_fraction(self, a: Date, b: Date) -> Decimal {
+        match self {
+            DayCount::Act360 => Decimal::from(b.days() - a.days()) / Decimal::from(360),
+            DayCount::Act365F => Decimal::from(b.days() - a.days()) / Decimal::from(365),
+            DayCount::Thirty360 => {
+                // Bond basis, ISDA 2006 4.16(f).
+                let (y1, m1, mut d1) = a.ymd();
+                let (y2, m2, mut d2) = b.ymd();
+                if d1 == 31 {
+                    d1 = 30;
+                }
+                if d2 == 31 && d1 == 30 {
+                    d2 = 30;
+                }
+                let days = 360 * (i64::from(y2) - i64::from(y1)) + 30 * (i64::from(m2) - i64::from(m1)) + (i64::from(d2) - i64::from(d1));
+                Decimal::from(days) / Decimal::from(360)
+            }
+        }
+    }
+}
+
+fn whole(n: Decimal, span: Span, what: &str) -> EvalResult<i64> {
+    if !n.fract().is_zero() {
+        return fail(span, format!("{what} must be a whole number, found {}", n.normalize()));
+    }
+    n.to_i64().ok_or_else(|| super::Fail::Here { message: format!("{what} is too large"), span })
+}
+
+fn places(n: Decimal, span: Span) -> EvalResult<u32> {
+    let p = whole(n, span, "the number of decimal places")?;
+    if !(0..=28).contains(&p) {
+        return fail(span, format!("decimal places run from 0 to 28, found {p}"));
+    }
+    Ok(p as u32)
+}
+
+fn step_multiple(x: Decimal, step: Decimal, up: bool, span: Span) -> EvalResult<Decimal> {
+    if step <= Decimal::ZERO {
+        return fail(span, format!("the step must be positive, found {}", step.normalize()));
+    }
+    let q = arith(ArithOp::Div, x, step, span)?;
+    let q = if up { q.ceil() } else { q.floor() };
+    arith(ArithOp::Mul, q, step, span)
+}
+
+/// Rounds to a multiple of `step` in the given direction; `nearest` breaks ties away from
+/// zero.
+pub fn round_to_increment(x: Decimal, step: Decimal, mode: crate::syntax::ast::RoundingMode, span: Span) -> EvalResult<Decimal> {
+    use crate::syntax::ast::RoundingMode;
+    match mode {
+        RoundingMode::Up => step_multiple(x, step, true, span),
+        RoundingMode::Down => step_multiple(x, step, false, span),
+        RoundingMode::Nearest => {
+            if step <= Decimal::ZERO {
+                return fail(span, "the rounding increment must be positive");
+            }
+            let q = arith(ArithOp::Div, x, step, span)?.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+            arith(ArithOp::Mul, q, step, span)
+        }
+    }
+}
+
+fn num(v: &Value, span: Span) -> EvalResult<Decimal> {
+    match v {
+        Value::Num(n) => Ok(*n),
+        _ => fail(span, "expected a number"),
+    }
+}
+
+fn date(v: &Value, span: Span) -> EvalResult<Date> {
+    match v {
+        Value::Date(d) => Ok(*d),
+        _ => fail(span, "expected a date"),
+    }
+}
+
+pub fn builtin(ev: &mut Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -> EvalResult<Value> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    let n = |i: usize| num(&arg(i), span);
+    let d = |i: usize| date(&arg(i), span);
+    let number = |x: Decimal| Ok(Value::Num(x));
+    match b {
+        Builtin::Abs => number(n(0)?.abs()),
+        Builtin::Min => number(n(0)?.min(n(1)?)),
+        Builtin::Max => number(n(0)?.max(n(1)?)),
+        Builtin::Clamp => {
+            let (x, lo, hi) = (n(0)?, n(1)?, n(2)?);
+            if lo > hi {
+                return fail(span, format!("clamp bounds are reversed: {} > {}", lo.normalize(), hi.normalize()));
+            }
+            number(x.max(lo).min(hi))
+        }
+        Builtin::Round => number(n(0)?.round_dp_with_strategy(places(n(1)?, span)?, RoundingStrategy::MidpointAwayFromZero)),
+        Builtin::RoundEven => number(n(0)?.round_dp_with_strategy(places(n(1)?, span)?, RoundingStrategy::MidpointNearestEven)),
+        Builtin::Floor => number(step_multiple(n(0)?, n(1)?, false, span)?),
+        Builtin::Ceil => number(step_multiple(n(0)?, n(1)?, true, span)?),
+        Builtin::Sqrt => {
+            let x = n(0)?;
+            match x.sqrt() {
+                Some(r) => number(r),
+                None => fail(span, format!("square root of a negative number ({})", x.normalize())),
+            }
+        }
+        Builtin::Ln => {
+            let x = n(0)?;
+            if x <= Decimal::ZERO {
+                return fail(span, format!("logarithm of a number that is not positive ({})", x.normalize()));
+            }
+            x.checked_ln().map_or_else(|| fail(span, "logarithm out of range"), number)
+        }
+        Builtin::Exp => {
+            let x = n(0)?;
+            // e^66 is about 4.6e28, the edge of the decimal range.
+            if x > Decimal::from(66) {
+                return fail(span, "arithmetic overflow: exp of a number above 66");
+            }
+            x.checked_exp().map_or_else(|| fail(span, "arithmetic overflow in exp"), number)
+        }
+        Builtin::Pow => {
+            let (x, p) = (n(0)?, n(1)?);
+            let r = if p.fract().is_zero() {
+                match p.to_i64() {
+                    Some(i) if i < 0 && x.is_zero() => return fail(span, "division by zero: 0 to a negative power"),
+                    Some(i) => x.checked_powi(i),
+                    None => None,
+                }
+            } else if x < Decimal::ZERO {
+                return fail(span, "a negative number to a fractional power");
+            } else if x.is_zero() {
+                Some(Decimal::ZERO)
+            } else {
+                x.checked_powd(p)
+            };
+            r.map_or_else(|| fail(span, "arithmetic overflow in pow"), number)
+        }
+        Builtin::Amount | Builtin::Money => number(n(0)?),
+        Builtin::Len => match arg(0) {
+            Value::List(items) => number(Decimal::from(items.len())),
+            _ => fail(span, "expected a list"),
+        },
+        Builtin::DaysBetween => number(Decimal::from(i64::from(d(1)?.days()) - i64::from(d(0)?.days()))),
+        Builtin::MonthsBetween => number(Decimal::from(d(0)?.months_until(d(1)?))),
+        Builtin::YearFraction => {
+            let Value::Text(basis) = arg(2) else { return fail(span, "expected a day count") };
+            match DayCount::parse(&basis) {
+                Some(dc) => number(dc.year_fraction(d(0)?, d(1)?)),
+                None => fail(span, format!("unknown day count `{basis}`: use \"ACT/360\", \"ACT/365F\" or \"30/360\"")),
+            }
+        }
+        Builtin::IsMonthEnd => Ok(Value::Bool(d(0)?.is_month_end())),
+        Builtin::IsQuarterEnd => Ok(Value::Bool(d(0)?.is_quarter_end())),
+        Builtin::QuarterEnd => Ok(Value::Date(d(0)?.quarter_end())),
+        Builtin::MonthEnd => Ok(Value::Date(d(0)?.month_end())),
+        Builtin::AddBusinessDays => {
+            let count = whole(n(1)?, span, "the number of business days")?;
+            ev.add_business_days(d(0)?, count, span).map(Value::Date)
+        }
+    }
+}

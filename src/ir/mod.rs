@@ -1,0 +1,391 @@
+//! The flat, slot-indexed program. Expressions live in one arena and refer to each other
+//! by `ExprId`; names are already slots (globals by index, locals by frame offset), record
+//! fields are indices. `resolve` builds it, `check` fills in types and field indices, and
+//! the evaluator only reads it.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::span::Span;
+use crate::syntax::ast::{CmpOp, CureLimit, RoundingMode, ShockOp};
+use crate::types::{RecordType, Type};
+use crate::value::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ExprId(pub u32);
+
+/// A named value at the top level of the program.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Global {
+    Let(u32),
+    Pool(u32),
+    Covenant(u32),
+    MarginCall(u32),
+    Liquidation(u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArithOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aggregate {
+    Sum,
+    Count,
+    Min,
+    Max,
+    Any,
+    All,
+    List,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Builtin {
+    Abs,
+    Min,
+    Max,
+    Clamp,
+    Round,
+    RoundEven,
+    Floor,
+    Ceil,
+    Sqrt,
+    Ln,
+    Exp,
+    Pow,
+    Amount,
+    Money,
+    Len,
+    DaysBetween,
+    MonthsBetween,
+    YearFraction,
+    IsMonthEnd,
+    IsQuarterEnd,
+    QuarterEnd,
+    MonthEnd,
+    AddBusinessDays,
+}
+
+impl Builtin {
+    pub const ALL: &'static [(&'static str, Builtin)] = &[
+        ("abs", Builtin::Abs),
+        ("min", Builtin::Min),
+        ("max", Builtin::Max),
+        ("clamp", Builtin::Clamp),
+        ("round", Builtin::Round),
+        ("round_even", Builtin::RoundEven),
+        ("floor", Builtin::Floor),
+        ("ceil", Builtin::Ceil),
+        ("sqrt", Builtin::Sqrt),
+        ("ln", Builtin::Ln),
+        ("exp", Builtin::Exp),
+        ("pow", Builtin::Pow),
+        ("amount", Builtin::Amount),
+        ("money", Builtin::Money),
+        ("len", Builtin::Len),
+        ("days_between", Builtin::DaysBetween),
+        ("months_between", Builtin::MonthsBetween),
+        ("year_fraction", Builtin::YearFraction),
+        ("is_month_end", Builtin::IsMonthEnd),
+        ("is_quarter_end", Builtin::IsQuarterEnd),
+        ("quarter_end", Builtin::QuarterEnd),
+        ("month_end", Builtin::MonthEnd),
+        ("add_business_days", Builtin::AddBusinessDays),
+    ];
+
+    pub fn lookup(name: &str) -> Option<Builtin> {
+        Builtin::ALL.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+    }
+
+    pub fn name(self) -> &'static str {
+        Builtin::ALL.iter().find(|(_, b)| *b == self).map_or("?", |(n, _)| n)
+    }
+}
+
+pub const AGGREGATES: &[(&str, Aggregate)] = &[
+    ("sum", Aggregate::Sum),
+    ("count", Aggregate::Count),
+    ("min", Aggregate::Min),
+    ("max", Aggregate::Max),
+    ("any", Aggregate::Any),
+    ("all", Aggregate::All),
+    ("list", Aggregate::List),
+];
+
+/// Fields a pool exposes as a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolField {
+    Quantity,
+    MarketValue,
+    EligibleValue,
+    RealisableValue,
+    Haircut,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CovenantField {
+    Status,
+    Passed,
+    Value,
+    Limit,
+    Headroom,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarginField {
+    Status,
+    Triggered,
+    Amount,
+    RawAmount,
+    Due,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LiquidationField {
+    Triggered,
+    Debt,
+    Proceeds,
+    Shortfall,
+    Surplus,
+    Recovery,
+}
+
+#[derive(Clone, Debug)]
+pub enum Node {
+    Const(Value),
+    Global(Global),
+    Local(u32),
+    Input,
+    Field { base: ExprId, name: Arc<str>, index: u32 },
+    /// Reading an optional: `Field` on a value that may be `Null` gives `Null`.
+    Index { base: ExprId, index: ExprId },
+    PoolField(u32, PoolField),
+    CovenantField(u32, CovenantField),
+    MarginField(u32, MarginField),
+    LiquidationField(u32, LiquidationField),
+    Neg(ExprId),
+    Not(ExprId),
+    Arith { op: ArithOp, lhs: ExprId, rhs: ExprId },
+    Compare { op: CmpOp, lhs: ExprId, rhs: ExprId },
+    And(ExprId, ExprId),
+    Or(ExprId, ExprId),
+    Coalesce(ExprId, ExprId),
+    If { cond: ExprId, then: ExprId, otherwise: ExprId },
+    List(Vec<ExprId>),
+    CallFn { func: u32, args: Vec<ExprId> },
+    CallBuiltin { builtin: Builtin, args: Vec<ExprId> },
+    Aggregate { kind: Aggregate, var: u32, list: ExprId, body: ExprId, filter: Option<ExprId>, default: Option<ExprId> },
+    /// A schedule's table; the key is local 0.
+    Schedule { rows: Vec<ScheduleRow>, interpolate: bool },
+}
+
+#[derive(Clone, Debug)]
+pub struct ScheduleRow {
+    pub key: Option<(CmpOp, ExprId)>,
+    pub value: ExprId,
+}
+
+/// An expression to evaluate with a frame of `frame` local slots.
+#[derive(Clone, Copy, Debug)]
+pub struct Body {
+    pub expr: ExprId,
+    pub frame: u32,
+}
+
+#[derive(Debug)]
+pub struct LetDef {
+    pub name: Arc<str>,
+    pub body: Body,
+    pub ty: Type,
+    pub declared: Option<Type>,
+    /// Declared in the root file, and so reported under `values`.
+    pub reported: bool,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct FnDef {
+    pub name: Arc<str>,
+    pub params: Vec<(Arc<str>, Type)>,
+    pub ret: Type,
+    pub body: Body,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct CheckDef {
+    pub cond: Body,
+    pub message: String,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct PoolDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    /// `for x in LIST`: the list, and the local slot of `x` in the clause frames.
+    pub each: Option<(Body, u32)>,
+    pub quantity: Body,
+    pub price: Body,
+    pub haircut: Option<Body>,
+    pub lot: Option<Body>,
+    /// The discount, with `sold` in local slot 0.
+    pub discount: Option<Body>,
+    pub price_ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub enum Testing {
+    Always,
+    Quarterly,
+    Monthly,
+    On(Body),
+}
+
+#[derive(Debug)]
+pub struct CureDef {
+    /// Field indices from the input root to the cured amount.
+    pub path: Vec<u32>,
+    pub path_text: String,
+    pub ty: Type,
+    pub history: Option<Body>,
+    pub limits: Vec<CureLimit>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct CovenantDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub op: CmpOp,
+    pub lhs: Body,
+    pub rhs: Body,
+    pub value_ty: Type,
+    pub tested: Testing,
+    pub when: Option<Body>,
+    pub cure: Option<CureDef>,
+    /// The globals the requirement depends on, dependencies first: what a cure search
+    /// re-evaluates for each amount it tries.
+    pub requirement_deps: Vec<Global>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct MarginCallDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub trigger: Body,
+    pub amount: Body,
+    pub minimum_transfer: Option<Body>,
+    pub rounding: Option<(RoundingMode, Body)>,
+    pub due: Option<Body>,
+    pub amount_ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct LiquidationDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub trigger: Option<Body>,
+    pub debt: Body,
+    pub sell: Vec<u32>,
+    pub debt_ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub enum PathStep {
+    Field(u32),
+    All,
+}
+
+#[derive(Debug)]
+pub struct ShockDef {
+    pub path: Vec<PathStep>,
+    pub op: ShockOp,
+    pub value: Body,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct ScenarioDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub shocks: Vec<ShockDef>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct TestDef {
+    pub title: String,
+    pub data: Option<String>,
+    pub scenario: Option<u32>,
+    pub expects: Vec<Body>,
+    pub span: Span,
+}
+
+/// Every expression of the program with its span and checked type.
+#[derive(Debug, Default)]
+pub struct Arena {
+    pub nodes: Vec<Node>,
+    pub spans: Vec<Span>,
+    pub types: Vec<Type>,
+}
+
+impl Arena {
+    pub fn push(&mut self, node: Node, span: Span) -> ExprId {
+        let id = ExprId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
+        self.nodes.push(node);
+        self.spans.push(span);
+        self.types.push(Type::Error);
+        id
+    }
+
+    pub fn node(&self, id: ExprId) -> Option<&Node> {
+        self.nodes.get(id.0 as usize)
+    }
+
+    pub fn span(&self, id: ExprId) -> Span {
+        self.spans.get(id.0 as usize).copied().unwrap_or_default()
+    }
+
+    pub fn ty(&self, id: ExprId) -> &Type {
+        self.types.get(id.0 as usize).unwrap_or(&Type::Error)
+    }
+}
+
+/// The compiled program, before it is wrapped with its sources in `crate::Program`.
+#[derive(Debug)]
+pub struct Ir {
+    pub arena: Arena,
+    pub facility: Option<String>,
+    pub input: Arc<RecordType>,
+    pub as_of_field: u32,
+    pub lets: Vec<LetDef>,
+    pub fns: Vec<FnDef>,
+    pub checks: Vec<CheckDef>,
+    pub calendar: Option<Body>,
+    pub pools: Vec<PoolDef>,
+    pub covenants: Vec<CovenantDef>,
+    pub margin_calls: Vec<MarginCallDef>,
+    pub liquidations: Vec<LiquidationDef>,
+    pub scenarios: Vec<ScenarioDef>,
+    pub tests: Vec<TestDef>,
+    /// Globals in declaration order, for the report.
+    pub order: Vec<Global>,
+    /// Globals with every dependency before its dependents: the evaluation order.
+    pub topo: Vec<Global>,
+}
+
+/// One cent: the step of a cure search.
+pub fn cent() -> Decimal {
+    Decimal::new(1, 2)
+}

@@ -1,0 +1,479 @@
+//! Pools, covenants and cures, margin calls and liquidation: the rules of a facility, and
+//! the two searches (least cure amount, least lots sold) that they need.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use crate::eval::{fail, ops, EvalResult, Evaluator, Fail};
+use crate::ir::{self, ArithOp, CovenantField, LiquidationField, MarginField, PoolField, Testing};
+use crate::span::Span;
+use crate::syntax::ast::{CmpOp, CureLimit};
+use crate::value::Value;
+
+fn op(o: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
+    ops::arith(o, a, b, span)
+}
+
+fn clamp01(x: Decimal) -> Decimal {
+    x.max(Decimal::ZERO).min(Decimal::ONE)
+}
+
+// ---------------------------------------------------------------------- pools
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolOutcome {
+    pub quantity: Decimal,
+    pub market_value: Decimal,
+    pub eligible_value: Decimal,
+    pub realisable_value: Decimal,
+    pub haircut: Decimal,
+    /// Market value ÷ quantity: the price of the pool as one homogeneous lot.
+    pub average_price: Decimal,
+    pub lot: Decimal,
+}
+
+pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome> {
+    let span = def.span;
+    let mut quantity = Decimal::ZERO;
+    let mut market = Decimal::ZERO;
+    let mut eligible = Decimal::ZERO;
+    let mut position = |ev: &mut Evaluator<'_>, bound: &[Value]| -> EvalResult<()> {
+        let q = ev.num(def.quantity, bound)?;
+        let p = ev.num(def.price, bound)?;
+        let h = match def.haircut {
+            Some(h) => clamp01(ev.num(h, bound)?),
+            None => Decimal::ZERO,
+        };
+        if q.is_sign_negative() && !q.is_zero() {
+            return fail(ev.ir.arena.span(def.quantity.expr), format!("a position has a negative quantity ({})", q.normalize()));
+        }
+        let mv = op(ArithOp::Mul, q, p, span)?;
+        let ev_ = op(ArithOp::Mul, mv, Decimal::ONE - h, span)?;
+        quantity = op(ArithOp::Add, quantity, q, span)?;
+        market = op(ArithOp::Add, market, mv, span)?;
+        eligible = op(ArithOp::Add, eligible, ev_, span)?;
+        Ok(())
+    };
+    match def.each {
+        Some((list, _)) => {
+            let items = match ev.eval_body(list)? {
+                Value::List(items) => items,
+                Value::Null => Arc::from(Vec::new()),
+                _ => return fail(span, "a pool's `for` needs a list"),
+            };
+            for item in items.iter() {
+                position(ev, std::slice::from_ref(item))?;
+            }
+        }
+        None => position(ev, &[])?,
+    }
+    let average_price = if quantity.is_zero() { Decimal::ZERO } else { op(ArithOp::Div, market, quantity, span)? };
+    let lot = match def.lot {
+        Some(l) => ev.num(l, &[])?,
+        None => Decimal::ONE,
+    };
+    if lot <= Decimal::ZERO {
+        return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
+    }
+    let haircut = if market.is_zero() { Decimal::ZERO } else { Decimal::ONE - op(ArithOp::Div, eligible, market, span)? };
+    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, average_price, lot };
+    out.realisable_value = proceeds(ev, def, &out, quantity)?.1;
+    Ok(out)
+}
+
+/// The discount and proceeds of selling `units` of a pool.
+fn proceeds(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal) -> EvalResult<(Decimal, Decimal)> {
+    let discount = match def.discount {
+        Some(d) => clamp01(ev.num(d, &[Value::Num(units)])?),
+        None => Decimal::ZERO,
+    };
+    let gross = op(ArithOp::Mul, units, pool.average_price, def.span)?;
+    Ok((discount, op(ArithOp::Mul, gross, Decimal::ONE - discount, def.span)?))
+}
+
+pub fn pool_field(ev: &mut Evaluator<'_>, i: u32, f: PoolField) -> EvalResult<Value> {
+    let p = match ev.out.pools.get(i as usize) {
+        Some(Some(Ok(p))) => p,
+        _ => return Err(Fail::Upstream),
+    };
+    Ok(Value::Num(match f {
+        PoolField::Quantity => p.quantity,
+        PoolField::MarketValue => p.market_value,
+        PoolField::EligibleValue => p.eligible_value,
+        PoolField::RealisableValue => p.realisable_value,
+        PoolField::Haircut => p.haircut,
+    }))
+}
+
+// ---------------------------------------------------------------------- covenants
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CovenantStatus {
+    Pass,
+    Breach,
+    NotTested,
+    Error,
+}
+
+impl CovenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CovenantStatus::Pass => "pass",
+            CovenantStatus::Breach => "breach",
+            CovenantStatus::NotTested => "not_tested",
+            CovenantStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cure {
+    pub available: bool,
+    pub amount: Option<Decimal>,
+    pub blocked_by: Vec<String>,
+    /// Why no amount is reported, when none is.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CovenantOutcome {
+    pub status: CovenantStatus,
+    pub value: Option<Decimal>,
+    pub limit: Option<Decimal>,
+    pub headroom: Option<Decimal>,
+    pub cure: Option<Cure>,
+    pub failure: Option<Fail>,
+}
+
+/// The largest cure a search will consider, in whole units of the currency.
+const MAX_CURE_UNITS: i64 = 1_000_000_000_000_000;
+
+pub fn covenant(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> CovenantOutcome {
+    let mut out = CovenantOutcome { status: CovenantStatus::Error, value: None, limit: None, headroom: None, cure: None, failure: None };
+    let tested = match tested(ev, def) {
+        Ok(t) => t,
+        Err(f) => {
+            out.failure = Some(f);
+            return out;
+        }
+    };
+    let sides = requirement(ev, def);
+    if !tested {
+        out.status = CovenantStatus::NotTested;
+        if let Ok((v, l, _)) = sides {
+            out.value = Some(v);
+            out.limit = Some(l);
+            out.headroom = headroom(def.op, v, l);
+        }
+        return out;
+    }
+    let (v, l, holds) = match sides {
+        Ok(s) => s,
+        Err(f) => {
+            out.failure = Some(f);
+            return out;
+        }
+    };
+    out.value = Some(v);
+    out.limit = Some(l);
+    out.headroom = headroom(def.op, v, l);
+    out.status = if holds { CovenantStatus::Pass } else { CovenantStatus::Breach };
+    if !holds && !ev.searching {
+        if let Some(cure) = &def.cure {
+            match cure_for(ev, def, cure) {
+                Ok(c) => out.cure = Some(c),
+                Err(f) => {
+                    out.failure = Some(f);
+                    out.status = CovenantStatus::Error;
+                }
+            }
+        }
+    }
+    out
+}
+
+fn tested(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> EvalResult<bool> {
+    let on_date = match &def.tested {
+        Testing::Always => true,
+        Testing::Quarterly => ev.as_of.is_quarter_end(),
+        Testing::Monthly => ev.as_of.is_month_end(),
+        Testing::On(b) => ev.dates(*b)?.contains(&ev.as_of),
+    };
+    if !on_date {
+        return Ok(false);
+    }
+    match def.when {
+        Some(w) => ev.boolean(w),
+        None => Ok(true),
+    }
+}
+
+fn requirement(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> EvalResult<(Decimal, Decimal, bool)> {
+    let lhs = ev.eval_body(def.lhs)?;
+    let rhs = ev.eval_body(def.rhs)?;
+    let holds = ops::compare(def.op, &lhs, &rhs, def.span)?;
+    match (lhs, rhs) {
+        (Value::Num(a), Value::Num(b)) => Ok((a, b, holds)),
+        _ => fail(def.span, "a covenant compares numbers or money"),
+    }
+}
+
+/// (value − limit) ÷ |limit| for `>`/`>=`, (limit − value) ÷ |limit| for `<`/`<=`.
+pub fn headroom(op: CmpOp, value: Decimal, limit: Decimal) -> Option<Decimal> {
+    if limit.is_zero() {
+        return None;
+    }
+    let diff = match op {
+        CmpOp::Gt | CmpOp::Ge => value.checked_sub(limit)?,
+        CmpOp::Lt | CmpOp::Le => limit.checked_sub(value)?,
+        CmpOp::Eq | CmpOp::Ne => return None,
+    };
+    diff.checked_div(limit.abs())
+}
+
+fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> EvalResult<Cure> {
+    let history = match cure.history {
+        Some(h) => ev.dates(h)?,
+        None => Vec::new(),
+    };
+    let q = ev.as_of.quarter_index();
+    let mut blocked_by = Vec::new();
+    for limit in &cure.limits {
+        let blocked = match limit {
+            CureLimit::InQuarters { count, quarters, .. } => {
+                let first = q - i64::from(*quarters) + 1;
+                let used = history.iter().filter(|d| (first..=q).contains(&d.quarter_index())).count();
+                used >= *count as usize
+            }
+            CureLimit::Total { count, .. } => history.len() >= *count as usize,
+            CureLimit::NoConsecutive { .. } => history.iter().any(|d| d.quarter_index() == q - 1),
+        };
+        if blocked {
+            blocked_by.push(limit.label());
+        }
+    }
+    let (amount, note) = least_cure(ev, def, cure);
+    Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
+}
+
+/// The least amount, in cents, that restores compliance when added at the cure path; the
+/// requirement is assumed monotone in that input.
+fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
+    let cent = ir::cent();
+    let max_cents = MAX_CURE_UNITS.saturating_mul(100);
+    let restores = |cents: i64| -> bool {
+        let amount = Decimal::from(cents) * cent;
+        let Some(input) = add_at(&ev.input, &cure.path, amount) else { return false };
+        let mut probe = Evaluator::new(ev.ir, input, ev.as_of);
+        probe.searching = true;
+        for &g in &def.requirement_deps {
+            probe.global(g);
+        }
+        matches!(requirement(&mut probe, def), Ok((_, _, true)))
+    };
+    if !restores(max_cents) {
+        return (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text)));
+    }
+    let (mut lo, mut hi) = (0i64, max_cents);
+    // Invariant: `hi` restores, `lo` does not (the covenant is in breach at 0).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if restores(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (Some(Decimal::from(hi) * cent), None)
+}
+
+/// A copy of `input` with `amount` added to the number at `path`.
+fn add_at(input: &Value, path: &[u32], amount: Decimal) -> Option<Value> {
+    match (input, path.split_first()) {
+        (Value::Num(n), None) => n.checked_add(amount).map(Value::Num),
+        (Value::Record(fields), Some((first, rest))) => {
+            let mut copy: Vec<Value> = fields.to_vec();
+            let slot = copy.get_mut(*first as usize)?;
+            *slot = add_at(slot, rest, amount)?;
+            Some(Value::Record(copy.into()))
+        }
+        _ => None,
+    }
+}
+
+pub fn covenant_field(ev: &mut Evaluator<'_>, i: u32, f: CovenantField) -> EvalResult<Value> {
+    let Some(Some(c)) = ev.out.covenants.get(i as usize) else { return Err(Fail::Upstream) };
+    match f {
+        CovenantField::Status => Ok(Value::Text(Arc::from(c.status.as_str()))),
+        CovenantField::Passed => Ok(Value::Bool(matches!(c.status, CovenantStatus::Pass | CovenantStatus::NotTested))),
+        CovenantField::Value => c.value.map(Value::Num).ok_or(Fail::Upstream),
+        CovenantField::Limit => c.limit.map(Value::Num).ok_or(Fail::Upstream),
+        CovenantField::Headroom => Ok(c.headroom.map_or(Value::Null, Value::Num)),
+    }
+}
+
+// ---------------------------------------------------------------------- margin calls
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarginStatus {
+    None,
+    BelowMinimum,
+    Called,
+}
+
+impl MarginStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarginStatus::None => "none",
+            MarginStatus::BelowMinimum => "below_minimum",
+            MarginStatus::Called => "called",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarginOutcome {
+    pub status: MarginStatus,
+    pub raw_amount: Decimal,
+    pub amount: Decimal,
+    pub due: crate::dates::Date,
+}
+
+pub fn margin_call(ev: &mut Evaluator<'_>, def: &ir::MarginCallDef) -> EvalResult<MarginOutcome> {
+    let due = match def.due {
+        Some(b) => {
+            let span = ev.ir.arena.span(b.expr);
+            match ev.eval_body(b)? {
+                Value::Duration(d) => ev.add_duration(ev.as_of, d, 1, span)?,
+                _ => return fail(span, "expected a duration"),
+            }
+        }
+        None => ev.as_of,
+    };
+    if !ev.boolean(def.trigger)? {
+        return Ok(MarginOutcome { status: MarginStatus::None, raw_amount: Decimal::ZERO, amount: Decimal::ZERO, due });
+    }
+    let raw = ev.num(def.amount, &[])?.max(Decimal::ZERO);
+    let minimum = match def.minimum_transfer {
+        Some(b) => ev.num(b, &[])?,
+        None => Decimal::ZERO,
+    };
+    if raw < minimum {
+        return Ok(MarginOutcome { status: MarginStatus::BelowMinimum, raw_amount: raw, amount: Decimal::ZERO, due });
+    }
+    let amount = match def.rounding {
+        Some((mode, b)) => {
+            let step = ev.num(b, &[])?;
+            ops::round_to_increment(raw, step, mode, ev.ir.arena.span(b.expr))?
+        }
+        None => raw,
+    };
+    Ok(MarginOutcome { status: MarginStatus::Called, raw_amount: raw, amount, due })
+}
+
+pub fn margin_field(ev: &mut Evaluator<'_>, i: u32, f: MarginField) -> EvalResult<Value> {
+    let m = match ev.out.margin_calls.get(i as usize) {
+        Some(Some(Ok(m))) => m,
+        // A failed call still has a status.
+        Some(Some(Err(_))) if f == MarginField::Status => return Ok(Value::Text(Arc::from("error"))),
+        _ => return Err(Fail::Upstream),
+    };
+    Ok(match f {
+        MarginField::Status => Value::Text(Arc::from(m.status.as_str())),
+        MarginField::Triggered => Value::Bool(m.status != MarginStatus::None),
+        MarginField::Amount => Value::Num(m.amount),
+        MarginField::RawAmount => Value::Num(m.raw_amount),
+        MarginField::Due => Value::Date(m.due),
+    })
+}
+
+// ---------------------------------------------------------------------- liquidation
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sale {
+    pub pool: u32,
+    pub units: Decimal,
+    pub discount: Decimal,
+    pub proceeds: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiquidationOutcome {
+    pub triggered: bool,
+    pub debt: Decimal,
+    pub proceeds: Decimal,
+    pub shortfall: Decimal,
+    pub surplus: Decimal,
+    pub recovery: Decimal,
+    pub sales: Vec<Sale>,
+}
+
+pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
+    let span = def.span;
+    let triggered = match def.trigger {
+        Some(t) => ev.boolean(t)?,
+        None => false,
+    };
+    let debt = ev.num(def.debt, &[])?;
+    let mut remaining = debt;
+    let mut total = Decimal::ZERO;
+    let mut sales = Vec::with_capacity(def.sell.len());
+    for &pi in &def.sell {
+        let (Some(pdef), Some(Some(Ok(pool)))) = (ev.ir.pools.get(pi as usize), ev.out.pools.get(pi as usize).cloned()) else {
+            return Err(Fail::Upstream);
+        };
+        let sale = if remaining <= Decimal::ZERO {
+            let (discount, _) = proceeds(ev, pdef, &pool, Decimal::ZERO)?;
+            Sale { pool: pi, units: Decimal::ZERO, discount, proceeds: Decimal::ZERO }
+        } else {
+            let (discount, whole) = proceeds(ev, pdef, &pool, pool.quantity)?;
+            if whole < remaining {
+                Sale { pool: pi, units: pool.quantity, discount, proceeds: whole }
+            } else {
+                least_lots(ev, pi, pdef, &pool, remaining)?
+            }
+        };
+        remaining = op(ArithOp::Sub, remaining, sale.proceeds, span)?;
+        total = op(ArithOp::Add, total, sale.proceeds, span)?;
+        sales.push(sale);
+    }
+    let shortfall = (debt - total).max(Decimal::ZERO);
+    let surplus = (total - debt).max(Decimal::ZERO);
+    let recovery = if debt <= Decimal::ZERO { Decimal::ONE } else { op(ArithOp::Div, total.min(debt), debt, span)? };
+    Ok(LiquidationOutcome { triggered, debt, proceeds: total, shortfall, surplus, recovery, sales })
+}
+
+/// The least whole number of lots whose proceeds cover `remaining`; the whole pool is known
+/// to cover it, and proceeds are assumed non-decreasing in units sold.
+fn least_lots(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
+    let span = def.span;
+    let lots = op(ArithOp::Div, pool.quantity, pool.lot, span)?.ceil();
+    let units_of = |n: Decimal| -> EvalResult<Decimal> { Ok(op(ArithOp::Mul, n, pool.lot, span)?.min(pool.quantity)) };
+    let (mut lo, mut hi) = (Decimal::ZERO, lots);
+    // Invariant: selling `hi` lots covers the debt, selling `lo` lots does not.
+    while hi - lo > Decimal::ONE {
+        let mid = ((lo + hi) / Decimal::TWO).floor();
+        let (_, p) = proceeds(ev, def, pool, units_of(mid)?)?;
+        if p >= remaining {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let units = units_of(hi)?;
+    let (discount, p) = proceeds(ev, def, pool, units)?;
+    Ok(Sale { pool: pool_index, units, discount, proceeds: p })
+}
+
+pub fn liquidation_field(ev: &mut Evaluator<'_>, i: u32, f: LiquidationField) -> EvalResult<Value> {
+    let Some(Some(Ok(l))) = ev.out.liquidations.get(i as usize) else { return Err(Fail::Upstream) };
+    Ok(match f {
+        LiquidationField::Triggered => Value::Bool(l.triggered),
+        LiquidationField::Debt => Value::Num(l.debt),
+        LiquidationField::Proceeds => Value::Num(l.proceeds),
+        LiquidationField::Shortfall => Value::Num(l.shortfall),
+        LiquidationField::Surplus => Value::Num(l.surplus),
+        LiquidationField::Recovery => Value::Num(l.recovery),
+    })
+}

@@ -1,0 +1,328 @@
+//! The report model: what one evaluation says, in declaration order, ready for serde. The
+//! table rendering for people is in `table`.
+
+pub mod table;
+
+use indexmap::IndexMap;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use serde_json::Value as Json;
+
+use crate::eval::{Fail, Outcome};
+use crate::ir::{Global, Ir};
+use crate::span::SourceMap;
+use crate::types::{Ccy, Type};
+use crate::value::Value;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Money {
+    pub amount: String,
+    pub currency: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PoolReport {
+    #[serde(skip)]
+    pub title: Option<String>,
+    pub quantity: Option<String>,
+    pub market_value: Option<Money>,
+    pub eligible_value: Option<Money>,
+    pub realisable_value: Option<Money>,
+    pub haircut: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CureReport {
+    pub available: bool,
+    pub amount: Option<Money>,
+    pub blocked_by: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CovenantReport {
+    pub title: Option<String>,
+    pub status: &'static str,
+    pub value: Option<Json>,
+    pub limit: Option<Json>,
+    pub headroom: Option<String>,
+    pub cure: Option<CureReport>,
+    /// How the limit was written (`%`, `x` or plain), for the table.
+    #[serde(skip)]
+    pub style: NumberStyle,
+    #[serde(skip)]
+    pub op: &'static str,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MarginCallReport {
+    pub title: Option<String>,
+    pub status: &'static str,
+    pub raw_amount: Option<Money>,
+    pub amount: Option<Money>,
+    pub due: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SaleReport {
+    pub pool: String,
+    pub units: String,
+    pub discount: String,
+    pub proceeds: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LiquidationReport {
+    pub title: Option<String>,
+    pub status: Option<&'static str>,
+    pub triggered: Option<bool>,
+    pub debt: Option<Money>,
+    pub proceeds: Option<Money>,
+    pub shortfall: Option<Money>,
+    pub surplus: Option<Money>,
+    pub recovery: Option<String>,
+    pub sales: Vec<SaleReport>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ErrorReport {
+    pub name: String,
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+/// How a number was written in the program, so the table can show it the same way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NumberStyle {
+    #[default]
+    Plain,
+    Percent,
+    Multiple,
+}
+
+/// One evaluation of a program against one facility, under one scenario.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Report {
+    pub facility: Option<String>,
+    pub as_of: String,
+    pub scenario: Option<String>,
+    pub values: IndexMap<String, Json>,
+    pub collateral: IndexMap<String, PoolReport>,
+    pub covenants: IndexMap<String, CovenantReport>,
+    pub margin_calls: IndexMap<String, MarginCallReport>,
+    pub liquidations: IndexMap<String, LiquidationReport>,
+    pub errors: Vec<ErrorReport>,
+    #[serde(skip)]
+    pub scenario_title: Option<String>,
+    #[serde(skip)]
+    pub value_styles: IndexMap<String, NumberStyle>,
+}
+
+/// A decimal as the report writes it: normalised, no exponent, no trailing zeros.
+pub fn number(d: Decimal) -> String {
+    let n = d.normalize();
+    if n.is_zero() {
+        "0".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+fn money(d: Decimal, ty: &Type) -> Option<Money> {
+    match ty {
+        Type::Money(Ccy::Code(c)) => Some(Money { amount: number(d), currency: c.to_string() }),
+        _ => None,
+    }
+}
+
+/// A value as JSON, given its checked type.
+pub fn value_json(v: &Value, ty: &Type) -> Json {
+    match (v, ty) {
+        (Value::Null, _) => Json::Null,
+        (Value::Num(d), Type::Money(Ccy::Code(c))) => serde_json::json!({"amount": number(*d), "currency": &**c}),
+        (Value::Num(d), _) => Json::String(number(*d)),
+        (Value::Bool(b), _) => Json::Bool(*b),
+        (Value::Text(t), _) => Json::String(t.to_string()),
+        (Value::Date(d), _) => Json::String(d.to_string()),
+        (Value::Duration(d), _) => Json::String(format!("{} {:?}", d.count, d.unit).to_lowercase()),
+        (Value::List(items), t) => {
+            let elem = match t {
+                Type::List(e) => (**e).clone(),
+                _ => Type::Error,
+            };
+            Json::Array(items.iter().map(|i| value_json(i, &elem)).collect())
+        }
+        (Value::Record(fields), Type::Record(r)) => {
+            let mut map = serde_json::Map::new();
+            for ((name, t), v) in r.fields.iter().zip(fields.iter()) {
+                map.insert(name.to_string(), value_json(v, t));
+            }
+            Json::Object(map)
+        }
+        (Value::Record(_), Type::Optional(inner)) => value_json(v, inner),
+        (Value::Record(_), _) => Json::Null,
+    }
+}
+
+fn style_of(sources: &SourceMap, ir: &Ir, expr: crate::ir::ExprId) -> NumberStyle {
+    let text = sources.text(ir.arena.span(expr)).trim();
+    if text.ends_with('%') {
+        NumberStyle::Percent
+    } else if text.ends_with('x') && text.chars().next().is_some_and(|c| c.is_ascii_digit()) {
+        NumberStyle::Multiple
+    } else {
+        NumberStyle::Plain
+    }
+}
+
+pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crate::ir::ScenarioDef>) -> Report {
+    let mut report = Report {
+        facility: ir.facility.clone(),
+        as_of: out.as_of.to_string(),
+        scenario: scenario.map(|s| s.name.to_string()),
+        scenario_title: scenario.and_then(|s| s.title.clone()),
+        values: IndexMap::new(),
+        collateral: IndexMap::new(),
+        covenants: IndexMap::new(),
+        margin_calls: IndexMap::new(),
+        liquidations: IndexMap::new(),
+        errors: Vec::new(),
+        value_styles: IndexMap::new(),
+    };
+    for (i, def) in ir.lets.iter().enumerate() {
+        if !def.reported {
+            continue;
+        }
+        let v = match out.lets.get(i) {
+            Some(Some(Ok(v))) => value_json(v, &def.ty),
+            _ => Json::Null,
+        };
+        report.values.insert(def.name.to_string(), v);
+        report.value_styles.insert(def.name.to_string(), style_of(sources, ir, def.body.expr));
+    }
+    for g in &ir.order {
+        match *g {
+            Global::Pool(i) => {
+                let Some(def) = ir.pools.get(i as usize) else { continue };
+                let r = match out.pools.get(i as usize) {
+                    Some(Some(Ok(p))) => PoolReport {
+                        title: def.title.clone(),
+                        quantity: Some(number(p.quantity)),
+                        market_value: money(p.market_value, &def.price_ty),
+                        eligible_value: money(p.eligible_value, &def.price_ty),
+                        realisable_value: money(p.realisable_value, &def.price_ty),
+                        haircut: Some(number(p.haircut)),
+                        status: None,
+                    },
+                    _ => PoolReport {
+                        title: def.title.clone(),
+                        quantity: None,
+                        market_value: None,
+                        eligible_value: None,
+                        realisable_value: None,
+                        haircut: None,
+                        status: Some("error"),
+                    },
+                };
+                report.collateral.insert(def.name.to_string(), r);
+            }
+            Global::Covenant(i) => {
+                let Some(def) = ir.covenants.get(i as usize) else { continue };
+                let Some(Some(c)) = out.covenants.get(i as usize) else { continue };
+                let show = |d: Option<Decimal>| d.map(|d| value_json(&Value::Num(d), &def.value_ty));
+                let cure = c.cure.as_ref().map(|cure| CureReport {
+                    available: cure.available,
+                    amount: cure.amount.and_then(|a| def.cure.as_ref().and_then(|cd| money(a, &cd.ty))),
+                    blocked_by: cure.blocked_by.clone(),
+                    note: cure.note.clone(),
+                });
+                report.covenants.insert(
+                    def.name.to_string(),
+                    CovenantReport {
+                        title: def.title.clone(),
+                        status: c.status.as_str(),
+                        value: show(c.value),
+                        limit: show(c.limit),
+                        headroom: c.headroom.map(number),
+                        cure,
+                        style: style_of(sources, ir, def.rhs.expr),
+                        op: def.op.symbol(),
+                    },
+                );
+            }
+            Global::MarginCall(i) => {
+                let Some(def) = ir.margin_calls.get(i as usize) else { continue };
+                let r = match out.margin_calls.get(i as usize) {
+                    Some(Some(Ok(m))) => MarginCallReport {
+                        title: def.title.clone(),
+                        status: m.status.as_str(),
+                        raw_amount: money(m.raw_amount, &def.amount_ty),
+                        amount: money(m.amount, &def.amount_ty),
+                        due: Some(m.due.to_string()),
+                    },
+                    _ => MarginCallReport { title: def.title.clone(), status: "error", raw_amount: None, amount: None, due: None },
+                };
+                report.margin_calls.insert(def.name.to_string(), r);
+            }
+            Global::Liquidation(i) => {
+                let Some(def) = ir.liquidations.get(i as usize) else { continue };
+                let r = match out.liquidations.get(i as usize) {
+                    Some(Some(Ok(l))) => LiquidationReport {
+                        title: def.title.clone(),
+                        status: None,
+                        triggered: Some(l.triggered),
+                        debt: money(l.debt, &def.debt_ty),
+                        proceeds: money(l.proceeds, &def.debt_ty),
+                        shortfall: money(l.shortfall, &def.debt_ty),
+                        surplus: money(l.surplus, &def.debt_ty),
+                        recovery: Some(number(l.recovery)),
+                        sales: l
+                            .sales
+                            .iter()
+                            .filter_map(|s| {
+                                let pool = ir.pools.get(s.pool as usize)?;
+                                Some(SaleReport {
+                                    pool: pool.name.to_string(),
+                                    units: number(s.units),
+                                    discount: number(s.discount),
+                                    proceeds: money(s.proceeds, &def.debt_ty)?,
+                                })
+                            })
+                            .collect(),
+                    },
+                    _ => LiquidationReport {
+                        title: def.title.clone(),
+                        status: Some("error"),
+                        triggered: None,
+                        debt: None,
+                        proceeds: None,
+                        shortfall: None,
+                        surplus: None,
+                        recovery: None,
+                        sales: Vec::new(),
+                    },
+                };
+                report.liquidations.insert(def.name.to_string(), r);
+            }
+            Global::Let(_) => {}
+        }
+    }
+    for e in &out.errors {
+        let (line, column) = sources.line_column(e.span);
+        report.errors.push(ErrorReport { name: e.name.to_string(), message: e.message.clone(), line, column });
+    }
+    report
+}
+
+/// Whether any tested covenant is in breach (for `--fail-on-breach`).
+pub fn has_breach(r: &Report) -> bool {
+    r.covenants.values().any(|c| c.status == "breach")
+}
+
+pub fn failed(f: &Option<Fail>) -> bool {
+    f.is_some()
+}

@@ -1,0 +1,271 @@
+//! The report as a credit analyst reads it: aligned columns, thousands separators, money
+//! with its currency, ratios as percentages or multiples as the program wrote them.
+
+use std::fmt::Write as _;
+
+use rust_decimal::prelude::*;
+use serde_json::Value as Json;
+
+use super::{Money, NumberStyle, Report};
+
+/// Groups the integer part in thousands and keeps at most `places` decimals.
+pub fn grouped(d: Decimal, places: u32) -> String {
+    let r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    let text = r.abs().to_string();
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    if r.is_sign_negative() && !r.is_zero() {
+        out.insert(0, '-');
+    }
+    out
+}
+
+fn dec(s: &str) -> Option<Decimal> {
+    Decimal::from_str_exact(s).ok()
+}
+
+pub fn money(m: &Money) -> String {
+    match dec(&m.amount) {
+        Some(d) => format!("{} {}", grouped(d, 2), m.currency),
+        None => format!("{} {}", m.amount, m.currency),
+    }
+}
+
+fn money_opt(m: &Option<Money>) -> String {
+    m.as_ref().map_or_else(|| "—".into(), money)
+}
+
+pub fn percent(s: &str) -> String {
+    match dec(s) {
+        Some(d) => format!("{}%", grouped(d * Decimal::ONE_HUNDRED, 2)),
+        None => s.to_string(),
+    }
+}
+
+fn styled(s: &str, style: NumberStyle) -> String {
+    let Some(d) = dec(s) else { return s.to_string() };
+    match style {
+        NumberStyle::Percent => percent(s),
+        NumberStyle::Multiple => format!("{}x", grouped(d, 2)),
+        NumberStyle::Plain => grouped(d, if d.abs() >= Decimal::from(1000) { 2 } else { 4 }),
+    }
+}
+
+fn json_cell(v: &Json, style: NumberStyle) -> String {
+    match v {
+        Json::Null => "—".into(),
+        Json::String(s) => {
+            if dec(s).is_some() {
+                styled(s, style)
+            } else {
+                s.clone()
+            }
+        }
+        Json::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Json::Object(o) => match (o.get("amount").and_then(Json::as_str), o.get("currency").and_then(Json::as_str)) {
+            (Some(a), Some(c)) => money(&Money { amount: a.into(), currency: c.into() }),
+            _ => v.to_string(),
+        },
+        Json::Array(items) => format!("[{}]", items.iter().map(|i| json_cell(i, style)).collect::<Vec<_>>().join(", ")),
+        Json::Number(n) => n.to_string(),
+    }
+}
+
+/// Columns; `true` marks a right-aligned (numeric) column.
+struct Table {
+    head: Vec<(&'static str, bool)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(head: &[(&'static str, bool)]) -> Table {
+        Table { head: head.to_vec(), rows: Vec::new() }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn render(&self, out: &mut String) {
+        let mut widths: Vec<usize> = self.head.iter().map(|(h, _)| h.chars().count()).collect();
+        for r in &self.rows {
+            for (w, c) in widths.iter_mut().zip(r) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let line = |cells: Vec<&str>, out: &mut String| {
+            let mut s = String::from("  ");
+            for ((cell, (_, right)), w) in cells.iter().zip(&self.head).zip(&widths) {
+                let pad = w.saturating_sub(cell.chars().count());
+                if *right {
+                    s.push_str(&" ".repeat(pad));
+                    s.push_str(cell);
+                } else {
+                    s.push_str(cell);
+                    s.push_str(&" ".repeat(pad));
+                }
+                s.push_str("  ");
+            }
+            out.push_str(s.trim_end());
+            out.push('\n');
+        };
+        line(self.head.iter().map(|(h, _)| *h).collect(), out);
+        let rule: Vec<String> = widths.iter().map(|w| "─".repeat(*w)).collect();
+        line(rule.iter().map(String::as_str).collect(), out);
+        for r in &self.rows {
+            line(r.iter().map(String::as_str).collect(), out);
+        }
+    }
+}
+
+fn status_mark(status: &str) -> String {
+    match status {
+        "pass" => "pass".into(),
+        "breach" => "BREACH".into(),
+        "called" => "CALLED".into(),
+        "error" => "ERROR".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let title = r.facility.as_deref().unwrap_or("Facility");
+    let _ = writeln!(out, "{title}");
+    let scenario = match (&r.scenario, &r.scenario_title) {
+        (Some(n), Some(t)) => format!("scenario {n}: {t}"),
+        (Some(n), None) => format!("scenario {n}"),
+        _ => "base case".into(),
+    };
+    let _ = writeln!(out, "as of {} · {}", r.as_of, scenario);
+
+    if !r.values.is_empty() {
+        let _ = writeln!(out, "\nValues");
+        let mut t = Table::new(&[("name", false), ("value", true)]);
+        for (name, v) in &r.values {
+            let style = r.value_styles.get(name).copied().unwrap_or_default();
+            t.row(vec![name.clone(), json_cell(v, style)]);
+        }
+        t.render(&mut out);
+    }
+    if !r.collateral.is_empty() {
+        let _ = writeln!(out, "\nCollateral");
+        let mut t = Table::new(&[
+            ("pool", false),
+            ("quantity", true),
+            ("market value", true),
+            ("haircut", true),
+            ("eligible value", true),
+            ("realisable value", true),
+        ]);
+        for (name, p) in &r.collateral {
+            t.row(vec![
+                label(name, &p.title),
+                p.quantity.as_deref().and_then(dec).map_or("ERROR".into(), |d| grouped(d, 8)),
+                money_opt(&p.market_value),
+                p.haircut.as_deref().map_or("—".into(), percent),
+                money_opt(&p.eligible_value),
+                money_opt(&p.realisable_value),
+            ]);
+        }
+        t.render(&mut out);
+    }
+    if !r.covenants.is_empty() {
+        let _ = writeln!(out, "\nCovenants");
+        let mut t = Table::new(&[("covenant", false), ("status", false), ("value", true), ("test", true), ("headroom", true), ("cure", false)]);
+        for (name, c) in &r.covenants {
+            let value = c.value.as_ref().map_or("—".into(), |v| json_cell(v, c.style));
+            let limit = c.limit.as_ref().map_or("—".into(), |v| format!("{} {}", c.op, json_cell(v, c.style)));
+            let cure = match &c.cure {
+                None => String::new(),
+                Some(cure) => {
+                    let amount = cure.amount.as_ref().map_or_else(|| "no amount restores compliance".into(), money);
+                    if cure.available {
+                        format!("cure {amount}")
+                    } else {
+                        format!("cure {amount}, blocked by {}", cure.blocked_by.join(", "))
+                    }
+                }
+            };
+            t.row(vec![label(name, &c.title), status_mark(c.status), value, limit, c.headroom.as_deref().map_or("—".into(), percent), cure]);
+        }
+        t.render(&mut out);
+    }
+    if !r.margin_calls.is_empty() {
+        let _ = writeln!(out, "\nMargin calls");
+        let mut t = Table::new(&[("call", false), ("status", false), ("required", true), ("amount", true), ("due", false)]);
+        for (name, m) in &r.margin_calls {
+            t.row(vec![
+                label(name, &m.title),
+                status_mark(m.status),
+                money_opt(&m.raw_amount),
+                money_opt(&m.amount),
+                m.due.clone().unwrap_or_else(|| "—".into()),
+            ]);
+        }
+        t.render(&mut out);
+    }
+    for (name, l) in &r.liquidations {
+        let _ = writeln!(out, "\nLiquidation {}", label(name, &l.title));
+        if l.status == Some("error") {
+            let _ = writeln!(out, "  ERROR: see errors below");
+            continue;
+        }
+        let triggered = if l.triggered == Some(true) { "triggered: the lender may enforce now" } else { "not triggered" };
+        let _ = writeln!(out, "  {triggered}");
+        let mut t = Table::new(&[("sale", false), ("units", true), ("discount", true), ("proceeds", true)]);
+        for s in &l.sales {
+            t.row(vec![s.pool.clone(), dec(&s.units).map_or(s.units.clone(), |d| grouped(d, 8)), percent(&s.discount), money(&s.proceeds)]);
+        }
+        t.render(&mut out);
+        let mut totals = Table::new(&[("", false), ("", true)]);
+        totals.row(vec!["debt".into(), money_opt(&l.debt)]);
+        totals.row(vec!["proceeds".into(), money_opt(&l.proceeds)]);
+        totals.row(vec!["shortfall".into(), money_opt(&l.shortfall)]);
+        totals.row(vec!["surplus".into(), money_opt(&l.surplus)]);
+        totals.row(vec!["recovery".into(), l.recovery.as_deref().map_or("—".into(), percent)]);
+        let mut s = String::new();
+        totals.render(&mut s);
+        // The totals need no header.
+        for line in s.lines().skip(2) {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+    if !r.errors.is_empty() {
+        let _ = writeln!(out, "\nErrors");
+        for e in &r.errors {
+            let _ = writeln!(out, "  {} (line {}, column {}): {}", e.name, e.line, e.column, e.message);
+        }
+    }
+    out
+}
+
+fn label(name: &str, title: &Option<String>) -> String {
+    match title {
+        Some(t) => format!("{name} — {t}"),
+        None => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_thousands_and_rounds() {
+        assert_eq!(grouped(Decimal::from(1_250_000), 2), "1,250,000");
+        assert_eq!(grouped(Decimal::new(-12345678, 2), 2), "-123,456.78");
+        assert_eq!(grouped(Decimal::new(100, 0), 2), "100");
+        assert_eq!(percent("0.7123"), "71.23%");
+    }
+}

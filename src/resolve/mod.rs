@@ -1,0 +1,1157 @@
+//! Imports, names → slots, and the dependency graph.
+//!
+//! This room lowers the AST straight into the IR arena: every name becomes a global index,
+//! a local frame slot or a function index here, so nothing downstream looks a name up by
+//! string. Types are still unknown; `check` fills them in place.
+
+mod error;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::ResolveError;
+
+use crate::ir::{self, Aggregate, Arena, Body, Builtin, ExprId, Global, Node, AGGREGATES};
+use crate::span::{FileId, SourceMap, Span};
+use crate::syntax::ast::{self, Arg, ExprKind, Item, TypeExpr};
+use crate::syntax::{self, SyntaxError};
+use crate::value::{Duration, Value};
+
+/// Where imported files come from: the file system, relative to the importing file.
+pub trait Loader {
+    fn load(&self, path: &Path) -> std::io::Result<String>;
+}
+
+pub struct FsLoader;
+
+impl Loader for FsLoader {
+    fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+}
+
+/// A loaded file's items, and whether it is the root file (whose lets are reported) or part
+/// of the standard library (whose names a program may shadow).
+struct LoadedModule {
+    file: FileId,
+    items: Vec<Item>,
+    is_root: bool,
+    is_std: bool,
+}
+
+/// What `check` needs beyond the IR: the written types, still as syntax.
+pub struct Pending {
+    pub input: Option<(TypeExpr, Span)>,
+    pub types: Vec<(ast::Ident, TypeExpr)>,
+    pub let_types: Vec<Option<TypeExpr>>,
+    pub fn_sigs: Vec<(Vec<ast::Param>, TypeExpr)>,
+    pub cure_paths: Vec<Option<ast::InputPath>>,
+    pub shock_paths: Vec<Vec<ast::InputPath>>,
+    pub require_spans: Vec<Span>,
+    pub margin_due_spans: Vec<Span>,
+}
+
+pub struct Resolved {
+    pub ir: ir::Ir,
+    pub pending: Pending,
+}
+
+pub struct Options<'a> {
+    pub max_nesting: usize,
+    pub max_source_bytes: usize,
+    pub loader: &'a dyn Loader,
+}
+
+pub fn resolve(
+    root_name: &str,
+    root_text: &str,
+    sources: &mut SourceMap,
+    options: &Options<'_>,
+) -> Result<Resolved, Vec<ResolveError>> {
+    let mut r = Resolver::new(sources);
+    let modules = match r.load_all(root_name, root_text, options) {
+        Ok(m) => m,
+        Err(e) => return Err(vec![e]),
+    };
+    r.declare(&modules);
+    if !r.errors.is_empty() {
+        return Err(r.errors);
+    }
+    r.lower(modules);
+    if r.errors.is_empty() {
+        r.find_cycles();
+    }
+    if !r.errors.is_empty() {
+        return Err(r.errors);
+    }
+    r.finish()
+}
+
+#[derive(Clone, Copy)]
+enum Callee {
+    Fn(u32),
+}
+
+struct Resolver<'s> {
+    sources: &'s mut SourceMap,
+    errors: Vec<ResolveError>,
+    values: HashMap<String, (Global, bool)>,
+    functions: HashMap<String, (Callee, bool)>,
+    scenario_names: HashMap<String, u32>,
+    arena: Arena,
+    ir_parts: Parts,
+    pending: Pending,
+    /// Locals in scope while lowering a body: (name, slot).
+    scope: Vec<(String, u32)>,
+    frame: u32,
+    /// The body whose dependencies are being collected.
+    uses_sold: bool,
+}
+
+#[derive(Default)]
+struct Parts {
+    facility: Option<String>,
+    lets: Vec<ir::LetDef>,
+    fns: Vec<ir::FnDef>,
+    checks: Vec<ir::CheckDef>,
+    calendar: Option<Body>,
+    pools: Vec<ir::PoolDef>,
+    covenants: Vec<ir::CovenantDef>,
+    margin_calls: Vec<ir::MarginCallDef>,
+    liquidations: Vec<ir::LiquidationDef>,
+    scenarios: Vec<ir::ScenarioDef>,
+    tests: Vec<ir::TestDef>,
+    order: Vec<Global>,
+    /// Globals with every dependency before its dependents.
+    topo: Vec<Global>,
+    /// Per covenant: the globals its requirement depends on, in `topo` order.
+    requirement_deps: Vec<Vec<Global>>,
+    /// Declaration spans, for cycle reports.
+    global_spans: HashMap<Global, (Arc<str>, Span)>,
+    fn_names: Vec<(Arc<str>, Span)>,
+}
+
+fn idx(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl<'s> Resolver<'s> {
+    fn new(sources: &'s mut SourceMap) -> Self {
+        Resolver {
+            sources,
+            errors: Vec::new(),
+            values: HashMap::new(),
+            functions: HashMap::new(),
+            scenario_names: HashMap::new(),
+            arena: Arena::default(),
+            ir_parts: Parts::default(),
+            pending: Pending {
+                input: None,
+                types: Vec::new(),
+                let_types: Vec::new(),
+                fn_sigs: Vec::new(),
+                cure_paths: Vec::new(),
+                shock_paths: Vec::new(),
+                require_spans: Vec::new(),
+                margin_due_spans: Vec::new(),
+            },
+            scope: Vec::new(),
+            frame: 0,
+            uses_sold: false,
+        }
+    }
+
+    fn src(&self, span: Span) -> miette::NamedSource<Arc<str>> {
+        self.sources.named_source(span.file)
+    }
+
+    fn misuse(&mut self, span: Span, message: impl Into<String>, label: impl Into<String>, help: impl Into<String>) {
+        let src = self.src(span);
+        self.errors.push(ResolveError::Misuse {
+            message: message.into(),
+            help: help.into(),
+            span: span.source_span(),
+            label: label.into(),
+            src,
+        });
+    }
+
+    // ------------------------------------------------------------------ loading
+
+    fn load_all(&mut self, root_name: &str, root_text: &str, options: &Options<'_>) -> Result<Vec<LoadedModule>, ResolveError> {
+        let mut modules = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let root_dir = Path::new(root_name).parent().map(Path::to_path_buf).unwrap_or_default();
+        // (name, text, directory, is_std, is_root)
+        let mut queue: Vec<(String, Arc<str>, PathBuf, bool, bool)> =
+            vec![(root_name.to_string(), Arc::from(root_text), root_dir, false, true)];
+        seen.insert(root_name.to_string());
+        while let Some((name, text, dir, is_std, is_root)) = queue.pop() {
+            if text.len() > options.max_source_bytes {
+                return Err(ResolveError::InImport(Box::new(SyntaxError::TooLarge {
+                    size: text.len(),
+                    limit: options.max_source_bytes,
+                })));
+            }
+            let file = self.sources.add(name.clone(), text.clone());
+            let src = self.sources.named_source(file);
+            let module = syntax::parse(&text, file, &src, options.max_nesting).map_err(|e| ResolveError::InImport(Box::new(e)))?;
+            for item in &module.items {
+                let Item::Import(import) = item else { continue };
+                match import {
+                    ast::Import::Std { module: m, span } => {
+                        let key = m.clone();
+                        if !seen.insert(key.clone()) {
+                            continue;
+                        }
+                        let short = m.strip_prefix("std.").unwrap_or(m);
+                        match crate::stdlib::source(short) {
+                            Some(text) => queue.push((format!("<{m}>"), Arc::from(text), PathBuf::new(), true, false)),
+                            None => {
+                                let known = crate::stdlib::MODULES.iter().map(|(n, _)| format!("`std.{n}`")).collect::<Vec<_>>().join(", ");
+                                return Err(ResolveError::Import {
+                                    what: m.clone(),
+                                    reason: "no such standard library module".into(),
+                                    help: format!("the standard library has {known}"),
+                                    span: span.source_span(),
+                                    src: self.src(*span),
+                                });
+                            }
+                        }
+                    }
+                    ast::Import::File { path, span } => {
+                        let full = dir.join(path);
+                        let key = full.to_string_lossy().to_string();
+                        if !seen.insert(key.clone()) {
+                            continue;
+                        }
+                        match options.loader.load(&full) {
+                            Ok(text) => {
+                                let next_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+                                queue.push((key, Arc::from(text), next_dir, false, false));
+                            }
+                            Err(e) => {
+                                return Err(ResolveError::Import {
+                                    what: path.clone(),
+                                    reason: e.to_string().to_lowercase(),
+                                    help: "import paths are relative to the importing file".into(),
+                                    span: span.source_span(),
+                                    src: self.src(*span),
+                                })
+                            }
+                        }
+                    }
+                }
+            }
+            modules.push(LoadedModule { file, items: module.items, is_root, is_std });
+        }
+        // Declaration order: the root file first, then imports as found.
+        modules.sort_by_key(|m| m.file.0);
+        Ok(modules)
+    }
+
+    // ------------------------------------------------------------------ declarations
+
+    fn declare(&mut self, modules: &[LoadedModule]) {
+        // Standard-library names are declared first so that a program's own definition of the
+        // same name replaces them quietly.
+        for pass_std in [true, false] {
+            for m in modules.iter().filter(|m| m.is_std == pass_std) {
+                for item in &m.items {
+                    self.declare_item(item, m.is_std);
+                }
+            }
+        }
+    }
+
+    fn declare_value(&mut self, name: &ast::Ident, global: Global, is_std: bool) {
+        if let Some((_, prior_std)) = self.values.get(&name.name) {
+            if !*prior_std || is_std {
+                let src = self.src(name.span);
+                self.errors.push(ResolveError::Duplicate { name: name.name.clone(), span: name.span.source_span(), src });
+                return;
+            }
+        }
+        self.values.insert(name.name.clone(), (global, is_std));
+        self.ir_parts.global_spans.insert(global, (Arc::from(name.name.as_str()), name.span));
+    }
+
+    fn declare_fn(&mut self, name: &ast::Ident, index: u32, is_std: bool) {
+        if Builtin::lookup(&name.name).is_some() || AGGREGATES.iter().any(|(n, _)| *n == name.name) {
+            let src = self.src(name.span);
+            self.errors.push(ResolveError::Builtin { name: name.name.clone(), span: name.span.source_span(), src });
+            return;
+        }
+        if let Some((_, prior_std)) = self.functions.get(&name.name) {
+            if !*prior_std || is_std {
+                let src = self.src(name.span);
+                self.errors.push(ResolveError::Duplicate { name: name.name.clone(), span: name.span.source_span(), src });
+                return;
+            }
+        }
+        self.functions.insert(name.name.clone(), (Callee::Fn(index), is_std));
+    }
+
+    fn declare_item(&mut self, item: &Item, is_std: bool) {
+        let p = &mut self.ir_parts;
+        match item {
+            Item::Let(l) => {
+                let g = Global::Let(idx(p.lets.len()));
+                // Placeholder until lowering; keeps indices stable.
+                p.lets.push(ir::LetDef {
+                    name: Arc::from(l.name.name.as_str()),
+                    body: Body { expr: ExprId(0), frame: 0 },
+                    ty: crate::types::Type::Error,
+                    declared: None,
+                    reported: false,
+                    span: l.name.span,
+                });
+                self.declare_value(&l.name, g, is_std);
+            }
+            Item::Fn(f) => {
+                let i = idx(p.fns.len());
+                p.fns.push(placeholder_fn(&f.name));
+                p.fn_names.push((Arc::from(f.name.name.as_str()), f.name.span));
+                self.declare_fn(&f.name, i, is_std);
+            }
+            Item::Schedule(s) => {
+                let i = idx(p.fns.len());
+                p.fns.push(placeholder_fn(&s.name));
+                p.fn_names.push((Arc::from(s.name.name.as_str()), s.name.span));
+                self.declare_fn(&s.name, i, is_std);
+            }
+            Item::Collateral(c) => {
+                let g = Global::Pool(idx(p.order.iter().filter(|g| matches!(g, Global::Pool(_))).count()));
+                p.order.push(g);
+                self.declare_value(&c.name, g, is_std);
+            }
+            Item::Covenant(c) => {
+                let g = Global::Covenant(idx(p.order.iter().filter(|g| matches!(g, Global::Covenant(_))).count()));
+                p.order.push(g);
+                self.declare_value(&c.name, g, is_std);
+            }
+            Item::MarginCall(c) => {
+                let g = Global::MarginCall(idx(p.order.iter().filter(|g| matches!(g, Global::MarginCall(_))).count()));
+                p.order.push(g);
+                self.declare_value(&c.name, g, is_std);
+            }
+            Item::Liquidation(c) => {
+                let g = Global::Liquidation(idx(p.order.iter().filter(|g| matches!(g, Global::Liquidation(_))).count()));
+                p.order.push(g);
+                self.declare_value(&c.name, g, is_std);
+            }
+            Item::Scenario(s) => {
+                let i = idx(self.scenario_names.len());
+                if self.scenario_names.insert(s.name.name.clone(), i).is_some() {
+                    let src = self.src(s.name.span);
+                    self.errors.push(ResolveError::Duplicate { name: s.name.name.clone(), span: s.name.span.source_span(), src });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------------ lowering
+
+    fn lower(&mut self, modules: Vec<LoadedModule>) {
+        let mut let_i = 0usize;
+        let mut fn_i = 0usize;
+        // Lowering follows the declaration passes' order: std modules first, then the rest.
+        let (std_mods, user_mods): (Vec<_>, Vec<_>) = modules.into_iter().partition(|m| m.is_std);
+        self.ir_parts.order.clear();
+        for m in std_mods.into_iter().chain(user_mods) {
+            for item in m.items {
+                self.lower_item(item, m.is_root, &mut let_i, &mut fn_i);
+            }
+        }
+        if self.pending.input.is_none() {
+            self.errors.push(ResolveError::NoInput);
+        }
+    }
+
+    fn body(&mut self, locals: &[(String, u32)], frame: u32, expr: &ast::Expr) -> Body {
+        self.scope = locals.to_vec();
+        self.frame = frame;
+        let e = self.expr(expr);
+        Body { expr: e, frame: self.frame }
+    }
+
+    fn simple(&mut self, expr: &ast::Expr) -> Body {
+        self.body(&[], 0, expr)
+    }
+
+    fn lower_item(&mut self, item: Item, is_root: bool, let_i: &mut usize, fn_i: &mut usize) {
+        match item {
+            Item::Import(_) => {}
+            Item::Facility { title, .. } => {
+                if is_root {
+                    self.ir_parts.facility = Some(title);
+                }
+            }
+            Item::Input { schema, span } => {
+                if self.pending.input.is_some() {
+                    let src = self.src(span);
+                    self.errors.push(ResolveError::TwoInputs { span: span.source_span(), src });
+                } else {
+                    self.pending.input = Some((schema, span));
+                }
+            }
+            Item::TypeDef { name, ty } => {
+                if self.pending.types.iter().any(|(n, _)| n.name == name.name) {
+                    let src = self.src(name.span);
+                    self.errors.push(ResolveError::Duplicate { name: name.name.clone(), span: name.span.source_span(), src });
+                }
+                self.pending.types.push((name, ty));
+            }
+            Item::Let(l) => {
+                let i = *let_i;
+                *let_i += 1;
+                let body = self.simple(&l.value);
+                if let Some(slot) = self.ir_parts.lets.get_mut(i) {
+                    slot.body = body;
+                    slot.reported = is_root;
+                    slot.span = l.name.span;
+                }
+                self.pending.let_types.push(l.ty);
+            }
+            Item::Fn(f) => {
+                let i = *fn_i;
+                *fn_i += 1;
+                let locals = params_scope(&f.params);
+                let body = self.body(&locals, idx(locals.len()), &f.body);
+                self.set_fn(i, &f.name, body, f.span);
+                self.pending.fn_sigs.push((f.params, f.ret));
+            }
+            Item::Schedule(s) => {
+                let i = *fn_i;
+                *fn_i += 1;
+                let locals = params_scope(&s.params);
+                self.scope = locals.clone();
+                self.frame = idx(locals.len());
+                let mut rows = Vec::new();
+                let mut has_else = false;
+                for row in &s.rows {
+                    let key = match &row.key {
+                        ast::ScheduleKey::Else => {
+                            has_else = true;
+                            None
+                        }
+                        ast::ScheduleKey::Cmp(op, e) => Some((*op, self.expr(e))),
+                        ast::ScheduleKey::Point(e) => Some((ast::CmpOp::Eq, self.expr(e))),
+                    };
+                    let value = self.expr(&row.value);
+                    rows.push(ir::ScheduleRow { key, value });
+                }
+                if s.params.is_empty() {
+                    self.misuse(s.name.span, "a schedule needs a parameter to look up", "no key", "write `schedule rate(age: Number) -> Number { ... }`");
+                }
+                if !s.interpolate && !has_else {
+                    self.misuse(s.span, format!("schedule `{}` has no `else` row", s.name.name), "needs `else => ...`", "a step schedule must say what holds when no row matches: add `else => VALUE` last");
+                }
+                if s.interpolate && (rows.is_empty() || has_else) {
+                    self.misuse(s.span, format!("interpolated schedule `{}` takes points only", s.name.name), "points are `KEY => VALUE`", "write one `KEY => VALUE` row per point, in increasing key order, and no `else`");
+                }
+                let frame = self.frame;
+                let expr = self.arena.push(Node::Schedule { rows, interpolate: s.interpolate }, s.span);
+                self.set_fn(i, &s.name, Body { expr, frame }, s.span);
+                self.pending.fn_sigs.push((s.params, s.ret));
+            }
+            Item::Calendar { holidays, span } => {
+                if self.ir_parts.calendar.is_some() {
+                    self.misuse(span, "`calendar` is declared twice", "second calendar", "a program has one business-day calendar");
+                }
+                let b = self.simple(&holidays);
+                self.ir_parts.calendar = Some(b);
+            }
+            Item::Check(c) => {
+                let cond = self.simple(&c.cond);
+                self.ir_parts.checks.push(ir::CheckDef { cond, message: c.message, span: c.span });
+            }
+            Item::Collateral(p) => self.lower_pool(p),
+            Item::Covenant(c) => self.lower_covenant(c),
+            Item::MarginCall(m) => {
+                let g = Global::MarginCall(idx(self.ir_parts.margin_calls.len()));
+                self.ir_parts.order.push(g);
+                let trigger = self.lower_opt(m.trigger.as_ref());
+                let amount = self.lower_opt(m.amount.as_ref());
+                let minimum_transfer = m.minimum_transfer.as_ref().map(|e| self.simple(e));
+                let rounding = m.rounding.as_ref().map(|(mode, e)| (*mode, self.simple(e)));
+                let due = m.due.as_ref().map(|e| self.simple(e));
+                self.pending.margin_due_spans.push(m.due.as_ref().map_or(m.span, |e| e.span));
+                self.ir_parts.margin_calls.push(ir::MarginCallDef {
+                    name: Arc::from(m.name.name.as_str()),
+                    title: m.title,
+                    trigger,
+                    amount,
+                    minimum_transfer,
+                    rounding,
+                    due,
+                    amount_ty: crate::types::Type::Error,
+                    span: m.span,
+                });
+            }
+            Item::Liquidation(l) => {
+                let g = Global::Liquidation(idx(self.ir_parts.liquidations.len()));
+                self.ir_parts.order.push(g);
+                let trigger = l.trigger.as_ref().map(|e| self.simple(e));
+                let debt = self.lower_opt(l.debt.as_ref());
+                let mut sell = Vec::new();
+                for name in &l.sell {
+                    match self.values.get(&name.name).map(|(g, _)| *g) {
+                        Some(Global::Pool(p)) => {
+                            if sell.contains(&p) {
+                                self.misuse(name.span, format!("pool `{}` is sold twice", name.name), "listed again", "list each pool once, in the order of sale");
+                            }
+                            sell.push(p)
+                        }
+                        Some(_) => self.misuse(
+                            name.span,
+                            format!("`{}` is not a collateral pool", name.name),
+                            "not a pool",
+                            "`sell` lists `collateral` pools, in the order they are sold",
+                        ),
+                        None => {
+                            let help = self.suggest_value(&name.name);
+                            let src = self.src(name.span);
+                            self.errors.push(ResolveError::UnknownName { name: name.name.clone(), help, span: name.span.source_span(), src });
+                        }
+                    }
+                }
+                self.ir_parts.liquidations.push(ir::LiquidationDef {
+                    name: Arc::from(l.name.name.as_str()),
+                    title: l.title,
+                    trigger,
+                    debt,
+                    sell,
+                    debt_ty: crate::types::Type::Error,
+                    span: l.span,
+                });
+            }
+            Item::Scenario(s) => {
+                let mut shocks = Vec::new();
+                let mut paths = Vec::new();
+                for shock in s.shocks {
+                    let value = self.simple(&shock.value);
+                    shocks.push(ir::ShockDef {
+                        path: Vec::new(),
+                        op: shock.op,
+                        value,
+                        ty: crate::types::Type::Error,
+                        span: shock.path.span.to(shock.value.span),
+                    });
+                    paths.push(shock.path);
+                }
+                self.pending.shock_paths.push(paths);
+                self.ir_parts.scenarios.push(ir::ScenarioDef { name: Arc::from(s.name.name.as_str()), title: s.title, shocks, span: s.span });
+            }
+            Item::Test(t) => {
+                let scenario = match &t.scenario {
+                    Some(name) => match self.scenario_names.get(&name.name) {
+                        Some(i) => Some(*i),
+                        None => {
+                            let known: Vec<&str> = self.scenario_names.keys().map(String::as_str).collect();
+                            let help = suggestion(&name.name, known.into_iter(), "scenario");
+                            let src = self.src(name.span);
+                            self.errors.push(ResolveError::UnknownName { name: name.name.clone(), help, span: name.span.source_span(), src });
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                let expects = t.expects.iter().map(|e| self.simple(e)).collect();
+                self.ir_parts.tests.push(ir::TestDef { title: t.title, data: t.data.map(|d| d.0), scenario, expects, span: t.span });
+            }
+        }
+    }
+
+    fn lower_opt(&mut self, e: Option<&ast::Expr>) -> Body {
+        match e {
+            Some(e) => self.simple(e),
+            // The parser insists on required clauses; this keeps lowering total.
+            None => Body { expr: self.arena.push(Node::Const(Value::Bool(false)), Span::default()), frame: 0 },
+        }
+    }
+
+    fn set_fn(&mut self, i: usize, name: &ast::Ident, body: Body, span: Span) {
+        if let Some(f) = self.ir_parts.fns.get_mut(i) {
+            f.name = Arc::from(name.name.as_str());
+            f.body = body;
+            f.span = span;
+        }
+    }
+
+    fn lower_pool(&mut self, p: ast::PoolDef) {
+        let g = Global::Pool(idx(self.ir_parts.pools.len()));
+        self.ir_parts.order.push(g);
+        let (each, locals) = match &p.each {
+            Some((var, list)) => {
+                let list_body = self.simple(list);
+                (Some((list_body, 0u32)), vec![(var.name.clone(), 0u32)])
+            }
+            None => (None, Vec::new()),
+        };
+        let frame = idx(locals.len());
+        let quantity = p.quantity.as_ref().map(|e| self.body(&locals, frame, e));
+        let price = p.price.as_ref().map(|e| self.body(&locals, frame, e));
+        let haircut = p.haircut.as_ref().map(|e| self.body(&locals, frame, e));
+        let lot = p.lot.as_ref().map(|e| self.body(&[], 0, e));
+        let discount = p.discount.as_ref().map(|e| {
+            self.uses_sold = false;
+            let b = self.body(&[("sold".to_string(), 0)], 1, e);
+            if !self.uses_sold {
+                self.misuse(
+                    e.span,
+                    format!("the liquidation discount of `{}` does not use `sold`", p.name.name),
+                    "does not depend on the units sold",
+                    "a forced-sale discount depends on how much is sold: use `sold`, e.g. `absorption_discount(sold, 400, 15%, 3%)`, or `fixed_discount(sold, 20%)` from std.liquidity for a flat rate",
+                );
+            }
+            b
+        });
+        let (Some(quantity), Some(price)) = (quantity, price) else { return };
+        self.ir_parts.pools.push(ir::PoolDef {
+            name: Arc::from(p.name.name.as_str()),
+            title: p.title,
+            each,
+            quantity,
+            price,
+            haircut,
+            lot,
+            discount,
+            price_ty: crate::types::Type::Error,
+            span: p.span,
+        });
+    }
+
+    fn lower_covenant(&mut self, c: ast::CovenantDef) {
+        let g = Global::Covenant(idx(self.ir_parts.covenants.len()));
+        self.ir_parts.order.push(g);
+        let Some(require) = &c.require else { return };
+        let (op, lhs, rhs) = match &require.kind {
+            ExprKind::Binary(ast::BinaryOp::Cmp(op), l, r) => (*op, self.simple(l), self.simple(r)),
+            _ => {
+                self.misuse(
+                    require.span,
+                    format!("the requirement of `{}` is not a comparison", c.name.name),
+                    "expected `VALUE <op> LIMIT`",
+                    "a covenant compares a value with its limit: `require dscr >= 1.25x`",
+                );
+                let b = self.simple(require);
+                (ast::CmpOp::Eq, b, b)
+            }
+        };
+        self.pending.require_spans.push(require.span);
+        let tested = match &c.tested {
+            None => ir::Testing::Always,
+            Some(ast::Tested::Quarterly) => ir::Testing::Quarterly,
+            Some(ast::Tested::Monthly) => ir::Testing::Monthly,
+            Some(ast::Tested::On(e)) => ir::Testing::On(self.simple(e)),
+        };
+        let when = c.when.as_ref().map(|e| self.simple(e));
+        let cure = c.cure.map(|cure| {
+            let history = cure.history.as_ref().map(|e| self.simple(e));
+            self.pending.cure_paths.push(Some(cure.into));
+            ir::CureDef { path: Vec::new(), path_text: String::new(), ty: crate::types::Type::Error, history, limits: cure.limits, span: cure.span }
+        });
+        if cure.is_none() {
+            self.pending.cure_paths.push(None);
+        }
+        self.ir_parts.covenants.push(ir::CovenantDef {
+            name: Arc::from(c.name.name.as_str()),
+            title: c.title,
+            op,
+            lhs,
+            rhs,
+            value_ty: crate::types::Type::Error,
+            tested,
+            when,
+            cure,
+            requirement_deps: Vec::new(),
+            span: c.span,
+        });
+    }
+
+    fn push(&mut self, node: Node, span: Span) -> ExprId {
+        self.arena.push(node, span)
+    }
+
+    fn new_local(&mut self, name: &str) -> u32 {
+        let slot = self.frame;
+        self.frame += 1;
+        self.scope.push((name.to_string(), slot));
+        slot
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> ExprId {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Number(n) => self.push(Node::Const(Value::Num(*n)), span),
+            ExprKind::Money(n, c) => {
+                // The literal's currency lives only in its type.
+                let id = self.push(Node::Const(Value::Num(*n)), span);
+                if let Some(t) = self.arena.types.get_mut(id.0 as usize) {
+                    *t = crate::types::Type::money(c);
+                }
+                id
+            }
+            ExprKind::Date(d) => self.push(Node::Const(Value::Date(*d)), span),
+            ExprKind::Duration(count, unit) => self.push(Node::Const(Value::Duration(Duration { count: *count, unit: *unit })), span),
+            ExprKind::Text(t) => {
+                let id = self.push(Node::Const(Value::Text(Arc::from(t.as_str()))), span);
+                if let Some(ty) = self.arena.types.get_mut(id.0 as usize) {
+                    *ty = crate::types::Type::Text;
+                }
+                id
+            }
+            ExprKind::Bool(b) => self.push(Node::Const(Value::Bool(*b)), span),
+            ExprKind::Currency(c) => {
+                let id = self.push(Node::Const(Value::Text(Arc::from(c.as_str()))), span);
+                if let Some(t) = self.arena.types.get_mut(id.0 as usize) {
+                    *t = crate::types::Type::CurrencyCode(Arc::from(c.as_str()));
+                }
+                id
+            }
+            ExprKind::List(items) => {
+                let ids = items.iter().map(|i| self.expr(i)).collect();
+                self.push(Node::List(ids), span)
+            }
+            ExprKind::Input => self.push(Node::Input, span),
+            ExprKind::Name(name) => self.name(name, span),
+            ExprKind::Field(base, field) => {
+                let base = self.expr(base);
+                self.push(Node::Field { base, name: Arc::from(field.name.as_str()), index: u32::MAX }, span.to(field.span))
+            }
+            ExprKind::Index(base, index) => {
+                let base = self.expr(base);
+                let index = self.expr(index);
+                self.push(Node::Index { base, index }, span)
+            }
+            ExprKind::Unary(op, operand) => {
+                let x = self.expr(operand);
+                self.push(if *op == ast::UnaryOp::Neg { Node::Neg(x) } else { Node::Not(x) }, span)
+            }
+            ExprKind::Binary(op, l, r) => {
+                let lhs = self.expr(l);
+                let rhs = self.expr(r);
+                let node = match op {
+                    ast::BinaryOp::Add => Node::Arith { op: ir::ArithOp::Add, lhs, rhs },
+                    ast::BinaryOp::Sub => Node::Arith { op: ir::ArithOp::Sub, lhs, rhs },
+                    ast::BinaryOp::Mul => Node::Arith { op: ir::ArithOp::Mul, lhs, rhs },
+                    ast::BinaryOp::Div => Node::Arith { op: ir::ArithOp::Div, lhs, rhs },
+                    ast::BinaryOp::And => Node::And(lhs, rhs),
+                    ast::BinaryOp::Or => Node::Or(lhs, rhs),
+                    ast::BinaryOp::Coalesce => Node::Coalesce(lhs, rhs),
+                    ast::BinaryOp::Cmp(op) => Node::Compare { op: *op, lhs, rhs },
+                };
+                self.push(node, span)
+            }
+            ExprKind::If(c, t, o) => {
+                let cond = self.expr(c);
+                let then = self.expr(t);
+                let otherwise = self.expr(o);
+                self.push(Node::If { cond, then, otherwise }, span)
+            }
+            ExprKind::Call { name, args } => self.call(name, args, span),
+        }
+    }
+
+    fn name(&mut self, name: &str, span: Span) -> ExprId {
+        if let Some((_, slot)) = self.scope.iter().rev().find(|(n, _)| n == name) {
+            let slot = *slot;
+            if name == "sold" {
+                self.uses_sold = true;
+            }
+            return self.push(Node::Local(slot), span);
+        }
+        if name == "as_of" {
+            let input = self.push(Node::Input, span);
+            return self.push(Node::Field { base: input, name: Arc::from("as_of"), index: u32::MAX }, span);
+        }
+        if let Some((g, _)) = self.values.get(name) {
+            let g = *g;
+            return self.push(Node::Global(g), span);
+        }
+        let help = if name == "sold" {
+            "`sold` is the number of units sold, known only inside a `liquidation discount` clause".to_string()
+        } else if self.functions.contains_key(name) || Builtin::lookup(name).is_some() {
+            format!("`{name}` is a function: call it, `{name}(...)`")
+        } else {
+            self.suggest_value(name)
+        };
+        let src = self.src(span);
+        self.errors.push(ResolveError::UnknownName { name: name.to_string(), help, span: span.source_span(), src });
+        self.push(Node::Const(Value::Null), span)
+    }
+
+    fn suggest_value(&self, name: &str) -> String {
+        let locals = self.scope.iter().map(|(n, _)| n.as_str());
+        let globals = self.values.keys().map(String::as_str);
+        suggestion(name, locals.chain(globals).chain(["as_of", "input"]), "value")
+    }
+
+    fn call(&mut self, name: &ast::Ident, args: &[Arg], span: Span) -> ExprId {
+        let generator = args.iter().find_map(|a| match a {
+            Arg::Generator { body, var, list, filter, .. } => Some((body, var, list, filter)),
+            _ => None,
+        });
+        if let Some((body, var, list, filter)) = generator {
+            let Some(kind) = AGGREGATES.iter().find(|(n, _)| *n == name.name).map(|(_, k)| *k) else {
+                self.misuse(
+                    name.span,
+                    format!("`{}` does not take a generator", name.name),
+                    "not an aggregate",
+                    "`… for x in LIST` works with sum, count, min, max, any, all and list",
+                );
+                return self.push(Node::Const(Value::Null), span);
+            };
+            let mut default = None;
+            for a in args {
+                match a {
+                    Arg::Named(n, e) if n.name == "default" && matches!(kind, Aggregate::Min | Aggregate::Max) => default = Some(self.expr(e)),
+                    Arg::Generator { .. } => {}
+                    Arg::Named(n, _) => self.misuse(n.span, format!("unknown argument `{}`", n.name), "not an argument of this aggregate", "`min` and `max` take `default:`; other aggregates take no named argument"),
+                    Arg::Positional(e) => self.misuse(e.span, "an aggregate takes one generator", "extra argument", "write `sum(EXPR for x in LIST if COND)`"),
+                }
+            }
+            let list = self.expr(list);
+            let depth = self.scope.len();
+            let slot = self.new_local(&var.name);
+            let body = self.expr(body);
+            let filter = filter.as_ref().map(|f| self.expr(f));
+            self.scope.truncate(depth);
+            return self.push(Node::Aggregate { kind, var: slot, list, body, filter, default }, span);
+        }
+        let mut positional = Vec::new();
+        for a in args {
+            match a {
+                Arg::Positional(e) => positional.push(self.expr(e)),
+                Arg::Named(n, _) => self.misuse(n.span, format!("unknown argument `{}`", n.name), "named arguments are for aggregates", "pass arguments by position"),
+                Arg::Generator { .. } => {}
+            }
+        }
+        if let Some((Callee::Fn(i), _)) = self.functions.get(&name.name) {
+            let func = *i;
+            return self.push(Node::CallFn { func, args: positional }, span);
+        }
+        if let Some(b) = Builtin::lookup(&name.name) {
+            return self.push(Node::CallBuiltin { builtin: b, args: positional }, span);
+        }
+        if AGGREGATES.iter().any(|(n, _)| *n == name.name) {
+            self.misuse(name.span, format!("`{}` needs a generator", name.name), "no `for … in …`", format!("write `{}(EXPR for x in LIST)`", name.name));
+            return self.push(Node::Const(Value::Null), span);
+        }
+        let known = self.functions.keys().map(String::as_str).chain(Builtin::ALL.iter().map(|(n, _)| *n)).chain(AGGREGATES.iter().map(|(n, _)| *n));
+        let mut help = suggestion(&name.name, known, "function");
+        if self.values.contains_key(&name.name) {
+            help = format!("`{}` is a value, not a function", name.name);
+        } else if !help.starts_with("did you mean") {
+            help = format!("{help}; library functions need their module imported, e.g. `import std.lending`");
+        }
+        let src = self.src(name.span);
+        self.errors.push(ResolveError::UnknownFunction { name: name.name.clone(), help, span: name.span.source_span(), src });
+        self.push(Node::Const(Value::Null), span)
+    }
+
+    // ------------------------------------------------------------------ cycles
+
+    /// Every global and function is a node; an edge is a reference. A strongly connected
+    /// component with more than one member, or a self-reference, is a cycle.
+    fn find_cycles(&mut self) {
+        let p = &self.ir_parts;
+        let n_fn = p.fns.len();
+        // Node numbering: fns, then lets, pools, covenants, margin calls, liquidations.
+        let mut names: Vec<(Arc<str>, Span)> = p.fn_names.clone();
+        let mut bodies: Vec<Vec<Body>> = p.fns.iter().map(|f| vec![f.body]).collect();
+        let mut globals: HashMap<Global, usize> = HashMap::new();
+        let mut push_global = |g: Global, b: Vec<Body>, names: &mut Vec<(Arc<str>, Span)>, bodies: &mut Vec<Vec<Body>>| {
+            let (n, s) = p.global_spans.get(&g).cloned().unwrap_or((Arc::from("?"), Span::default()));
+            globals.insert(g, names.len());
+            names.push((n, s));
+            bodies.push(b);
+        };
+        for (i, l) in p.lets.iter().enumerate() {
+            push_global(Global::Let(idx(i)), vec![l.body], &mut names, &mut bodies);
+        }
+        for (i, pool) in p.pools.iter().enumerate() {
+            let mut b = vec![pool.quantity, pool.price];
+            b.extend(pool.each.iter().map(|e| e.0));
+            b.extend(pool.haircut.iter().chain(pool.lot.iter()).chain(pool.discount.iter()));
+            push_global(Global::Pool(idx(i)), b, &mut names, &mut bodies);
+        }
+        for (i, c) in p.covenants.iter().enumerate() {
+            let mut b = vec![c.lhs, c.rhs];
+            b.extend(c.when.iter());
+            if let ir::Testing::On(t) = &c.tested {
+                b.push(*t);
+            }
+            b.extend(c.cure.iter().flat_map(|c| c.history.iter()));
+            push_global(Global::Covenant(idx(i)), b, &mut names, &mut bodies);
+        }
+        for (i, m) in p.margin_calls.iter().enumerate() {
+            let mut b = vec![m.trigger, m.amount];
+            b.extend(m.minimum_transfer.iter().chain(m.due.iter()).chain(m.rounding.iter().map(|r| &r.1)));
+            push_global(Global::MarginCall(idx(i)), b, &mut names, &mut bodies);
+        }
+        for (i, l) in p.liquidations.iter().enumerate() {
+            let mut b = vec![l.debt];
+            b.extend(l.trigger.iter());
+            push_global(Global::Liquidation(idx(i)), b, &mut names, &mut bodies);
+        }
+        let mut edges: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
+        for (from, bs) in bodies.iter().enumerate() {
+            for b in bs {
+                self.collect_refs(b.expr, &globals, &mut |to| {
+                    if let Some(e) = edges.get_mut(from) {
+                        e.push(to)
+                    }
+                });
+            }
+        }
+        // A liquidation depends on the pools it sells.
+        for (i, l) in p.liquidations.iter().enumerate() {
+            if let Some(&from) = globals.get(&Global::Liquidation(idx(i))) {
+                for pool in &l.sell {
+                    if let (Some(&to), Some(e)) = (globals.get(&Global::Pool(*pool)), edges.get_mut(from)) {
+                        e.push(to);
+                    }
+                }
+            }
+        }
+        let components = tarjan(&edges);
+        let mut node_global: Vec<Option<Global>> = vec![None; names.len()];
+        for (g, &v) in &globals {
+            if let Some(slot) = node_global.get_mut(v) {
+                *slot = Some(*g);
+            }
+        }
+        let topo: Vec<Global> = components.iter().flatten().filter_map(|&v| node_global.get(v).copied().flatten()).collect();
+        let position: HashMap<Global, usize> = topo.iter().enumerate().map(|(i, g)| (*g, i)).collect();
+        let mut requirement_deps = Vec::new();
+        for (i, c) in p.covenants.iter().enumerate() {
+            let _ = i;
+            let mut seen = vec![false; names.len()];
+            let mut work: Vec<usize> = Vec::new();
+            for b in [c.lhs, c.rhs] {
+                self.collect_refs(b.expr, &globals, &mut |to| work.push(to));
+            }
+            let mut deps = Vec::new();
+            while let Some(v) = work.pop() {
+                if seen.get(v).copied() != Some(false) {
+                    continue;
+                }
+                if let Some(s) = seen.get_mut(v) {
+                    *s = true;
+                }
+                if let Some(Some(g)) = node_global.get(v) {
+                    deps.push(*g);
+                }
+                work.extend(edges.get(v).into_iter().flatten().copied());
+            }
+            deps.sort_by_key(|g| position.get(g).copied().unwrap_or(usize::MAX));
+            requirement_deps.push(deps);
+        }
+        let _ = n_fn;
+        for component in components {
+            let is_cycle = component.len() > 1 || component.first().is_some_and(|&v| edges.get(v).is_some_and(|e| e.contains(&v)));
+            if !is_cycle {
+                continue;
+            }
+            let mut members: Vec<&(Arc<str>, Span)> = component.iter().filter_map(|&v| names.get(v)).collect();
+            members.sort_by_key(|(_, s)| (s.file.0, s.start));
+            let list = members.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>();
+            let text = if list.len() == 1 {
+                format!("{} depends on itself", list.join(""))
+            } else {
+                let mut cyc = list.clone();
+                if let Some(f) = list.first() {
+                    cyc.push(f.clone());
+                }
+                cyc.join(" → ")
+            };
+            let Some((first, span)) = members.first().map(|(n, s)| (n.to_string(), *s)) else { continue };
+            let src = self.src(span);
+            self.errors.push(ResolveError::Cycle { members: text, span: span.source_span(), first, src });
+        }
+        self.ir_parts.topo = topo;
+        self.ir_parts.requirement_deps = requirement_deps;
+    }
+
+    fn collect_refs(&self, root: ExprId, globals: &HashMap<Global, usize>, out: &mut dyn FnMut(usize)) {
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            let Some(node) = self.arena.node(id) else { continue };
+            match node {
+                Node::Global(g) => {
+                    if let Some(&v) = globals.get(g) {
+                        out(v)
+                    }
+                }
+                Node::CallFn { func, args } => {
+                    out(*func as usize);
+                    stack.extend(args.iter().copied());
+                }
+                _ => children(node, &mut |c| stack.push(c)),
+            }
+        }
+    }
+
+    fn finish(mut self) -> Result<Resolved, Vec<ResolveError>> {
+        let p = std::mem::take(&mut self.ir_parts);
+        let mut covenants = p.covenants;
+        for (c, deps) in covenants.iter_mut().zip(p.requirement_deps) {
+            c.requirement_deps = deps;
+        }
+        let ir = ir::Ir {
+            arena: self.arena,
+            facility: p.facility,
+            input: Arc::new(crate::types::RecordType { name: None, fields: Vec::new() }),
+            as_of_field: 0,
+            lets: p.lets,
+            fns: p.fns,
+            checks: p.checks,
+            calendar: p.calendar,
+            pools: p.pools,
+            covenants,
+            topo: p.topo,
+            margin_calls: p.margin_calls,
+            liquidations: p.liquidations,
+            scenarios: p.scenarios,
+            tests: p.tests,
+            order: p.order,
+        };
+        Ok(Resolved { ir, pending: self.pending })
+    }
+}
+
+fn placeholder_fn(name: &ast::Ident) -> ir::FnDef {
+    ir::FnDef {
+        name: Arc::from(name.name.as_str()),
+        params: Vec::new(),
+        ret: crate::types::Type::Error,
+        body: Body { expr: ExprId(0), frame: 0 },
+        span: name.span,
+    }
+}
+
+fn params_scope(params: &[ast::Param]) -> Vec<(String, u32)> {
+    params.iter().enumerate().map(|(i, p)| (p.name.name.clone(), idx(i))).collect()
+}
+
+/// Calls `f` on every direct child expression of a node.
+pub fn children(node: &Node, f: &mut dyn FnMut(ExprId)) {
+    match node {
+        Node::Const(_) | Node::Global(_) | Node::Local(_) | Node::Input => {}
+        Node::PoolField(..) | Node::CovenantField(..) | Node::MarginField(..) | Node::LiquidationField(..) => {}
+        Node::Field { base, .. } => f(*base),
+        Node::Index { base, index } => {
+            f(*base);
+            f(*index)
+        }
+        Node::Neg(x) | Node::Not(x) => f(*x),
+        Node::Arith { lhs, rhs, .. } | Node::Compare { lhs, rhs, .. } => {
+            f(*lhs);
+            f(*rhs)
+        }
+        Node::And(a, b) | Node::Or(a, b) | Node::Coalesce(a, b) => {
+            f(*a);
+            f(*b)
+        }
+        Node::If { cond, then, otherwise } => {
+            f(*cond);
+            f(*then);
+            f(*otherwise)
+        }
+        Node::List(items) => items.iter().for_each(|i| f(*i)),
+        Node::CallFn { args, .. } | Node::CallBuiltin { args, .. } => args.iter().for_each(|i| f(*i)),
+        Node::Aggregate { list, body, filter, default, .. } => {
+            f(*list);
+            f(*body);
+            filter.iter().chain(default.iter()).for_each(|i| f(*i))
+        }
+        Node::Schedule { rows, .. } => {
+            for r in rows {
+                if let Some((_, k)) = r.key {
+                    f(k)
+                }
+                f(r.value)
+            }
+        }
+    }
+}
+
+/// "did you mean `x`?" for the closest known name, or a plain note when none is close.
+pub fn suggestion<'a>(name: &str, known: impl Iterator<Item = &'a str>, what: &str) -> String {
+    let best = known
+        .filter(|k| *k != name)
+        .map(|k| (strsim::damerau_levenshtein(name, k), k))
+        .filter(|(d, k)| *d <= (name.len().max(k.len()) / 3).max(1) + 1)
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    match best {
+        Some((_, k)) => format!("did you mean `{k}`?"),
+        None => format!("no {what} of that name is defined"),
+    }
+}
+
+/// Strongly connected components (Tarjan), iteratively so that deep graphs cannot
+/// overflow the stack.
+fn tarjan(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut out = Vec::new();
+    let mut counter = 0;
+    for start in 0..n {
+        if index.get(start).copied() != Some(usize::MAX) {
+            continue;
+        }
+        let mut work: Vec<(usize, usize)> = vec![(start, 0)];
+        while let Some(&mut (v, ref mut next)) = work.last_mut() {
+            if *next == 0 && index.get(v).copied() == Some(usize::MAX) {
+                if let (Some(i), Some(l), Some(o)) = (index.get_mut(v), low.get_mut(v), on_stack.get_mut(v)) {
+                    *i = counter;
+                    *l = counter;
+                    *o = true;
+                }
+                counter += 1;
+                stack.push(v);
+            }
+            let succ = edges.get(v).and_then(|e| e.get(*next)).copied();
+            if let Some(w) = succ {
+                *next += 1;
+                if index.get(w).copied() == Some(usize::MAX) {
+                    work.push((w, 0));
+                } else if on_stack.get(w).copied() == Some(true) {
+                    let iw = index.get(w).copied().unwrap_or(0);
+                    if let Some(l) = low.get_mut(v) {
+                        *l = (*l).min(iw);
+                    }
+                }
+                continue;
+            }
+            work.pop();
+            let lv = low.get(v).copied().unwrap_or(0);
+            if let Some(&(parent, _)) = work.last() {
+                if let Some(lp) = low.get_mut(parent) {
+                    *lp = (*lp).min(lv);
+                }
+            }
+            if lv == index.get(v).copied().unwrap_or(0) {
+                let mut comp = Vec::new();
+                while let Some(w) = stack.pop() {
+                    if let Some(o) = on_stack.get_mut(w) {
+                        *o = false;
+                    }
+                    comp.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                out.push(comp);
+            }
+        }
+    }
+    out
+}
