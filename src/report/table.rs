@@ -10,7 +10,17 @@ use super::{Money, NumberStyle, Report};
 
 /// Groups the integer part in thousands and keeps at most `places` decimals.
 pub fn grouped(d: Decimal, places: u32) -> String {
-    let r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    group(d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero).normalize())
+}
+
+/// Groups the integer part in thousands and shows exactly `places` decimals.
+pub fn fixed(d: Decimal, places: u32) -> String {
+    let mut r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero);
+    r.rescale(places);
+    group(r)
+}
+
+fn group(r: Decimal) -> String {
     let text = r.abs().to_string();
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
     let mut out = String::new();
@@ -36,7 +46,7 @@ fn dec(s: &str) -> Option<Decimal> {
 
 pub fn money(m: &Money) -> String {
     match dec(&m.amount) {
-        Some(d) => format!("{} {}", grouped(d, 2), m.currency),
+        Some(d) => format!("{} {}", fixed(d, 2), m.currency),
         None => format!("{} {}", m.amount, m.currency),
     }
 }
@@ -47,7 +57,7 @@ fn money_opt(m: &Option<Money>) -> String {
 
 pub fn percent(s: &str) -> String {
     match dec(s) {
-        Some(d) => format!("{}%", grouped(d * Decimal::ONE_HUNDRED, 2)),
+        Some(d) => format!("{}%", fixed(d * Decimal::ONE_HUNDRED, 2)),
         None => s.to_string(),
     }
 }
@@ -56,7 +66,7 @@ fn styled(s: &str, style: NumberStyle) -> String {
     let Some(d) = dec(s) else { return s.to_string() };
     match style {
         NumberStyle::Percent => percent(s),
-        NumberStyle::Multiple => format!("{}x", grouped(d, 2)),
+        NumberStyle::Multiple => format!("{}x", fixed(d, 2)),
         NumberStyle::Plain => grouped(d, if d.abs() >= Decimal::from(1000) { 2 } else { 4 }),
     }
 }
@@ -266,6 +276,9 @@ mod tests {
         assert_eq!(grouped(Decimal::from(1_250_000), 2), "1,250,000");
         assert_eq!(grouped(Decimal::new(-12345678, 2), 2), "-123,456.78");
         assert_eq!(grouped(Decimal::new(100, 0), 2), "100");
+        assert_eq!(fixed(Decimal::new(13, 1), 2), "1.30");
+        assert_eq!(fixed(Decimal::new(-5, 1), 2), "-0.50");
         assert_eq!(percent("0.7123"), "71.23%");
+        assert_eq!(percent("0.5"), "50.00%");
     }
 }

@@ -1,0 +1,254 @@
+//! Evaluation, one fact a line: each helper compiles a tiny program and reads one value.
+
+use covenant::{Program, Report};
+use serde_json::{json, Value as Json};
+
+const AS_OF: &str = r#"{"as_of": "2026-03-31"}"#;
+
+fn report(src: &str, data: &str) -> Report {
+    let program = Program::compile("test.cov", src).unwrap_or_else(|e| panic!("compile: {e:?}"));
+    program.evaluate(data, None).unwrap_or_else(|e| panic!("evaluate: {e}"))
+}
+
+/// The value of one expression, with only `as_of` (2026-03-31) as input.
+fn val(expr: &str) -> Json {
+    let src = format!("import std.lending\nimport std.liquidity\nimport std.gpu\nimport std.crypto\ninput {{ as_of: Date }}\nlet v = {expr}\n");
+    report(&src, AS_OF).values["v"].clone()
+}
+
+fn num(expr: &str) -> String {
+    match val(expr) {
+        Json::String(s) => s,
+        other => panic!("`{expr}` is not a number: {other}"),
+    }
+}
+
+fn usd(expr: &str) -> String {
+    let v = val(expr);
+    assert_eq!(v["currency"], "USD", "`{expr}`");
+    v["amount"].as_str().unwrap_or_default().to_string()
+}
+
+fn fails(expr: &str) -> String {
+    let src = format!("input {{ as_of: Date  zero: Number }}\nlet v = {expr}\nlet other = 1\n");
+    let r = report(&src, r#"{"as_of": "2026-03-31", "zero": 0}"#);
+    assert_eq!(r.values["v"], Json::Null, "`{expr}` should fail");
+    assert_eq!(r.values["other"], "1", "a failure must stay inside its value");
+    r.errors.first().map(|e| e.message.clone()).unwrap_or_default()
+}
+
+#[test]
+fn literals_and_precedence() {
+    assert_eq!(num("35%"), "0.35");
+    assert_eq!(num("2.5%"), "0.025");
+    assert_eq!(num("1.25x"), "1.25");
+    assert_eq!(num("1_250_000"), "1250000");
+    assert_eq!(num("2 + 3 * 4 - 10 / 4"), "11.5");
+    assert_eq!(num("-2 * -3"), "6");
+    assert_eq!(num("(2 + 3) * 4"), "20");
+    assert_eq!(val("not 1 > 2 and 3 >= 3"), json!(true));
+    assert_eq!(val("1 > 2 or 2 > 1"), json!(true));
+    assert_eq!(val("if 1 > 2 then \"a\" else \"b\""), json!("b"));
+    assert_eq!(val("[1, 2, 3][1]"), json!("2"));
+}
+
+#[test]
+fn exact_decimals() {
+    assert_eq!(num("0.1 + 0.2"), "0.3");
+    assert_eq!(num("1 / 3"), "0.3333333333333333333333333333");
+    // 2/3 is rounded to 28 digits, so the product carries that rounding: nothing is hidden.
+    assert_eq!(num("2 / 3 * 3"), "2.0000000000000000000000000001");
+    assert_eq!(num("0.035 * 1_000_000"), "35000");
+}
+
+#[test]
+fn rounding_builtins() {
+    assert_eq!(num("round(2.345, 2)"), "2.35");
+    assert_eq!(num("round(-2.345, 2)"), "-2.35");
+    assert_eq!(num("round_even(2.345, 2)"), "2.34");
+    assert_eq!(num("round_even(2.355, 2)"), "2.36");
+    assert_eq!(usd("floor(1_234_567 USD, 10_000 USD)"), "1230000");
+    assert_eq!(usd("ceil(1_234_567 USD, 10_000 USD)"), "1240000");
+    assert_eq!(num("floor(-1.5, 1)"), "-2");
+}
+
+#[test]
+fn numeric_builtins() {
+    assert_eq!(num("abs(-3)"), "3");
+    assert_eq!(usd("abs(-3 USD)"), "3");
+    assert_eq!(num("min(3, 4)"), "3");
+    assert_eq!(num("max(3, 4)"), "4");
+    assert_eq!(num("clamp(1.5, 0, 1)"), "1");
+    assert_eq!(num("sqrt(16)"), "4");
+    assert_eq!(num("pow(2, 10)"), "1024");
+    assert_eq!(num("amount(5 USD)"), "5");
+    assert_eq!(usd("money(5, USD)"), "5");
+    assert_eq!(num("len([1, 2, 3])"), "3");
+    assert_eq!(num("round(exp(ln(10)), 10)"), "10");
+}
+
+#[test]
+fn money_arithmetic_keeps_its_currency() {
+    assert_eq!(usd("3 USD + 2 USD"), "5");
+    assert_eq!(usd("3 USD * 2"), "6");
+    assert_eq!(usd("2 * 3 USD"), "6");
+    assert_eq!(usd("3 USD / 2"), "1.5");
+    assert_eq!(num("3 USD / 2 USD"), "1.5");
+}
+
+#[test]
+fn aggregates() {
+    assert_eq!(num("sum(x * 2 for x in [1, 2, 3])"), "12");
+    assert_eq!(num("sum(x for x in [1, 2, 3] if x > 1)"), "5");
+    assert_eq!(num("count(x for x in [1, 2, 3] if x > 1)"), "2");
+    assert_eq!(num("min(x for x in [3, 1, 2])"), "1");
+    assert_eq!(num("max(x for x in [3, 1, 2])"), "3");
+    assert_eq!(num("min(x for x in [1] if x > 5, default: 0)"), "0");
+    assert_eq!(val("any(x > 2 for x in [1, 2, 3])"), json!(true));
+    assert_eq!(val("all(x > 2 for x in [1, 2, 3])"), json!(false));
+    assert_eq!(val("list(x * 10 for x in [1, 2])"), json!(["10", "20"]));
+    assert_eq!(usd("sum(x for x in [1 USD, 2 USD])"), "3");
+}
+
+#[test]
+fn dates_and_calendars() {
+    assert_eq!(val("2026-01-31 + 1 month"), json!("2026-02-28"));
+    assert_eq!(val("2024-01-31 + 1 month"), json!("2024-02-29"));
+    assert_eq!(val("2026-11-30 + 1 quarter"), json!("2027-02-28"));
+    assert_eq!(val("2024-02-29 + 1 year"), json!("2025-02-28"));
+    assert_eq!(val("2026-03-31 - 1 month"), json!("2026-02-28"));
+    assert_eq!(val("2026-03-31 + 30 days"), json!("2026-04-30"));
+    assert_eq!(val("as_of + 2 business days"), json!("2026-04-02"));
+    assert_eq!(val("2026-04-06 - 1 business day"), json!("2026-04-03"));
+    assert_eq!(num("months_between(2024-03-15, 2026-03-31)"), "24");
+    assert_eq!(num("months_between(2026-03-31, 2025-06-30)"), "-9");
+    assert_eq!(num("days_between(2026-01-01, 2026-03-01)"), "59");
+    assert_eq!(num("year_fraction(2026-01-31, 2026-03-31, \"30/360\")"), "0.1666666666666666666666666667");
+    assert_eq!(val("quarter_end(2026-05-15)"), json!("2026-06-30"));
+    assert_eq!(val("is_quarter_end(as_of)"), json!(true));
+    assert_eq!(val("is_month_end(2024-02-28)"), json!(false));
+}
+
+#[test]
+fn holidays_come_from_the_calendar() {
+    let src = "input { as_of: Date  holidays: List<Date>? }\ncalendar { holidays input.holidays ?? [] }\nlet due = add_business_days(as_of, 1)\n";
+    let with = report(src, r#"{"as_of": "2026-04-02", "holidays": ["2026-04-03"]}"#);
+    assert_eq!(with.values["due"], "2026-04-06");
+    let without = report(src, r#"{"as_of": "2026-04-02"}"#);
+    assert_eq!(without.values["due"], "2026-04-03");
+}
+
+#[test]
+fn schedules() {
+    let src = "input { as_of: Date }
+        schedule rate(age: Number) -> Number { < 12 => 70%  < 24 => 50%  else => 0% }
+        schedule curve(age: Number) -> Number interpolate { 0 => 100%  12 => 65%  24 => 40% }
+        let a = rate(11.99)
+        let b = rate(12)
+        let c = curve(6)
+        let d = curve(100)";
+    let r = report(src, AS_OF);
+    assert_eq!(r.values["a"], "0.7");
+    assert_eq!(r.values["b"], "0.5");
+    assert_eq!(r.values["c"], "0.825");
+    assert_eq!(r.values["d"], "0.4");
+}
+
+#[test]
+fn generic_money_functions() {
+    assert_eq!(num("ltv(60 USD, 100 USD)"), "0.6");
+    assert_eq!(usd("collateral_to_restore(30_000_000 USD, 36_000_000 USD, 65%)"), "10153846.153846153846153846154");
+    assert_eq!(usd("prepayment_to_restore(30 USD, 36 USD, 50%)"), "12");
+    assert_eq!(num("sqrt_impact(2000, 20000, 4%)"), "0.0126491106406735173279955742");
+    assert_eq!(num("absorption_discount(10000, 400, 15%, 3%)"), "0.87");
+    assert_eq!(num("absorption_discount(100, 400, 15%, 3%)"), "0.15");
+}
+
+#[test]
+fn evaluation_errors_stay_inside_their_value() {
+    assert!(fails("1 / input.zero").contains("division by zero"));
+    assert!(fails("sqrt(-1 + input.zero)").contains("negative"));
+    assert!(fails("79_228_162_514_264_337_593_543_950_335 * (2 + input.zero)").contains("overflow"));
+    assert!(fails("[1, 2][5 + input.zero]").contains("outside"));
+    assert!(fails("min(x for x in [1] if x > 5 + input.zero)").contains("empty"));
+}
+
+#[test]
+fn dependents_of_a_failed_value_fail_without_a_second_error() {
+    let src = "input { as_of: Date  b: Number }
+        let ratio = 1 / input.b
+        let doubled = ratio * 2
+        covenant uses { require doubled >= 1 }
+        covenant fine { require input.b >= 0 }";
+    let r = report(src, r#"{"as_of": "2026-03-31", "b": 0}"#);
+    assert_eq!(r.values["ratio"], Json::Null);
+    assert_eq!(r.values["doubled"], Json::Null);
+    assert_eq!(r.covenants["uses"].status, "error");
+    assert_eq!(r.covenants["fine"].status, "pass");
+    assert_eq!(r.errors.len(), 1);
+    assert_eq!(r.errors[0].name, "ratio");
+    assert_eq!((r.errors[0].line, r.errors[0].column), (2, 21));
+}
+
+#[test]
+fn covenant_headroom_both_directions() {
+    let src = "input { as_of: Date }
+        covenant floor_test { require 1.5 >= 1.25x }
+        covenant cap_test { require 4 <= 5.00x }
+        covenant eq_test { require 1 == 1 }";
+    let r = report(src, AS_OF);
+    assert_eq!(r.covenants["floor_test"].headroom.as_deref(), Some("0.2"));
+    assert_eq!(r.covenants["cap_test"].headroom.as_deref(), Some("0.2"));
+    assert_eq!(r.covenants["eq_test"].headroom, None);
+}
+
+#[test]
+fn rule_results_are_values() {
+    let src = "input { as_of: Date  ltv: Number }
+        covenant max_ltv { require input.ltv <= 75% }
+        margin_call top_up { trigger not max_ltv.passed  amount 1_000 USD  due 1 day }
+        let status = max_ltv.status
+        let called = top_up.amount";
+    let r = report(src, r#"{"as_of": "2026-03-31", "ltv": "0.8"}"#);
+    assert_eq!(r.values["status"], "breach");
+    assert_eq!(r.values["called"], json!({"amount": "1000", "currency": "USD"}));
+    assert_eq!(r.margin_calls["top_up"].due.as_deref(), Some("2026-04-01"));
+}
+
+#[test]
+fn cure_reports_no_amount_when_none_restores() {
+    let src = "input { as_of: Date  ebitda: Money(USD)  cures: List<Date> }
+        covenant impossible { require input.ebitda / input.ebitda >= 2  cure equity into input.ebitda { history input.cures } }";
+    let r = report(src, r#"{"as_of": "2026-03-31", "ebitda": "10", "cures": []}"#);
+    let cure = r.covenants["impossible"].cure.clone().expect("a breach has a cure entry");
+    assert_eq!(cure.amount, None);
+    assert!(cure.note.unwrap_or_default().contains("10^15"));
+}
+
+#[test]
+fn scenarios_never_stack() {
+    let src = "input { as_of: Date  price: Money(USD) }
+        let p = input.price
+        scenario half { input.price *= 50% }
+        scenario less { input.price -= 10 USD }";
+    let program = Program::compile("s.cov", src).unwrap();
+    let data = r#"{"as_of": "2026-03-31", "price": "100"}"#;
+    let half = program.evaluate(data, Some("half")).unwrap();
+    let less = program.evaluate(data, Some("less")).unwrap();
+    assert_eq!(half.values["p"]["amount"], "50");
+    assert_eq!(less.values["p"]["amount"], "90");
+    assert!(program.evaluate(data, Some("halve")).unwrap_err().to_string().contains("halve"));
+}
+
+#[test]
+fn same_program_and_data_give_identical_output() {
+    let src = std::fs::read_to_string("../shared/conformance/07_liquidation/program.cov")
+        .unwrap_or_else(|_| include_str!("../examples/liquidation_study.cov").to_string());
+    let program = Program::compile("../shared/conformance/07_liquidation/program.cov", &src);
+    if let Ok(program) = program {
+        let data = std::fs::read_to_string("../shared/conformance/07_liquidation/data.json").unwrap_or_default();
+        if let (Ok(a), Ok(b)) = (program.evaluate(&data, None), program.evaluate(&data, None)) {
+            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! Every shipped example compiles, passes its own `test` blocks, and evaluates under the base
+//! case and every scenario without an evaluation error.
+
+use std::path::Path;
+
+use covenant::Program;
+
+fn examples() -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir("examples")
+        .expect("examples/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "cov"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn at_least_four_facilities_ship() {
+    assert!(examples().len() >= 4, "found {:?}", examples());
+}
+
+#[test]
+fn every_example_passes_its_script_tests() {
+    for file in examples() {
+        let program = Program::compile_file(&file).unwrap_or_else(|e| panic!("{}: {e:?}", file.display()));
+        let results = program.run_tests(file.parent().unwrap_or(Path::new(".")));
+        assert!(!results.is_empty(), "{} has no tests", file.display());
+        for t in results {
+            assert!(t.failures.is_empty(), "{}:{} {}: {:?}", file.display(), t.line, t.title, t.failures);
+        }
+    }
+}
+
+#[test]
+fn every_scenario_of_every_example_evaluates_cleanly() {
+    for file in examples() {
+        let program = Program::compile_file(&file).unwrap();
+        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let data_files: Vec<_> = std::fs::read_dir("examples/data")
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_stem().and_then(|s| s.to_str()).is_some_and(|s| s == stem || s.starts_with(&format!("{stem}_"))))
+            .collect();
+        assert!(!data_files.is_empty(), "{} has no data", file.display());
+        for data in data_files {
+            let text = std::fs::read_to_string(&data).unwrap();
+            let scenarios: Vec<Option<String>> =
+                std::iter::once(None).chain(program.scenario_names().map(|s| Some(s.to_string()))).collect();
+            for s in scenarios {
+                let report = program.evaluate(&text, s.as_deref()).unwrap_or_else(|e| panic!("{} {:?}: {e}", data.display(), s));
+                assert!(report.errors.is_empty(), "{} {:?}: {:?}", data.display(), s, report.errors);
+                let table = covenant::report::table::render(&report);
+                assert!(table.contains(&report.as_of));
+            }
+        }
+    }
+}
