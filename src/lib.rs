@@ -21,6 +21,9 @@
 //! lowered into the [`ir`] arena) → [`check`] (types and currencies) → [`eval`] and
 //! [`lending`] (evaluation) → [`report`].
 
+// The library never panics on user input: no unwrap, expect, panic or unchecked indexing.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
 pub mod check;
 pub mod data;
 pub mod dates;
@@ -140,14 +143,9 @@ impl Program {
 
     /// Reads and compiles a file.
     pub fn compile_file(path: &Path) -> Result<Program, CompileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| CompileError {
-            diagnostics: vec![Box::new(resolve::ResolveError::Import {
-                what: path.display().to_string(),
-                reason: e.to_string().to_lowercase(),
-                help: "check the path".into(),
-                span: (0, 0).into(),
-                src: miette::NamedSource::new(path.display().to_string(), Arc::from("")),
-            })],
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let reason = if e.kind() == std::io::ErrorKind::InvalidData { "not UTF-8 text".to_string() } else { e.to_string().to_lowercase() };
+            CompileError { diagnostics: vec![Box::new(resolve::ResolveError::Read { path: path.display().to_string(), reason })] }
         })?;
         Program::compile(&path.display().to_string(), &text)
     }

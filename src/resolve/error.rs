@@ -81,6 +81,10 @@ pub enum ResolveError {
     #[diagnostic(transparent)]
     InImport(#[from] Box<SyntaxError>),
 
+    #[error("cannot read `{path}`: {reason}")]
+    #[diagnostic(code(covenant::resolve::read), help("a Covenant program is a UTF-8 text file"))]
+    Read { path: String, reason: String },
+
     #[error("the program has no `input` schema")]
     #[diagnostic(
         code(covenant::resolve::no_input),
