@@ -40,7 +40,6 @@ pub mod value;
 
 use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 
 use miette::Diagnostic;
 use thiserror::Error;

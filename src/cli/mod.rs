@@ -48,6 +48,16 @@ enum Command {
     },
     /// Run the tests written in the scripts.
     Test { files: Vec<PathBuf> },
+    /// Evaluate many facilities: JSON Lines in, one JSON report per line out, in order.
+    Batch {
+        file: PathBuf,
+        /// Facilities, one JSON object per line.
+        #[arg(long)]
+        data: PathBuf,
+        /// A scenario to evaluate for every facility; repeatable (a line then holds an array).
+        #[arg(long = "scenario")]
+        scenarios: Vec<String>,
+    },
 }
 
 const OK: u8 = 0;
@@ -97,6 +107,7 @@ pub fn main() -> ExitCode {
             run(&file, &data, scenarios, all_scenarios, format, fail_on_breach)
         }
         Command::Test { files } => test(&files),
+        Command::Batch { file, data, scenarios } => batch(&file, &data, &scenarios),
     }
 }
 
@@ -187,4 +198,92 @@ fn test(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::from(OK)
     }
+}
+
+/// Lines evaluated in parallel at a time: bounds memory whatever the file's size.
+const BATCH_CHUNK: usize = 4096;
+
+fn batch(file: &Path, data: &Path, scenarios: &[String]) -> ExitCode {
+    use std::io::{BufRead, IsTerminal};
+
+    use rayon::prelude::*;
+
+    let program = match compile(file) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(bad) = scenarios.iter().find(|s| !program.scenario_names().any(|n| n == s.as_str())) {
+        if let Err(e) = program.evaluate_bound(covenant::value::Value::Null, Some(bad)) {
+            print_diagnostic(&e);
+        }
+        return ExitCode::from(INVALID);
+    }
+    let input = match std::fs::File::open(data) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+        Err(e) => {
+            eprintln!("error: cannot read `{}`: {}", data.display(), e.to_string().to_lowercase());
+            return ExitCode::from(INVALID);
+        }
+    };
+    let progress = std::io::stderr().is_terminal();
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let mut lines = input.lines();
+    let mut done = 0usize;
+    loop {
+        let chunk: Vec<(usize, std::io::Result<String>)> = lines.by_ref().take(BATCH_CHUNK).enumerate().map(|(i, l)| (done + i + 1, l)).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        let outputs: Vec<String> = chunk.into_par_iter().map(|(n, line)| batch_line(&program, n, line, scenarios)).collect();
+        for o in &outputs {
+            if writeln!(stdout, "{o}").is_err() {
+                return ExitCode::from(INVALID);
+            }
+        }
+        done += outputs.len();
+        if progress {
+            eprint!("\r{done} facilities");
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    if stdout.flush().is_err() {
+        return ExitCode::from(INVALID);
+    }
+    ExitCode::from(OK)
+}
+
+/// One output line: the report (an array of reports with several scenarios), or an error
+/// object naming the input line.
+pub fn batch_line(program: &Program, line_number: usize, line: std::io::Result<String>, scenarios: &[String]) -> String {
+    let error = |code: String, message: String| serde_json::json!({"line": line_number, "error": {"code": code, "message": message}}).to_string();
+    let text = match line {
+        Ok(t) => t,
+        Err(e) => return error("covenant::data::read".into(), e.to_string()),
+    };
+    let code_of = |e: &covenant::EvalError| e.code().map(|c| c.to_string()).unwrap_or_default();
+    let binder = covenant::data::Binder { max_list_len: program.limits().max_list_len };
+    if text.len() > program.limits().max_data_bytes {
+        let e = covenant::EvalError::from(covenant::DataError::TooLarge { size: text.len(), limit: program.limits().max_data_bytes });
+        return error(code_of(&e), e.to_string());
+    }
+    let bound = binder.parse(&text).map_err(covenant::EvalError::from).and_then(|json| program.bind(&json));
+    let input = match bound {
+        Ok(i) => i,
+        Err(e) => return error(code_of(&e), e.to_string()),
+    };
+    let names: Vec<Option<&str>> = if scenarios.is_empty() { vec![None] } else { scenarios.iter().map(|s| Some(s.as_str())).collect() };
+    let mut reports = Vec::with_capacity(names.len());
+    for name in names {
+        match program.evaluate_bound(input.clone(), name) {
+            Ok(r) => reports.push(r),
+            Err(e) => return error(code_of(&e), e.to_string()),
+        }
+    }
+    let json = match reports.as_slice() {
+        [one] if scenarios.is_empty() => serde_json::to_string(one),
+        all => serde_json::to_string(all),
+    };
+    json.unwrap_or_else(|e| error("covenant::report::serialise".into(), e.to_string()))
 }

@@ -1,0 +1,91 @@
+//! The binary: exit codes, stdout/stderr split, and batch's one-line-out-per-line-in promise.
+
+use std::process::Command;
+
+fn covenant(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_covenant")).args(args).output().expect("the binary runs")
+}
+
+const PROGRAM: &str = "input { as_of: Date  debt: Money(USD)  ebitda: Money(USD) }
+let leverage = input.debt / input.ebitda
+covenant max_lev \"Maximum leverage\" { require leverage <= 4.00x }
+scenario stress { input.ebitda *= 50% }
+";
+
+fn temp(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("covenant-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn run_exit_codes() {
+    let program = temp("p.cov", PROGRAM);
+    let data = temp("d.json", r#"{"as_of": "2026-03-31", "debt": "300", "ebitda": "100"}"#);
+    let ok = covenant(&["run", &program, "--data", &data, "--format", "json"]);
+    assert_eq!(ok.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(report["covenants"]["max_lev"]["status"], "pass");
+    assert_eq!(report["covenants"]["max_lev"]["headroom"], "0.25");
+    let breach = covenant(&["run", &program, "--data", &data, "--scenario", "stress", "--fail-on-breach"]);
+    assert_eq!(breach.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&breach.stdout).contains("BREACH"));
+    let bad = temp("bad.json", r#"{"as_of": "2026-03-31", "debt": "n/a", "ebitda": "100"}"#);
+    let invalid = covenant(&["run", &program, "--data", &bad]);
+    assert_eq!(invalid.status.code(), Some(2));
+    assert!(invalid.stdout.is_empty(), "no partial report on invalid data");
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("input.debt"));
+    let unknown = covenant(&["run", &program, "--data", &data, "--scenario", "stres"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("did you mean `stress`"));
+}
+
+#[test]
+fn all_scenarios_gives_base_then_each_scenario() {
+    let program = temp("p2.cov", PROGRAM);
+    let data = temp("d2.json", r#"{"as_of": "2026-03-31", "debt": "300", "ebitda": "100"}"#);
+    let out = covenant(&["run", &program, "--data", &data, "--format", "json", "--all-scenarios"]);
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reports[0]["scenario"], serde_json::Value::Null);
+    assert_eq!(reports[1]["scenario"], "stress");
+    assert_eq!(reports[1]["values"]["leverage"], "6");
+}
+
+#[test]
+fn batch_gives_one_line_per_input_line_whatever_fails() {
+    let program = temp("p3.cov", &format!("{PROGRAM}let ratio = 1 / (amount(input.ebitda) - 100)\n"));
+    let lines = [
+        r#"{"as_of": "2026-03-31", "debt": "300", "ebitda": "200"}"#,
+        "{ not json",
+        r#"{"as_of": "2026-03-31", "debt": "300"}"#,
+        r#"{"as_of": "2026-03-31", "debt": {"amount": "300", "currency": "EUR"}, "ebitda": "100"}"#,
+        r#"{"as_of": "2026-03-31", "debt": "300", "ebitda": "100"}"#,
+        "",
+        r#"{"as_of": "2026-02-30", "debt": "300", "ebitda": "100"}"#,
+    ];
+    let data = temp("f.jsonl", &(lines.join("\n") + "\n"));
+    let out = covenant(&["batch", &program, "--data", &data]);
+    assert_eq!(out.status.code(), Some(0));
+    let got: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(got.len(), lines.len());
+    assert_eq!(got[0]["covenants"]["max_lev"]["status"], "pass");
+    assert_eq!(got[1]["error"]["code"], "covenant::data::json");
+    assert_eq!(got[2]["error"]["code"], "covenant::data::missing");
+    assert_eq!(got[3]["error"]["code"], "covenant::data::currency");
+    // A rule error is a report with an error entry, not a failed line.
+    assert_eq!(got[4]["values"]["ratio"], serde_json::Value::Null);
+    assert_eq!(got[4]["errors"][0]["name"], "ratio");
+    assert_eq!(got[5]["line"], 6);
+    assert_eq!(got[6]["error"]["code"], "covenant::data::type_mismatch");
+}
+
+#[test]
+fn check_reports_every_error_with_exit_2() {
+    let program = temp("bad.cov", "input { as_of: Date  a: Money(USD)  b: Money(EUR) }\nlet x = input.a + input.b\nlet y = colateral\n");
+    let out = covenant(&["check", &program]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("colateral"), "{err}");
+}
