@@ -169,6 +169,16 @@ pub fn value_json(v: &Value, ty: &Type) -> Json {
 }
 
 fn style_of(sources: &SourceMap, ir: &Ir, expr: crate::ir::ExprId) -> NumberStyle {
+    // A limit read from a schedule is shown as the schedule writes its values.
+    if let Some(crate::ir::Node::CallFn { func, .. }) = ir.arena.node(expr) {
+        if let Some(f) = ir.fns.get(*func as usize) {
+            if let Some(crate::ir::Node::Schedule { rows, .. }) = ir.arena.node(f.body.expr) {
+                if let Some(row) = rows.first() {
+                    return style_of(sources, ir, row.value);
+                }
+            }
+        }
+    }
     let text = sources.text(ir.arena.span(expr)).trim();
     if text.ends_with('%') {
         NumberStyle::Percent
