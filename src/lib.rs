@@ -73,6 +73,14 @@ impl Default for Limits {
     }
 }
 
+/// Stack for compiling: a fixed base plus a generous allowance per nesting level.
+const COMPILE_STACK_BASE: usize = 8 << 20;
+const COMPILE_STACK_PER_LEVEL: usize = 128 << 10;
+
+fn internal_compile_error(what: &str) -> CompileError {
+    CompileError { diagnostics: vec![Box::new(resolve::ResolveError::Read { path: "<compiler>".into(), reason: what.into() })] }
+}
+
 /// Everything wrong with a program, each with its source span and a help line.
 #[derive(Debug, Error)]
 #[error("the program has {} error{}", .diagnostics.len(), if .diagnostics.len() == 1 { "" } else { "s" })]
@@ -129,6 +137,21 @@ impl Program {
     }
 
     pub fn compile_with(name: &str, source: &str, limits: Limits, loader: &dyn resolve::Loader) -> Result<Program, CompileError> {
+        // Parsing and checking recurse once per nesting level (up to `max_nesting`), which can
+        // exceed a small thread stack (a debug build needs ~25 KB a level). Compiling on a
+        // thread of our own sizes the stack to the limit, whatever thread the caller uses.
+        let stack = COMPILE_STACK_BASE + limits.max_nesting.saturating_mul(COMPILE_STACK_PER_LEVEL);
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new().name("covenant-compile".into()).stack_size(stack);
+            match worker.spawn_scoped(scope, || Program::compile_here(name, source, limits, loader)) {
+                Ok(handle) => handle.join().unwrap_or_else(|_| Err(internal_compile_error("the compiler thread stopped"))),
+                // No thread to be had: compile on the caller's stack.
+                Err(_) => Program::compile_here(name, source, limits, loader),
+            }
+        })
+    }
+
+    fn compile_here(name: &str, source: &str, limits: Limits, loader: &dyn resolve::Loader) -> Result<Program, CompileError> {
         let mut sources = SourceMap::default();
         let options = resolve::Options { max_nesting: limits.max_nesting, max_source_bytes: limits.max_source_bytes, loader };
         let boxed = |v: Vec<Box<dyn Diagnostic + Send + Sync>>| CompileError { diagnostics: v };
@@ -211,7 +234,13 @@ impl Program {
                 let known = self.scenario_names().collect::<Vec<_>>().join(", ");
                 EvalError::UnknownScenario {
                     name: name.to_string(),
-                    help: if known.is_empty() { "the program declares no scenarios".into() } else { format!("{help}; scenarios: {known}") },
+                    help: if known.is_empty() {
+                        "the program declares no scenarios".into()
+                    } else if help.starts_with("did you mean") {
+                        format!("{help} (the scenarios are {known})")
+                    } else {
+                        format!("the scenarios are {known}")
+                    },
                 }
             })?),
         };

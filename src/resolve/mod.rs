@@ -19,7 +19,7 @@ use crate::syntax::{self, SyntaxError};
 use crate::value::{Duration, Value};
 
 /// Where imported files come from: the file system, relative to the importing file.
-pub trait Loader {
+pub trait Loader: Sync {
     fn load(&self, path: &Path) -> std::io::Result<String>;
 }
 

@@ -815,8 +815,19 @@ fn help_for(found: &str, expected: &[&str]) -> String {
     if found.is_empty() {
         return "the file ended inside an item: close every `(`, `[` and `{`".into();
     }
+    if matches!(found.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').next(), Some(w) if RESERVED.contains(&w)) && expected.contains(&"a name") {
+        return format!("`{}` is a reserved word and cannot be a name", found.split(|c: char| !c.is_ascii_alphanumeric() && c != '_').next().unwrap_or(""));
+    }
+    if !expected.contains(&"an item") {
+        return "check the expression just before this point: an operator may lack an operand, or a `(`, `[` or `{` may be unclosed".into();
+    }
     "items start with `let`, `fn`, `schedule`, `collateral`, `covenant`, `margin_call`, `liquidation`, `scenario`, `test`, `check`, `input`, `type`, `import`, `calendar` or `facility`".into()
 }
+
+const RESERVED: &[&str] = &[
+    "import", "input", "type", "let", "fn", "schedule", "calendar", "collateral", "covenant", "margin_call", "liquidation",
+    "scenario", "test", "check", "facility", "if", "then", "else", "and", "or", "not", "for", "in", "true", "false",
+];
 
 /// A reader's name for a grammar rule, or `None` for rules not worth naming.
 fn describe(rule: Rule) -> Option<&'static str> {
