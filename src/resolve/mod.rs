@@ -105,8 +105,10 @@ struct Resolver<'s> {
     /// Locals in scope while lowering a body: (name, slot).
     scope: Vec<(String, u32)>,
     frame: u32,
-    /// The body whose dependencies are being collected.
+    /// Whether the body being lowered reads `sold`.
     uses_sold: bool,
+    /// Rules declared so far, per kind: pools, covenants, margin calls, liquidations.
+    rule_counts: [u32; 4],
 }
 
 #[derive(Default)]
@@ -159,6 +161,7 @@ impl<'s> Resolver<'s> {
             scope: Vec::new(),
             frame: 0,
             uses_sold: false,
+            rule_counts: [0; 4],
         }
     }
 
@@ -293,6 +296,16 @@ impl<'s> Resolver<'s> {
         self.functions.insert(name.name.clone(), (Callee::Fn(index), is_std));
     }
 
+    /// Declares the next rule of one kind (pools, covenants, margin calls, liquidations are
+    /// numbered separately, in declaration order).
+    fn declare_rule(&mut self, name: &ast::Ident, kind: usize, make: fn(u32) -> Global, is_std: bool) {
+        let Some(counter) = self.rule_counts.get_mut(kind) else { return };
+        let g = make(*counter);
+        *counter += 1;
+        self.ir_parts.order.push(g);
+        self.declare_value(name, g, is_std);
+    }
+
     fn declare_item(&mut self, item: &Item, is_std: bool) {
         let p = &mut self.ir_parts;
         match item {
@@ -321,26 +334,10 @@ impl<'s> Resolver<'s> {
                 p.fn_names.push((Arc::from(s.name.name.as_str()), s.name.span));
                 self.declare_fn(&s.name, i, is_std);
             }
-            Item::Collateral(c) => {
-                let g = Global::Pool(idx(p.order.iter().filter(|g| matches!(g, Global::Pool(_))).count()));
-                p.order.push(g);
-                self.declare_value(&c.name, g, is_std);
-            }
-            Item::Covenant(c) => {
-                let g = Global::Covenant(idx(p.order.iter().filter(|g| matches!(g, Global::Covenant(_))).count()));
-                p.order.push(g);
-                self.declare_value(&c.name, g, is_std);
-            }
-            Item::MarginCall(c) => {
-                let g = Global::MarginCall(idx(p.order.iter().filter(|g| matches!(g, Global::MarginCall(_))).count()));
-                p.order.push(g);
-                self.declare_value(&c.name, g, is_std);
-            }
-            Item::Liquidation(c) => {
-                let g = Global::Liquidation(idx(p.order.iter().filter(|g| matches!(g, Global::Liquidation(_))).count()));
-                p.order.push(g);
-                self.declare_value(&c.name, g, is_std);
-            }
+            Item::Collateral(c) => self.declare_rule(&c.name, 0, Global::Pool, is_std),
+            Item::Covenant(c) => self.declare_rule(&c.name, 1, Global::Covenant, is_std),
+            Item::MarginCall(c) => self.declare_rule(&c.name, 2, Global::MarginCall, is_std),
+            Item::Liquidation(c) => self.declare_rule(&c.name, 3, Global::Liquidation, is_std),
             Item::Scenario(s) => {
                 let i = idx(self.scenario_names.len());
                 if self.scenario_names.insert(s.name.name.clone(), i).is_some() {
