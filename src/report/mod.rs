@@ -77,6 +77,8 @@ pub struct SaleReport {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LiquidationReport {
     pub title: Option<String>,
+    /// `"error"` when the sale could not be computed; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<&'static str>,
     pub triggered: Option<bool>,
     pub debt: Option<Money>,
