@@ -24,6 +24,7 @@
 // The library never panics on user input: no unwrap, expect, panic or unchecked indexing.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
 
+pub mod batch;
 pub mod check;
 pub mod data;
 pub mod dates;
@@ -54,22 +55,133 @@ use crate::syntax::ast::ShockOp;
 use crate::value::Value;
 
 /// Bounds on what a program and its data may demand. Over a limit is a diagnostic, never a
-/// crash or a hang.
-#[derive(Clone, Copy, Debug)]
+/// crash or a hang. Each limit has a command-line flag of the same name (`max_nesting` is
+/// `--max-nesting`).
+///
+/// ```
+/// let limits = covenant::Limits::default().with_max_nesting(32).with_max_output_bytes(1 << 20);
+/// assert_eq!(limits.max_nesting, 32);
+/// assert_eq!(limits.max_number_digits, 64);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of one source file.
+    /// Bytes of one source file (each imported file too). Checked before the file is read
+    /// whole.
     pub max_source_bytes: usize,
-    /// Bracket and prefix-operator nesting, checked before parsing.
+    /// Bracket and prefix-operator nesting, checked before parsing. At most
+    /// [`Limits::NESTING_CEILING`].
     pub max_nesting: usize,
-    /// Elements of one list in the data.
+    /// Elements of one list (JSON array) in the data, counted before the data is parsed.
     pub max_list_len: usize,
-    /// Bytes of one facility's JSON.
+    /// Bytes of one facility's JSON (one line in a batch).
     pub max_data_bytes: usize,
+    /// Digits of one number: a literal in the source, or a number (or decimal string) in
+    /// the data. Longer texts are refused by length, before any decimal parsing. A decimal
+    /// holds at most [`syntax::MAX_LITERAL_DIGITS`] (28) significant digits whatever this is;
+    /// the limit only refuses cheaply the texts that could never fit.
+    pub max_number_digits: usize,
+    /// Bytes of the text written for one facility: a `run`'s output, one `batch` line, or
+    /// [`Program::report_json`]. Writing stops as soon as it passes the limit.
+    pub max_output_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_source_bytes: 4 << 20, max_nesting: 128, max_list_len: 1_000_000, max_data_bytes: 256 << 20 }
+        Limits {
+            max_source_bytes: 4 << 20,
+            max_nesting: 128,
+            max_list_len: 1_000_000,
+            max_data_bytes: 256 << 20,
+            max_number_digits: 64,
+            max_output_bytes: 256 << 20,
+        }
+    }
+}
+
+impl Limits {
+    /// The highest `max_nesting` accepted: beyond it the compiler's own stack would be
+    /// unreasonable and evaluation would outgrow a 2 MiB thread stack. A higher value is
+    /// refused with a diagnostic, not clamped.
+    pub const NESTING_CEILING: usize = 1024;
+
+    pub fn with_max_source_bytes(mut self, n: usize) -> Self {
+        self.max_source_bytes = n;
+        self
+    }
+
+    pub fn with_max_nesting(mut self, n: usize) -> Self {
+        self.max_nesting = n;
+        self
+    }
+
+    pub fn with_max_list_len(mut self, n: usize) -> Self {
+        self.max_list_len = n;
+        self
+    }
+
+    pub fn with_max_data_bytes(mut self, n: usize) -> Self {
+        self.max_data_bytes = n;
+        self
+    }
+
+    pub fn with_max_number_digits(mut self, n: usize) -> Self {
+        self.max_number_digits = n;
+        self
+    }
+
+    pub fn with_max_output_bytes(mut self, n: usize) -> Self {
+        self.max_output_bytes = n;
+        self
+    }
+
+    /// The binder for data under these limits.
+    pub fn binder(&self) -> data::Binder {
+        data::Binder { max_list_len: self.max_list_len, max_number_digits: self.max_number_digits }
+    }
+}
+
+/// Why a report could not be written as JSON.
+#[derive(Debug, Error, Diagnostic, Clone, PartialEq)]
+pub enum OutputError {
+    #[error("the output is over the limit of {limit} bytes (`max_output_bytes`)")]
+    #[diagnostic(
+        code(covenant::limit::output_size),
+        help("raise `max_output_bytes` in the limits (`--max-output-bytes` on the command line), or evaluate fewer scenarios at once")
+    )]
+    TooLarge { limit: usize },
+
+    #[error("the report could not be written as JSON: {message}")]
+    #[diagnostic(code(covenant::report::serialise))]
+    Serialise { message: String },
+}
+
+/// Writes `value` as JSON, compact or pretty, refusing as soon as the text passes `limit`
+/// bytes: an over-large report is never held whole.
+pub fn to_json_limited<T: serde::Serialize + ?Sized>(value: &T, pretty: bool, limit: usize) -> Result<String, OutputError> {
+    struct Capped {
+        buf: Vec<u8>,
+        limit: usize,
+        over: bool,
+    }
+    impl std::io::Write for Capped {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.buf.len().saturating_add(b.len()) > self.limit {
+                self.over = true;
+                return Err(std::io::Error::other("over the output limit"));
+            }
+            self.buf.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Capped { buf: Vec::new(), limit, over: false };
+    let written = if pretty { serde_json::to_writer_pretty(&mut sink, value) } else { serde_json::to_writer(&mut sink, value) };
+    match written {
+        Ok(()) => String::from_utf8(sink.buf).map_err(|e| OutputError::Serialise { message: e.to_string() }),
+        Err(_) if sink.over => Err(OutputError::TooLarge { limit }),
+        Err(e) => Err(OutputError::Serialise { message: e.to_string() }),
     }
 }
 
@@ -105,6 +217,10 @@ pub enum EvalError {
     #[error("unknown scenario `{name}`")]
     #[diagnostic(code(covenant::usage::scenario), help("{help}"))]
     UnknownScenario { name: String, help: String },
+
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Output(#[from] OutputError),
 }
 
 /// The result of one `test` block.
@@ -140,20 +256,34 @@ impl Program {
         // Parsing and checking recurse once per nesting level (up to `max_nesting`), which can
         // exceed a small thread stack (a debug build needs ~25 KB a level). Compiling on a
         // thread of our own sizes the stack to the limit, whatever thread the caller uses.
+        if limits.max_nesting > Limits::NESTING_CEILING {
+            return Err(CompileError { diagnostics: vec![Box::new(syntax::SyntaxError::NestingCeiling { limit: limits.max_nesting, ceiling: Limits::NESTING_CEILING })] });
+        }
+        // Refused by length before the text is looked at.
+        if source.len() > limits.max_source_bytes {
+            return Err(CompileError { diagnostics: vec![Box::new(syntax::SyntaxError::TooLarge { name: name.to_string(), size: source.len(), limit: limits.max_source_bytes })] });
+        }
         let stack = COMPILE_STACK_BASE + limits.max_nesting.saturating_mul(COMPILE_STACK_PER_LEVEL);
         std::thread::scope(|scope| {
             let worker = std::thread::Builder::new().name("covenant-compile".into()).stack_size(stack);
             match worker.spawn_scoped(scope, || Program::compile_here(name, source, limits, loader)) {
                 Ok(handle) => handle.join().unwrap_or_else(|_| Err(internal_compile_error("the compiler thread stopped"))),
-                // No thread to be had: compile on the caller's stack.
-                Err(_) => Program::compile_here(name, source, limits, loader),
+                // No thread to be had: compile on the caller's stack, which is only safe for
+                // the default nesting.
+                Err(_) if limits.max_nesting <= Limits::default().max_nesting => Program::compile_here(name, source, limits, loader),
+                Err(_) => Err(internal_compile_error("no thread with a stack for the nesting limit; lower `max_nesting`")),
             }
         })
     }
 
     fn compile_here(name: &str, source: &str, limits: Limits, loader: &dyn resolve::Loader) -> Result<Program, CompileError> {
         let mut sources = SourceMap::default();
-        let options = resolve::Options { max_nesting: limits.max_nesting, max_source_bytes: limits.max_source_bytes, loader };
+        let options = resolve::Options {
+            max_nesting: limits.max_nesting,
+            max_source_bytes: limits.max_source_bytes,
+            max_number_digits: limits.max_number_digits,
+            loader,
+        };
         let boxed = |v: Vec<Box<dyn Diagnostic + Send + Sync>>| CompileError { diagnostics: v };
         let resolved = resolve::resolve(name, source, &mut sources, &options)
             .map_err(|es| boxed(es.into_iter().map(|e| Box::new(e) as Box<dyn Diagnostic + Send + Sync>).collect()))?;
@@ -163,13 +293,42 @@ impl Program {
         Ok(Program { sources, ir, limits, hash })
     }
 
-    /// Reads and compiles a file.
+    /// Reads and compiles a file, under the default limits.
     pub fn compile_file(path: &Path) -> Result<Program, CompileError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let reason = if e.kind() == std::io::ErrorKind::InvalidData { "not UTF-8 text".to_string() } else { e.to_string().to_lowercase() };
-            CompileError { diagnostics: vec![Box::new(resolve::ResolveError::Read { path: path.display().to_string(), reason })] }
-        })?;
-        Program::compile(&path.display().to_string(), &text)
+        Program::compile_file_with(path, Limits::default())
+    }
+
+    /// Reads and compiles a file. A file over `max_source_bytes` is refused by its length,
+    /// without being read whole.
+    pub fn compile_file_with(path: &Path, limits: Limits) -> Result<Program, CompileError> {
+        let name = path.display().to_string();
+        let read_error = |reason: String| CompileError { diagnostics: vec![Box::new(resolve::ResolveError::Read { path: name.clone(), reason })] };
+        let io_reason = |e: std::io::Error| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                "not UTF-8 text".to_string()
+            } else {
+                e.to_string().to_lowercase()
+            }
+        };
+        let too_large = |size: usize| CompileError {
+            diagnostics: vec![Box::new(syntax::SyntaxError::TooLarge { name: name.clone(), size, limit: limits.max_source_bytes })],
+        };
+        let file = std::fs::File::open(path).map_err(|e| read_error(io_reason(e)))?;
+        if let Ok(meta) = file.metadata() {
+            let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+            if meta.is_file() && size > limits.max_source_bytes {
+                return Err(too_large(size));
+            }
+        }
+        // A pipe or a growing file: read at most one byte past the limit.
+        let mut bytes = Vec::new();
+        let cap = u64::try_from(limits.max_source_bytes).unwrap_or(u64::MAX).saturating_add(1);
+        std::io::Read::read_to_end(&mut std::io::Read::take(file, cap), &mut bytes).map_err(|e| read_error(io_reason(e)))?;
+        if bytes.len() > limits.max_source_bytes {
+            return Err(too_large(bytes.len()));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| read_error(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to())))?;
+        Program::compile_with(&name, &text, limits, &resolve::FsLoader)
     }
 
     /// A hash of every source the program was compiled from (FNV-1a, stable across runs and
@@ -180,6 +339,11 @@ impl Program {
 
     pub fn limits(&self) -> Limits {
         self.limits
+    }
+
+    /// A report (or several) as compact JSON, refused over `max_output_bytes`.
+    pub fn report_json<T: serde::Serialize + ?Sized>(&self, report: &T) -> Result<String, OutputError> {
+        to_json_limited(report, false, self.limits.max_output_bytes)
     }
 
     pub fn facility(&self) -> Option<&str> {
@@ -205,8 +369,7 @@ impl Program {
         if data.len() > self.limits.max_data_bytes {
             return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
         }
-        let binder = data::Binder { max_list_len: self.limits.max_list_len };
-        let json = binder.parse(data)?;
+        let json = self.limits.binder().parse(data)?;
         self.evaluate_json(&json, scenario)
     }
 
@@ -219,8 +382,7 @@ impl Program {
 
     /// Binds data to the schema and runs the program's checks on it.
     pub fn bind(&self, json: &serde_json::Value) -> Result<Value, EvalError> {
-        let binder = data::Binder { max_list_len: self.limits.max_list_len };
-        let input = binder.bind(json, &self.ir.input)?;
+        let input = self.limits.binder().bind(json, &self.ir.input)?;
         self.run_checks(&input)?;
         Ok(input)
     }
@@ -274,8 +436,7 @@ impl Program {
                     continue;
                 }
             };
-            let binder = data::Binder { max_list_len: self.limits.max_list_len };
-            let input = match binder.parse(&data).map_err(EvalError::from).and_then(|j| self.bind(&j)) {
+            let input = match self.limits.binder().parse(&data).map_err(EvalError::from).and_then(|j| self.bind(&j)) {
                 Ok(i) => i,
                 Err(e) => {
                     outcome.failures.push(e.to_string());

@@ -5,17 +5,82 @@
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
-use covenant::{Program, Report};
+use covenant::{Limits, OutputError, Program, Report};
 
 #[derive(Parser)]
-#[command(name = "covenant", version, about = "Evaluate secured-lending covenants, margin calls and liquidations")]
+#[command(
+    name = "covenant",
+    version,
+    about = "Evaluate secured-lending covenants, margin calls and liquidations",
+    after_help = "Over a limit, a command refuses the input with a diagnostic naming the limit (exit 2; in `batch`, an \
+                  error object on that line). Byte sizes accept a K, M or G suffix (powers of 1024)."
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The limits, as flags accepted by every command.
+#[derive(Args, Clone, Copy)]
+#[command(next_help_heading = "Limits")]
+struct LimitArgs {
+    /// Bytes of one source file, each imported file too
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size, default_value_t = Limits::default().max_source_bytes)]
+    max_source_bytes: usize,
+    /// Nesting of brackets and prefix operators in the source (at most 1024)
+    #[arg(long, global = true, value_name = "LEVELS", default_value_t = Limits::default().max_nesting)]
+    max_nesting: usize,
+    /// Elements of one list in the data
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::default().max_list_len)]
+    max_list_len: usize,
+    /// Bytes of one facility's data (one line in `batch`)
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size, default_value_t = Limits::default().max_data_bytes)]
+    max_data_bytes: usize,
+    /// Digits of one number, in the source or the data (a decimal holds 28 significant digits)
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::default().max_number_digits)]
+    max_number_digits: usize,
+    /// Bytes of the output for one facility (the whole output of `run`, one line of `batch`)
+    #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size, default_value_t = Limits::default().max_output_bytes)]
+    max_output_bytes: usize,
+}
+
+impl LimitArgs {
+    fn limits(self) -> Limits {
+        Limits {
+            max_source_bytes: self.max_source_bytes,
+            max_nesting: self.max_nesting,
+            max_list_len: self.max_list_len,
+            max_data_bytes: self.max_data_bytes,
+            max_number_digits: self.max_number_digits,
+            max_output_bytes: self.max_output_bytes,
+        }
+    }
+}
+
+/// A byte count: digits (underscores allowed), optionally followed by K, M or G (powers of
+/// 1024, with or without `iB`/`B`).
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(t.len());
+    let (digits, suffix) = t.split_at(split);
+    let shift = match suffix.to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        _ => return Err(format!("`{text}` is not a size: write bytes, such as 1048576, 64K, 4M or 1G")),
+    };
+    let n: usize = digits.replace('_', "").parse().map_err(|_| format!("`{text}` is not a size: write bytes, such as 1048576, 64K, 4M or 1G"))?;
+    n.checked_mul(1usize << shift).ok_or_else(|| format!("`{text}` is too large a size"))
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -57,6 +122,9 @@ enum Command {
         /// A scenario to evaluate for every facility; repeatable (a line then holds an array).
         #[arg(long = "scenario")]
         scenarios: Vec<String>,
+        /// Worker threads (default: one per core).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
     },
 }
 
@@ -77,8 +145,8 @@ fn print_diagnostic(d: &dyn Diagnostic) {
     eprint!("{}", render_diagnostic(d));
 }
 
-fn compile(file: &Path) -> Result<Program, ExitCode> {
-    Program::compile_file(file).map_err(|e| {
+fn compile(file: &Path, limits: Limits) -> Result<Program, ExitCode> {
+    Program::compile_file_with(file, limits).map_err(|e| {
         for d in &e.diagnostics {
             print_diagnostic(&**d);
         }
@@ -95,8 +163,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { INVALID } else { OK });
         }
     };
+    let limits = cli.limits.limits();
     match cli.command {
-        Command::Check { file } => match compile(&file) {
+        Command::Check { file } => match compile(&file, limits) {
             Ok(_) => {
                 eprintln!("{}: ok", file.display());
                 ExitCode::from(OK)
@@ -104,24 +173,50 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Run { file, data, scenarios, all_scenarios, format, fail_on_breach } => {
-            run(&file, &data, scenarios, all_scenarios, format, fail_on_breach)
+            run(&file, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
         }
-        Command::Test { files } => test(&files),
-        Command::Batch { file, data, scenarios } => batch(&file, &data, &scenarios),
+        Command::Test { files } => test(&files, limits),
+        Command::Batch { file, data, scenarios, threads } => batch(&file, &data, limits, scenarios, threads.map(usize::from)),
     }
 }
 
-fn run(file: &Path, data: &Path, scenarios: Vec<String>, all: bool, format: Format, fail_on_breach: bool) -> ExitCode {
-    let program = match compile(file) {
+/// Reads the data file, refusing it by its length over `max_data_bytes` before reading it
+/// whole.
+fn read_data(data: &Path, limit: usize) -> Result<String, ExitCode> {
+    use std::io::Read as _;
+    let cannot = |reason: String| {
+        eprintln!("error: cannot read `{}`: {reason}", data.display());
+        ExitCode::from(INVALID)
+    };
+    let too_large = |size: usize| {
+        print_diagnostic(&covenant::EvalError::from(covenant::DataError::TooLarge { size, limit }));
+        ExitCode::from(INVALID)
+    };
+    let file = std::fs::File::open(data).map_err(|e| cannot(e.to_string().to_lowercase()))?;
+    if let Ok(meta) = file.metadata() {
+        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        if meta.is_file() && size > limit {
+            return Err(too_large(size));
+        }
+    }
+    let mut bytes = Vec::new();
+    file.take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(e.to_string().to_lowercase()))?;
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len()));
+    }
+    String::from_utf8(bytes).map_err(|e| cannot(format!("not UTF-8 text (an invalid byte at byte {})", e.utf8_error().valid_up_to() + 1)))
+}
+
+fn run(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, all: bool, format: Format, fail_on_breach: bool) -> ExitCode {
+    let program = match compile(file, limits) {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let text = match std::fs::read_to_string(data) {
+    let text = match read_data(data, limits.max_data_bytes) {
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", data.display(), e.to_string().to_lowercase());
-            return ExitCode::from(INVALID);
-        }
+        Err(code) => return code,
     };
     let mut asked: Vec<Option<String>> = Vec::new();
     if all {
@@ -142,21 +237,32 @@ fn run(file: &Path, data: &Path, scenarios: Vec<String>, all: bool, format: Form
             }
         }
     }
-    let mut stdout = std::io::stdout().lock();
-    let written = match format {
-        Format::Json => {
-            let json = if reports.len() == 1 { reports.first().map(serde_json::to_string_pretty) } else { Some(serde_json::to_string_pretty(&reports)) };
-            match json {
-                Some(Ok(j)) => writeln!(stdout, "{j}"),
-                _ => Ok(()),
-            }
+    // The whole output is built, within `max_output_bytes`, before any of it is written.
+    let limit = limits.max_output_bytes;
+    let output = match format {
+        Format::Json => match reports.as_slice() {
+            [one] => covenant::to_json_limited(one, true, limit),
+            all => covenant::to_json_limited(all, true, limit),
         }
+        .map(|j| j + "\n"),
         Format::Table => {
             let text = reports.iter().map(covenant::report::table::render).collect::<Vec<_>>().join("\n");
-            write!(stdout, "{text}")
+            if text.len() > limit {
+                Err(OutputError::TooLarge { limit })
+            } else {
+                Ok(text)
+            }
         }
     };
-    if written.is_err() {
+    let output = match output {
+        Ok(o) => o,
+        Err(e) => {
+            print_diagnostic(&covenant::EvalError::from(e));
+            return ExitCode::from(INVALID);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()).is_err() {
         return ExitCode::from(INVALID);
     }
     if fail_on_breach && reports.iter().any(covenant::report::has_breach) {
@@ -165,11 +271,11 @@ fn run(file: &Path, data: &Path, scenarios: Vec<String>, all: bool, format: Form
     ExitCode::from(OK)
 }
 
-fn test(files: &[PathBuf]) -> ExitCode {
+fn test(files: &[PathBuf], limits: Limits) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut invalid = false;
     for file in files {
-        let program = match compile(file) {
+        let program = match compile(file, limits) {
             Ok(p) => p,
             Err(_) => {
                 invalid = true;
@@ -200,15 +306,24 @@ fn test(files: &[PathBuf]) -> ExitCode {
     }
 }
 
-/// Lines evaluated in parallel at a time: bounds memory whatever the file's size.
-const BATCH_CHUNK: usize = 4096;
+/// Counts the bytes read through it, for the progress display.
+struct Counting<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
 
-fn batch(file: &Path, data: &Path, scenarios: &[String]) -> ExitCode {
-    use std::io::{BufRead, IsTerminal};
+impl<R: std::io::Read> std::io::Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
 
-    use rayon::prelude::*;
+fn batch(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, threads: Option<usize>) -> ExitCode {
+    use std::io::IsTerminal;
 
-    let program = match compile(file) {
+    let program = match compile(file, limits) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -218,72 +333,52 @@ fn batch(file: &Path, data: &Path, scenarios: &[String]) -> ExitCode {
         }
         return ExitCode::from(INVALID);
     }
-    let input = match std::fs::File::open(data) {
-        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+    let (input, total) = match std::fs::File::open(data) {
+        Ok(f) => {
+            let total = f.metadata().ok().filter(std::fs::Metadata::is_file).map(|m| m.len());
+            (f, total)
+        }
         Err(e) => {
             eprintln!("error: cannot read `{}`: {}", data.display(), e.to_string().to_lowercase());
             return ExitCode::from(INVALID);
         }
     };
-    let progress = std::io::stderr().is_terminal();
-    let mut stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-    let mut lines = input.lines();
-    let mut done = 0usize;
-    loop {
-        let chunk: Vec<(usize, std::io::Result<String>)> = lines.by_ref().take(BATCH_CHUNK).enumerate().map(|(i, l)| (done + i + 1, l)).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        let outputs: Vec<String> = chunk.into_par_iter().map(|(n, line)| batch_line(&program, n, line, scenarios)).collect();
-        for o in &outputs {
-            if writeln!(stdout, "{o}").is_err() {
-                return ExitCode::from(INVALID);
-            }
-        }
-        done += outputs.len();
-        if progress {
-            eprint!("\r{done} facilities");
-        }
+    let read = Arc::new(AtomicU64::new(0));
+    let input = std::io::BufReader::with_capacity(1 << 20, Counting { inner: input, read: Arc::clone(&read) });
+    let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
+    let started = Instant::now();
+    let show = |lines: usize| eprint!("\r{}", progress_line(lines, read.load(Ordering::Relaxed), total, started.elapsed().as_secs_f64()));
+    let terminal = std::io::stderr().is_terminal();
+    if threads.is_none() {
+        // Evaluation recurses once per nesting level: give the global pool's workers the
+        // stack a dedicated pool would have. Ignored if the pool already exists.
+        let _ = rayon::ThreadPoolBuilder::new().stack_size(covenant::batch::worker_stack(&program)).build_global();
     }
-    if progress {
+    let options = covenant::batch::Options { scenarios, threads, ..Default::default() };
+    let done = covenant::batch::run(&program, input, stdout, &options, terminal.then_some(&show as covenant::batch::Progress<'_>));
+    if terminal {
         eprintln!();
     }
-    if stdout.flush().is_err() {
-        return ExitCode::from(INVALID);
-    }
-    ExitCode::from(OK)
-}
-
-/// One output line: the report (an array of reports with several scenarios), or an error
-/// object naming the input line.
-pub fn batch_line(program: &Program, line_number: usize, line: std::io::Result<String>, scenarios: &[String]) -> String {
-    let error = |code: String, message: String| serde_json::json!({"line": line_number, "error": {"code": code, "message": message}}).to_string();
-    let text = match line {
-        Ok(t) => t,
-        Err(e) => return error("covenant::data::read".into(), e.to_string()),
-    };
-    let code_of = |e: &covenant::EvalError| e.code().map(|c| c.to_string()).unwrap_or_default();
-    let binder = covenant::data::Binder { max_list_len: program.limits().max_list_len };
-    if text.len() > program.limits().max_data_bytes {
-        let e = covenant::EvalError::from(covenant::DataError::TooLarge { size: text.len(), limit: program.limits().max_data_bytes });
-        return error(code_of(&e), e.to_string());
-    }
-    let bound = binder.parse(&text).map_err(covenant::EvalError::from).and_then(|json| program.bind(&json));
-    let input = match bound {
-        Ok(i) => i,
-        Err(e) => return error(code_of(&e), e.to_string()),
-    };
-    let names: Vec<Option<&str>> = if scenarios.is_empty() { vec![None] } else { scenarios.iter().map(|s| Some(s.as_str())).collect() };
-    let mut reports = Vec::with_capacity(names.len());
-    for name in names {
-        match program.evaluate_bound(input.clone(), name) {
-            Ok(r) => reports.push(r),
-            Err(e) => return error(code_of(&e), e.to_string()),
+    match done {
+        Ok(_) => ExitCode::from(OK),
+        Err(e) => {
+            eprintln!("error: the batch stopped: {}", e.to_string().to_lowercase());
+            ExitCode::from(INVALID)
         }
     }
-    let json = match reports.as_slice() {
-        [one] if scenarios.is_empty() => serde_json::to_string(one),
-        all => serde_json::to_string(all),
-    };
-    json.unwrap_or_else(|e| error("covenant::report::serialise".into(), e.to_string()))
+}
+
+/// `12288 lines  40960 lines/s  [#########-----------]  45%`: the bar when the input's size
+/// is known.
+fn progress_line(lines: usize, bytes: u64, total: Option<u64>, seconds: f64) -> String {
+    let rate = if seconds > 0.0 { (lines as f64 / seconds).round() } else { 0.0 };
+    let mut text = format!("{lines} lines  {rate} lines/s");
+    if let Some(total) = total.filter(|t| *t > 0) {
+        const WIDTH: u64 = 30;
+        let done = bytes.min(total);
+        let filled = usize::try_from(done * WIDTH / total).unwrap_or(0);
+        let bar: String = "#".repeat(filled) + &"-".repeat(WIDTH as usize - filled.min(WIDTH as usize));
+        text.push_str(&format!("  [{bar}] {:>3}%", done * 100 / total));
+    }
+    text + "   "
 }

@@ -21,12 +21,28 @@ use crate::value::{Duration, Value};
 /// Where imported files come from: the file system, relative to the importing file.
 pub trait Loader: Sync {
     fn load(&self, path: &Path) -> std::io::Result<String>;
+
+    /// Loads a file known to be refused over `max_bytes` (`max_source_bytes`): a loader that
+    /// can tell the size first should refuse without reading. The text returned is checked
+    /// against the limit again.
+    fn load_at_most(&self, path: &Path, max_bytes: usize) -> std::io::Result<String> {
+        let _ = max_bytes;
+        self.load(path)
+    }
 }
 
 pub struct FsLoader;
 
 impl Loader for FsLoader {
     fn load(&self, path: &Path) -> std::io::Result<String> {
+        std::fs::read_to_string(path)
+    }
+
+    fn load_at_most(&self, path: &Path, max_bytes: usize) -> std::io::Result<String> {
+        let size = std::fs::metadata(path)?.len();
+        if usize::try_from(size).map_or(true, |s| s > max_bytes) {
+            return Err(std::io::Error::other(format!("{size} bytes, over the limit of {max_bytes} (`max_source_bytes`)")));
+        }
         std::fs::read_to_string(path)
     }
 }
@@ -60,6 +76,7 @@ pub struct Resolved {
 pub struct Options<'a> {
     pub max_nesting: usize,
     pub max_source_bytes: usize,
+    pub max_number_digits: usize,
     pub loader: &'a dyn Loader,
 }
 
@@ -193,13 +210,14 @@ impl<'s> Resolver<'s> {
         while let Some((name, text, dir, is_std, is_root)) = queue.pop() {
             if text.len() > options.max_source_bytes {
                 return Err(ResolveError::InImport(Box::new(SyntaxError::TooLarge {
+                    name: name.clone(),
                     size: text.len(),
                     limit: options.max_source_bytes,
                 })));
             }
             let file = self.sources.add(name.clone(), text.clone());
             let src = self.sources.named_source(file);
-            let module = syntax::parse(&text, file, &src, options.max_nesting).map_err(|e| ResolveError::InImport(Box::new(e)))?;
+            let module = syntax::parse_with(&text, file, &src, options.max_nesting, options.max_number_digits).map_err(|e| ResolveError::InImport(Box::new(e)))?;
             for item in &module.items {
                 let Item::Import(import) = item else { continue };
                 match import {
@@ -229,7 +247,7 @@ impl<'s> Resolver<'s> {
                         if !seen.insert(key.clone()) {
                             continue;
                         }
-                        match options.loader.load(&full) {
+                        match options.loader.load_at_most(&full, options.max_source_bytes) {
                             Ok(text) => {
                                 let next_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
                                 queue.push((key, Arc::from(text), next_dir, false, false));

@@ -18,10 +18,10 @@ pub enum SyntaxError {
         src: NamedSource<Arc<str>>,
     },
 
-    #[error("the program nests deeper than {limit} levels")]
+    #[error("the program nests deeper than {limit} levels (`max_nesting`)")]
     #[diagnostic(
         code(covenant::limit::nesting),
-        help("split the expression into named `let` values; the limit is `max_nesting` in the compile limits")
+        help("split the expression into named `let` values, or raise `max_nesting` in the limits (`--max-nesting` on the command line)")
     )]
     TooDeep {
         limit: usize,
@@ -31,12 +31,33 @@ pub enum SyntaxError {
         src: NamedSource<Arc<str>>,
     },
 
-    #[error("the source is {size} bytes, over the limit of {limit}")]
+    #[error("`{name}` is {size} bytes, over the limit of {limit} (`max_source_bytes`)")]
     #[diagnostic(
         code(covenant::limit::source_size),
-        help("split the program into files joined with `import`, or raise `max_source_bytes` in the compile limits")
+        help("split the program into files joined with `import`, or raise `max_source_bytes` in the limits (`--max-source-bytes` on the command line)")
     )]
-    TooLarge { size: usize, limit: usize },
+    TooLarge { name: String, size: usize, limit: usize },
+
+    #[error("a nesting limit of {limit} is over the most Covenant supports, {ceiling} (`max_nesting`)")]
+    #[diagnostic(
+        code(covenant::limit::nesting),
+        help("set `max_nesting` (`--max-nesting`) to at most {ceiling}; deeper expressions are better split into named `let` values")
+    )]
+    NestingCeiling { limit: usize, ceiling: usize },
+
+    #[error("a number literal of {digits} digits, over the limit of {limit} (`max_number_digits`)")]
+    #[diagnostic(
+        code(covenant::limit::number_digits),
+        help("a number holds at most 28 significant digits; longer literals are refused by length (raise `max_number_digits`, `--max-number-digits` on the command line, only to accept more leading or trailing zeros)")
+    )]
+    TooManyDigits {
+        digits: usize,
+        limit: usize,
+        #[label("this literal")]
+        span: SourceSpan,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+    },
 
     #[error("the source holds a NUL byte")]
     #[diagnostic(code(covenant::syntax::nul), help("a Covenant program is plain UTF-8 text; remove the byte"))]

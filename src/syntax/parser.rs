@@ -35,12 +35,15 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
         .op(Op::postfix(Rule::field) | Op::postfix(Rule::index))
 });
 
-/// The most digits a number literal may have, before and after the point together.
+/// The most significant digits a number holds (rust_decimal's 96-bit mantissa). A literal
+/// may be longer only by leading or trailing zeros; `Limits::max_number_digits` refuses
+/// longer texts by length, before any decimal parsing.
 pub const MAX_LITERAL_DIGITS: usize = 28;
 
 pub(super) struct Parser<'a> {
     file: FileId,
     src: &'a NamedSource<Arc<str>>,
+    max_number_digits: usize,
 }
 
 type PResult<T> = Result<T, SyntaxError>;
@@ -53,8 +56,8 @@ struct Built {
 }
 
 impl<'a> Parser<'a> {
-    pub(super) fn new(file: FileId, src: &'a NamedSource<Arc<str>>) -> Self {
-        Parser { file, src }
+    pub(super) fn new(file: FileId, src: &'a NamedSource<Arc<str>>, max_number_digits: usize) -> Self {
+        Parser { file, src, max_number_digits }
     }
 
     pub(super) fn parse_module(&self, text: &str) -> PResult<Module> {
@@ -172,20 +175,25 @@ impl<'a> Parser<'a> {
 
     fn number(&self, pair: &Pair<'_, Rule>) -> PResult<Decimal> {
         let text = pair.as_str();
+        // Counted before anything is built from the text.
+        let digits = text.bytes().filter(u8::is_ascii_digit).count();
+        if digits > self.max_number_digits {
+            return Err(SyntaxError::TooManyDigits {
+                digits,
+                limit: self.max_number_digits,
+                span: self.span(pair).source_span(),
+                src: self.src(),
+            });
+        }
         let cleaned: String = text.chars().filter(|c| *c != '_').collect();
-        let digits = cleaned.chars().filter(char::is_ascii_digit).count();
-        let too_long = |reason: &str| SyntaxError::BadLiteral {
+        Decimal::from_str_exact(&cleaned).map_err(|_| SyntaxError::BadLiteral {
             what: "number",
             text: shorten(text),
-            reason: reason.to_string(),
+            reason: "it cannot be held exactly".into(),
             help: format!("a number has at most {MAX_LITERAL_DIGITS} significant digits"),
             span: self.span(pair).source_span(),
             src: self.src(),
-        };
-        if digits > MAX_LITERAL_DIGITS + 8 {
-            return Err(too_long("too many digits"));
-        }
-        Decimal::from_str_exact(&cleaned).map_err(|_| too_long("it cannot be held exactly"))
+        })
     }
 
     fn item(&self, pair: Pair<'_, Rule>) -> PResult<Item> {
