@@ -82,6 +82,27 @@ fn batch_gives_one_line_per_input_line_whatever_fails() {
 }
 
 #[test]
+fn batch_output_is_the_same_on_any_number_of_threads() {
+    let program = temp("p4.cov", PROGRAM);
+    let mut lines = Vec::new();
+    for i in 0..10_000 {
+        lines.push(if i % 7 == 3 { "{ bad".to_string() } else { format!(r#"{{"as_of": "2026-03-31", "debt": "{i}", "ebitda": "100"}}"#) });
+    }
+    let data = temp("many.jsonl", &(lines.join("\n") + "\n"));
+    let base = covenant(&["batch", &program, "--data", &data, "--scenario", "stress"]);
+    assert_eq!(base.status.code(), Some(0));
+    assert!(base.stderr.is_empty(), "no progress display when stderr is not a terminal");
+    assert_eq!(String::from_utf8_lossy(&base.stdout).lines().count(), lines.len());
+    for threads in ["1", "3"] {
+        let out = covenant(&["batch", &program, "--data", &data, "--scenario", "stress", "--threads", threads]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(out.stdout == base.stdout, "--threads {threads} changes nothing but speed");
+    }
+    let zero = covenant(&["batch", &program, "--data", &data, "--threads", "0"]);
+    assert_eq!(zero.status.code(), Some(2));
+}
+
+#[test]
 fn check_reports_every_error_with_exit_2() {
     let program = temp("bad.cov", "input { as_of: Date  a: Money(USD)  b: Money(EUR) }\nlet x = input.a + input.b\nlet y = colateral\n");
     let out = covenant(&["check", &program]);
