@@ -112,14 +112,16 @@ impl Date {
         if later < self {
             return -later.months_until(self);
         }
-        let (y1, m1, _) = self.ymd();
-        let (y2, m2, _) = later.ymd();
-        let mut n = (i64::from(y2) - i64::from(y1)) * 12 + (i64::from(m2) - i64::from(m1));
-        // Month addition clamps days, so the estimate is at most one too large.
-        while n > 0 && self.add_months(n).is_none_or(|d| d > later) {
-            n -= 1;
+        let (y1, m1, d1) = self.ymd();
+        let (y2, m2, d2) = later.ymd();
+        let n = (i64::from(y2) - i64::from(y1)) * 12 + (i64::from(m2) - i64::from(m1));
+        // self + n months lands in later's month on day min(d1, month length); when that is
+        // past later's day, one month fewer is the answer.
+        if n > 0 && d1.min(days_in_month(y2, m2)) > d2 {
+            n - 1
+        } else {
+            n
         }
-        n
     }
 }
 
@@ -197,6 +199,19 @@ mod tests {
         assert_eq!(d("2026-01-31").months_until(d("2026-02-28")), 1);
         assert_eq!(d("2026-03-31").months_until(d("2025-06-30")), -9);
         assert_eq!(d("2026-03-31").months_until(d("2026-04-29")), 0);
+    }
+
+    #[test]
+    fn months_until_agrees_with_its_definition() {
+        // The definition: the largest n with self + n months <= later, searched by brute force.
+        let start = d("2023-12-28");
+        for i in 0..70 {
+            for j in 0..800 {
+                let (a, b) = (start.add_days(i).unwrap(), start.add_days(i + j).unwrap());
+                let by_search = (0..40).take_while(|n| a.add_months(*n).is_some_and(|x| x <= b)).last().unwrap();
+                assert_eq!(a.months_until(b), by_search, "{a} to {b}");
+            }
+        }
     }
 
     #[test]

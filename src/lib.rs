@@ -29,6 +29,7 @@ pub mod check;
 pub mod data;
 pub mod dates;
 pub mod eval;
+pub mod evaluation;
 pub mod ir;
 pub mod lending;
 pub mod report;
@@ -46,6 +47,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 pub use data::DataError;
+pub use evaluation::Evaluation;
 pub use report::Report;
 
 use crate::eval::Evaluator;
@@ -389,29 +391,46 @@ impl Program {
 
     /// Evaluates bound data under a scenario or the base case.
     pub fn evaluate_bound(&self, input: Value, scenario: Option<&str>) -> Result<Report, EvalError> {
-        let scenario_def = match scenario {
-            None => None,
-            Some(name) => Some(self.ir.scenarios.iter().find(|s| &*s.name == name).ok_or_else(|| {
-                let help = resolve::suggestion(name, self.scenario_names(), "scenario");
-                let known = self.scenario_names().collect::<Vec<_>>().join(", ");
-                EvalError::UnknownScenario {
-                    name: name.to_string(),
-                    help: if known.is_empty() {
-                        "the program declares no scenarios".into()
-                    } else if help.starts_with("did you mean") {
-                        format!("{help} (the scenarios are {known})")
-                    } else {
-                        format!("the scenarios are {known}")
-                    },
-                }
-            })?),
-        };
-        let input = match scenario_def {
+        Ok(self.run_bound(input, scenario)?.report())
+    }
+
+    /// Evaluates facility data (JSON text) into typed results, without building a report.
+    pub fn run(&self, data: &str, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
+        if data.len() > self.limits.max_data_bytes {
+            return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
+        }
+        let json = self.limits.binder().parse(data)?;
+        self.run_bound(self.bind(&json)?, scenario)
+    }
+
+    /// Evaluates bound data (see [`Program::bind`]) into typed results.
+    pub fn run_bound(&self, input: Value, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
+        let scenario = self.find_scenario(scenario)?;
+        let input = match scenario {
             Some(s) => self.apply_scenario(input, s),
             None => input,
         };
         let outcome = self.evaluator(input).run_all();
-        Ok(report::build(&self.ir, &self.sources, &outcome, scenario_def))
+        Ok(Evaluation { program: self, scenario, outcome })
+    }
+
+    fn find_scenario(&self, name: Option<&str>) -> Result<Option<&ir::ScenarioDef>, EvalError> {
+        let Some(name) = name else { return Ok(None) };
+        let found = self.ir.scenarios.iter().find(|s| &*s.name == name);
+        found.map(Some).ok_or_else(|| {
+            let help = resolve::suggestion(name, self.scenario_names(), "scenario");
+            let known = self.scenario_names().collect::<Vec<_>>().join(", ");
+            EvalError::UnknownScenario {
+                name: name.to_string(),
+                help: if known.is_empty() {
+                    "the program declares no scenarios".into()
+                } else if help.starts_with("did you mean") {
+                    format!("{help} (the scenarios are {known})")
+                } else {
+                    format!("the scenarios are {known}")
+                },
+            }
+        })
     }
 
     /// Runs the tests written in the program (`test "…" { … }`); data paths are relative to

@@ -168,6 +168,25 @@ impl<'p> Evaluator<'p> {
         r
     }
 
+    /// Opens a frame of `size` locals at the top of the stack, its first locals bound, for
+    /// evaluating several bodies over the same binding (a pool position's quantity, price and
+    /// haircut). Close it with `close_frame`.
+    pub fn open_frame(&mut self, bound: Value, size: usize) -> usize {
+        let base = self.stack.len();
+        self.stack.push(bound);
+        self.stack.resize(base + size.max(1), Value::Null);
+        base
+    }
+
+    pub fn close_frame(&mut self, base: usize) {
+        self.stack.truncate(base);
+    }
+
+    /// A number from a body whose frame is already open at `base`.
+    pub fn num_in_frame(&mut self, b: Body, base: usize) -> EvalResult<Decimal> {
+        self.n(b.expr, base)
+    }
+
     pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
         let span = self.ir.arena.span(b.expr);
         match self.eval_with(b, bound)? {
@@ -251,6 +270,25 @@ impl<'p> Evaluator<'p> {
         self.stack.get(base + slot as usize).cloned().unwrap_or(Value::Null)
     }
 
+    /// A value that already exists somewhere (a local, the input, a computed let, or a field
+    /// of one of those), borrowed rather than cloned: field paths like `g.unit_cost` are read
+    /// without touching the reference counts of the records along the way.
+    fn place(&self, id: ExprId, base: usize) -> Option<&Value> {
+        match self.ir.arena.node(id)? {
+            Node::Local(slot) => self.stack.get(base + *slot as usize),
+            Node::Input => Some(&self.input),
+            Node::Global(Global::Let(i)) => match self.out.lets.get(*i as usize) {
+                Some(Some(Ok(v))) => Some(v),
+                _ => None,
+            },
+            Node::Field { base: b, index, .. } => match self.place(*b, base)? {
+                Value::Record(fields) => fields.get(*index as usize),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     fn set_local(&mut self, base: usize, slot: u32, v: Value) {
         let i = base + slot as usize;
         if i >= self.stack.len() {
@@ -275,6 +313,17 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    fn field(&mut self, record: ExprId, index: u32, name: &str, base: usize, span: Span) -> EvalResult<Value> {
+        match self.expr(record, base)? {
+            Value::Record(fields) => match fields.get(index as usize) {
+                Some(v) => Ok(v.clone()),
+                None => fail(span, format!("no field `{name}`")),
+            },
+            Value::Null => Ok(Value::Null),
+            _ => fail(span, format!("no field `{name}`")),
+        }
+    }
+
     pub fn expr(&mut self, id: ExprId, base: usize) -> EvalResult<Value> {
         let ir = self.ir;
         let span = ir.arena.span(id);
@@ -289,14 +338,12 @@ impl<'p> Evaluator<'p> {
                 _ => fail(span, "a value was read before it was computed"),
             },
             Node::Global(_) => fail(span, "a rule cannot be used as a value by itself; read one of its fields"),
-            Node::Field { base: b, index, name } => match self.expr(*b, base)? {
-                Value::Record(fields) => match fields.get(*index as usize) {
-                    Some(v) => Ok(v.clone()),
-                    None => fail(span, format!("no field `{name}`")),
-                },
-                Value::Null => Ok(Value::Null),
-                _ => fail(span, format!("no field `{name}`")),
-            },
+            Node::Field { base: b, index, name } => {
+                if let Some(v) = self.place(id, base) {
+                    return Ok(v.clone());
+                }
+                self.field(*b, *index, name, base, span)
+            }
             Node::Index { base: b, index } => {
                 let list = self.expr(*b, base)?;
                 let i = self.n(*index, base)?;
@@ -357,20 +404,36 @@ impl<'p> Evaluator<'p> {
             }
             Node::CallFn { func, args } => {
                 let Some(f) = ir.fns.get(*func as usize) else { return fail(span, "malformed call") };
-                let mut values = Vec::with_capacity(args.len());
+                // Arguments go straight into the callee's frame at the top of the stack.
+                let frame = self.stack.len();
                 for a in args {
-                    values.push(self.expr(*a, base)?);
+                    match self.expr(*a, base) {
+                        Ok(v) => self.stack.push(v),
+                        Err(e) => {
+                            self.stack.truncate(frame);
+                            return Err(e);
+                        }
+                    }
                 }
-                if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
-                    let new_base = self.stack.len();
-                    self.stack.extend(values);
-                    let r = self.schedule(rows, *interpolate, new_base, span);
-                    self.stack.truncate(new_base);
-                    return r;
-                }
-                self.eval_with(f.body, &values)
+                let r = if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
+                    self.schedule(rows, *interpolate, frame, span)
+                } else {
+                    self.stack.resize(frame + (f.body.frame as usize).max(args.len()), Value::Null);
+                    self.expr(f.body.expr, frame)
+                };
+                self.stack.truncate(frame);
+                r
             }
             Node::CallBuiltin { builtin, args } => {
+                // Builtins take at most a handful of arguments: no allocation for those.
+                const INLINE: usize = 4;
+                if args.len() <= INLINE {
+                    let mut values: [Value; INLINE] = [Value::Null, Value::Null, Value::Null, Value::Null];
+                    for (slot, a) in values.iter_mut().zip(args) {
+                        *slot = self.expr(*a, base)?;
+                    }
+                    return ops::builtin(self, *builtin, values.get(..args.len()).unwrap_or(&[]), span);
+                }
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
                     values.push(self.expr(*a, base)?);
@@ -486,33 +549,30 @@ impl<'p> Evaluator<'p> {
             return fail(span, "no row of the schedule matches");
         }
         let Value::Num(x) = key else { return fail(span, "an interpolated schedule needs a number") };
-        let mut points: Vec<(Decimal, Decimal)> = Vec::with_capacity(rows.len());
+        // Walk the points in order and stop at the segment holding `x`: no list of points is
+        // built, and points past `x` are never read.
+        let mut previous: Option<(Decimal, Decimal)> = None;
         for row in rows {
             let Some((_, k)) = row.key else { continue };
             let kx = self.n(k, base)?;
             let ky = self.n(row.value, base)?;
-            if points.last().is_some_and(|(px, _)| *px >= kx) {
-                return fail(self.ir.arena.span(k), "interpolation points must increase");
+            match previous {
+                None if x <= kx => return Ok(Value::Num(ky)),
+                None => {}
+                Some((px, _)) if px >= kx => return fail(self.ir.arena.span(k), "interpolation points must increase"),
+                Some((px, py)) if x <= kx => {
+                    let sub = |a, b| ops::arith(ir::ArithOp::Sub, a, b, span);
+                    let t = ops::arith(ir::ArithOp::Div, sub(x, px)?, sub(kx, px)?, span)?;
+                    let dy = ops::arith(ir::ArithOp::Mul, sub(ky, py)?, t, span)?;
+                    return ops::arith(ir::ArithOp::Add, py, dy, span).map(Value::Num);
+                }
+                Some(_) => {}
             }
-            points.push((kx, ky));
+            previous = Some((kx, ky));
         }
-        let (Some(&(x0, y0)), Some(&(xn, yn))) = (points.first(), points.last()) else {
-            return fail(span, "an interpolated schedule needs points");
-        };
-        if x <= x0 {
-            return Ok(Value::Num(y0));
+        match previous {
+            Some((_, last)) => Ok(Value::Num(last)),
+            None => fail(span, "an interpolated schedule needs points"),
         }
-        if x >= xn {
-            return Ok(Value::Num(yn));
-        }
-        for pair in points.windows(2) {
-            let [(xa, ya), (xb, yb)] = pair else { continue };
-            if x <= *xb {
-                let t = ops::arith(ir::ArithOp::Div, x - xa, xb - xa, span)?;
-                let dy = ops::arith(ir::ArithOp::Mul, yb - ya, t, span)?;
-                return ops::arith(ir::ArithOp::Add, *ya, dy, span).map(Value::Num);
-            }
-        }
-        Ok(Value::Num(yn))
     }
 }

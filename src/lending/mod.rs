@@ -38,18 +38,13 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
     let mut quantity = Decimal::ZERO;
     let mut market = Decimal::ZERO;
     let mut eligible = Decimal::ZERO;
-    let mut position = |ev: &mut Evaluator<'_>, bound: &[Value]| -> EvalResult<()> {
-        let q = ev.num(def.quantity, bound)?;
-        let p = ev.num(def.price, bound)?;
-        let h = match def.haircut {
-            Some(h) => clamp01(ev.num(h, bound)?),
-            None => Decimal::ZERO,
-        };
+    let quantity_span = ev.ir.arena.span(def.quantity.expr);
+    let mut add_position = |q: Decimal, p: Decimal, h: Decimal| -> EvalResult<()> {
         if q.is_sign_negative() && !q.is_zero() {
-            return fail(ev.ir.arena.span(def.quantity.expr), format!("a position has a negative quantity ({})", q.normalize()));
+            return fail(quantity_span, format!("a position has a negative quantity ({})", q.normalize()));
         }
         let mv = op(ArithOp::Mul, q, p, span)?;
-        let ev_ = op(ArithOp::Mul, mv, Decimal::ONE - h, span)?;
+        let ev_ = op(ArithOp::Mul, mv, Decimal::ONE - clamp01(h), span)?;
         quantity = op(ArithOp::Add, quantity, q, span)?;
         market = op(ArithOp::Add, market, mv, span)?;
         eligible = op(ArithOp::Add, eligible, ev_, span)?;
@@ -62,11 +57,27 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
                 Value::Null => Arc::from(Vec::new()),
                 _ => return fail(span, "a pool's `for` needs a list"),
             };
+            let frame = [Some(def.quantity), Some(def.price), def.haircut].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
             for item in items.iter() {
-                position(ev, std::slice::from_ref(item))?;
+                // One frame per position, shared by its quantity, price and haircut.
+                let base = ev.open_frame(item.clone(), frame);
+                let q = ev.num_in_frame(def.quantity, base);
+                let p = q.and_then(|q| Ok((q, ev.num_in_frame(def.price, base)?)));
+                let h = p.and_then(|qp| Ok((qp, def.haircut.map(|h| ev.num_in_frame(h, base)).transpose()?)));
+                ev.close_frame(base);
+                let ((q, p), h) = h?;
+                add_position(q, p, h.unwrap_or(Decimal::ZERO))?;
             }
         }
-        None => position(ev, &[])?,
+        None => {
+            let q = ev.num(def.quantity, &[])?;
+            let p = ev.num(def.price, &[])?;
+            let h = match def.haircut {
+                Some(h) => ev.num(h, &[])?,
+                None => Decimal::ZERO,
+            };
+            add_position(q, p, h)?;
+        }
     }
     let average_price = if quantity.is_zero() { Decimal::ZERO } else { op(ArithOp::Div, market, quantity, span)? };
     let lot = match def.lot {
@@ -76,7 +87,7 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
     if lot <= Decimal::ZERO {
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
-    let haircut = if market.is_zero() { Decimal::ZERO } else { Decimal::ONE - op(ArithOp::Div, eligible, market, span)? };
+    let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
     let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, average_price, lot };
     out.realisable_value = proceeds(ev, def, &out, quantity)?.1;
     Ok(out)
@@ -438,8 +449,8 @@ pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResu
         total = op(ArithOp::Add, total, sale.proceeds, span)?;
         sales.push(sale);
     }
-    let shortfall = (debt - total).max(Decimal::ZERO);
-    let surplus = (total - debt).max(Decimal::ZERO);
+    let shortfall = op(ArithOp::Sub, debt, total, span)?.max(Decimal::ZERO);
+    let surplus = op(ArithOp::Sub, total, debt, span)?.max(Decimal::ZERO);
     let recovery = if debt <= Decimal::ZERO { Decimal::ONE } else { op(ArithOp::Div, total.min(debt), debt, span)? };
     Ok(LiquidationOutcome { triggered, debt, proceeds: total, shortfall, surplus, recovery, sales })
 }
@@ -453,7 +464,7 @@ fn least_lots(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: 
     let (mut lo, mut hi) = (Decimal::ZERO, lots);
     // Invariant: selling `hi` lots covers the debt, selling `lo` lots does not.
     while hi - lo > Decimal::ONE {
-        let mid = ((lo + hi) / Decimal::TWO).floor();
+        let mid = lo + ((hi - lo) / Decimal::TWO).floor();
         let (_, p) = proceeds(ev, def, pool, units_of(mid)?)?;
         if p >= remaining {
             hi = mid;

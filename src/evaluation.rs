@@ -1,0 +1,105 @@
+//! One evaluation's results, typed: what an embedding system acts on (a covenant's status,
+//! a margin call's amount and due date) without formatting or parsing any text. The
+//! [`Report`](crate::Report) is built from it only when asked for.
+
+use crate::dates::Date;
+use crate::eval::{ErrorEntry, Outcome};
+use crate::ir::ScenarioDef;
+use crate::lending::{CovenantOutcome, LiquidationOutcome, MarginOutcome, PoolOutcome};
+use crate::report::{self, Report};
+use crate::value::Value;
+use crate::Program;
+
+/// The results of evaluating a [`Program`] against one facility under one scenario.
+///
+/// Rules are found by the name the program gives them; a rule that failed (or whose inputs
+/// failed) is absent from its accessor and explained in [`errors`](Evaluation::errors).
+///
+/// ```
+/// let program = covenant::Program::compile("f.cov", r#"
+///     input { as_of: Date  debt: Money(USD)  pledged: Money(USD) }
+///     let ltv = input.debt / input.pledged
+///     covenant max_ltv { require ltv <= 80% }
+///     margin_call top_up {
+///       trigger ltv > 75%
+///       amount  input.debt / 65% - input.pledged
+///       rounding up 10_000 USD
+///       due 2 business days
+///     }
+/// "#).unwrap();
+/// let data = r#"{"as_of": "2026-03-27", "debt": "8200000", "pledged": "10000000"}"#;
+/// let evaluation = program.run(data, None).unwrap();
+/// let call = evaluation.margin_call("top_up").unwrap();
+/// assert_eq!(call.amount.to_string(), "2620000");
+/// assert_eq!(call.due.to_string(), "2026-03-31"); // Friday + 2 business days
+/// assert_eq!(evaluation.covenant("max_ltv").unwrap().status.as_str(), "breach");
+/// ```
+pub struct Evaluation<'p> {
+    pub(crate) program: &'p Program,
+    pub(crate) scenario: Option<&'p ScenarioDef>,
+    pub(crate) outcome: Outcome,
+}
+
+impl<'p> Evaluation<'p> {
+    pub fn as_of(&self) -> Date {
+        self.outcome.as_of
+    }
+
+    /// The scenario evaluated; `None` for the base case.
+    pub fn scenario(&self) -> Option<&str> {
+        self.scenario.map(|s| &*s.name)
+    }
+
+    /// A `let` of the program by name; `None` when it failed or there is no such value.
+    pub fn value(&self, name: &str) -> Option<&Value> {
+        let ir = self.program.ir();
+        let i = ir.lets.iter().position(|l| &*l.name == name)?;
+        match self.outcome.lets.get(i) {
+            Some(Some(Ok(v))) => Some(v),
+            _ => None,
+        }
+    }
+
+    pub fn pool(&self, name: &str) -> Option<&PoolOutcome> {
+        let i = self.program.ir().pools.iter().position(|p| &*p.name == name)?;
+        self.outcome.pools.get(i)?.as_ref()?.as_ref().ok()
+    }
+
+    /// A covenant by name. Its status is `error` (not `None`) when it could not be tested.
+    pub fn covenant(&self, name: &str) -> Option<&CovenantOutcome> {
+        let i = self.program.ir().covenants.iter().position(|c| &*c.name == name)?;
+        self.outcome.covenants.get(i)?.as_ref()
+    }
+
+    pub fn margin_call(&self, name: &str) -> Option<&MarginOutcome> {
+        let i = self.program.ir().margin_calls.iter().position(|m| &*m.name == name)?;
+        self.outcome.margin_calls.get(i)?.as_ref()?.as_ref().ok()
+    }
+
+    pub fn liquidation(&self, name: &str) -> Option<&LiquidationOutcome> {
+        let i = self.program.ir().liquidations.iter().position(|l| &*l.name == name)?;
+        self.outcome.liquidations.get(i)?.as_ref()?.as_ref().ok()
+    }
+
+    /// Every covenant in declaration order, with its name.
+    pub fn covenants(&self) -> impl Iterator<Item = (&str, &CovenantOutcome)> + '_ {
+        let defs = self.program.ir().covenants.iter();
+        defs.zip(&self.outcome.covenants).filter_map(|(d, o)| Some((&*d.name, o.as_ref()?)))
+    }
+
+    /// Every margin call that could be computed, in declaration order, with its name.
+    pub fn margin_calls(&self) -> impl Iterator<Item = (&str, &MarginOutcome)> + '_ {
+        let defs = self.program.ir().margin_calls.iter();
+        defs.zip(&self.outcome.margin_calls).filter_map(|(d, o)| Some((&*d.name, o.as_ref()?.as_ref().ok()?)))
+    }
+
+    /// What failed, each where it arose.
+    pub fn errors(&self) -> &[ErrorEntry] {
+        &self.outcome.errors
+    }
+
+    /// The serde-serialisable report of this evaluation.
+    pub fn report(&self) -> Report {
+        report::build(self.program.ir(), self.program.sources(), &self.outcome, self.scenario)
+    }
+}
