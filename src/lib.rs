@@ -441,6 +441,12 @@ impl Program {
             let (line, _) = self.sources.line_column(t.span);
             let mut outcome = TestOutcome { title: t.title.clone(), line, failures: Vec::new() };
             let data = match &t.data {
+                Some(p) if std::fs::metadata(base_dir.join(p)).is_ok_and(|m| m.len() > self.limits.max_data_bytes as u64) => {
+                    let size = std::fs::metadata(base_dir.join(p)).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
+                    outcome.failures.push(DataError::TooLarge { size, limit: self.limits.max_data_bytes }.to_string());
+                    results.push(outcome);
+                    continue;
+                }
                 Some(p) => match std::fs::read_to_string(base_dir.join(p)) {
                     Ok(d) => d,
                     Err(e) => {
