@@ -6,6 +6,10 @@ use rust_decimal::Decimal;
 
 use covenant::Program;
 
+mod peers;
+
+use peers::Verdict;
+
 /// A GPU asset-backed facility: age-based advance rates, a residual curve, DSCR and LTV
 /// covenants, an LTV margin call.
 const PROGRAM: &str = r#"
@@ -38,21 +42,49 @@ margin_call ltv_call {
 }
 "#;
 
+/// The as_of of the timed facilities.
+const AS_OF: &str = "2026-03-31";
+
+/// Dates the engines must also agree on before anything is timed: every weekday and a
+/// weekend for the business-day count, month ends and days before the 15th for the whole
+/// months, and as_of dates before some purchases for negative ages.
+const CHECKED_AS_OF: [&str; 12] = [
+    "2026-03-31",
+    "2026-04-01",
+    "2026-04-02",
+    "2026-04-03",
+    "2026-04-04",
+    "2026-04-05",
+    "2026-04-06",
+    "2026-04-10",
+    "2026-02-28",
+    "2024-02-29",
+    "2023-06-01",
+    "2022-12-31",
+];
+
 fn facility(positions: usize) -> String {
-    let gpus: Vec<String> = (0..positions)
-        .map(|i| format!(r#"{{"count": {}, "purchase_date": "202{}-0{}-15", "unit_cost": "30000"}}"#, 100 + i, 3 + i % 3, 1 + i % 9))
-        .collect();
+    facility_with(positions, AS_OF, positions as u64 * 1_000_000, 50_000_000)
+}
+
+fn facility_with(positions: usize, as_of: &str, outstanding: u64, ebitda: u64) -> String {
+    let gpus: Vec<String> =
+        (0..positions).map(|i| format!(r#"{{"count": {}, "purchase_date": "202{}-0{}-15", "unit_cost": "30000"}}"#, 100 + i, 3 + i % 3, 1 + i % 9)).collect();
     format!(
-        r#"{{"as_of": "2026-03-31", "loan": {{"outstanding": "{}"}}, "ttm": {{"ebitda": "50000000", "debt_service": "45000000"}}, "gpus": [{}]}}"#,
-        positions * 1_000_000,
+        r#"{{"as_of": "{as_of}", "loan": {{"outstanding": "{outstanding}"}}, "ttm": {{"ebitda": "{ebitda}", "debt_service": "45000000"}}, "gpus": [{}]}}"#,
         gpus.join(",")
     )
 }
 
-/// The same rules by hand: the floor an interpreter is measured against.
+/// The same rules by hand: the floor an interpreter is measured against. The residual curve
+/// divides in Covenant's order; a position's eligible value is the plain product, where the
+/// program goes through price, market value and haircut. Multiplication in another order
+/// may round differently at the 28th digit, and the setup checks that it does not here.
 mod native {
     use covenant::dates::Date;
     use rust_decimal::Decimal;
+
+    use crate::peers::Verdict;
 
     pub struct Gpu {
         pub count: Decimal,
@@ -60,7 +92,15 @@ mod native {
         pub unit_cost: Decimal,
     }
 
-    fn advance(age: i64) -> Decimal {
+    pub struct Facility {
+        pub as_of: Date,
+        pub outstanding: Decimal,
+        pub ebitda: Decimal,
+        pub debt_service: Decimal,
+        pub gpus: Vec<Gpu>,
+    }
+
+    fn advance_rate(age: i64) -> Decimal {
         match age {
             a if a < 12 => Decimal::new(70, 2),
             a if a < 24 => Decimal::new(50, 2),
@@ -70,46 +110,122 @@ mod native {
     }
 
     fn residual(age: i64) -> Decimal {
-        let pts = [(0i64, Decimal::ONE), (12, Decimal::new(65, 2)), (24, Decimal::new(40, 2)), (48, Decimal::new(10, 2))];
-        if age <= 0 {
-            return Decimal::ONE;
+        const POINTS: [(i64, Decimal); 4] = [
+            (0, Decimal::ONE),
+            (12, Decimal::from_parts(65, 0, 0, false, 2)),
+            (24, Decimal::from_parts(40, 0, 0, false, 2)),
+            (48, Decimal::from_parts(10, 0, 0, false, 2)),
+        ];
+        let (first_age, first_value) = POINTS[0];
+        let (last_age, last_value) = POINTS[POINTS.len() - 1];
+        if age <= first_age {
+            return first_value;
         }
-        for w in pts.windows(2) {
-            let ((x0, y0), (x1, y1)) = (w[0], w[1]);
-            if age <= x1 {
-                return y0 + (y1 - y0) * Decimal::from(age - x0) / Decimal::from(x1 - x0);
+        if age >= last_age {
+            return last_value;
+        }
+        let x = Decimal::from(age);
+        for pair in POINTS.windows(2) {
+            let [(xa, ya), (xb, yb)] = [pair[0], pair[1]];
+            if age <= xb {
+                let t = (x - Decimal::from(xa)) / Decimal::from(xb - xa);
+                return ya + (yb - ya) * t;
             }
         }
-        Decimal::new(10, 2)
+        last_value
     }
 
-    pub fn evaluate(as_of: Date, debt: Decimal, ebitda: Decimal, service: Decimal, gpus: &[Gpu]) -> (bool, bool, Decimal) {
-        let mut eligible = Decimal::ZERO;
-        for g in gpus {
-            let age = g.purchase.months_until(as_of);
-            let market = g.count * g.unit_cost * residual(age);
-            eligible += market * advance(age);
+    /// `due 2 business days`: counted from the day after as_of, weekends skipped (the
+    /// program declares no holidays).
+    fn add_business_days(from: Date, count: u32) -> Date {
+        let mut day = from;
+        let mut left = count;
+        while left > 0 {
+            day = day.add_days(1).expect("the due date stays within years 1 to 9999");
+            if !day.is_weekend() {
+                left -= 1;
+            }
         }
+        day
+    }
+
+    pub fn evaluate(facility: &Facility) -> Verdict {
+        let mut eligible = Decimal::ZERO;
+        for g in &facility.gpus {
+            let age = g.purchase.months_until(facility.as_of);
+            eligible += g.count * g.unit_cost * residual(age) * advance_rate(age);
+        }
+        let debt = facility.outstanding;
         let ltv = debt / eligible;
-        let dscr = ebitda / service;
+        let dscr = facility.ebitda / facility.debt_service;
+        let due = add_business_days(facility.as_of, 2);
         let call = if ltv > Decimal::new(75, 2) {
             let raw = (debt / Decimal::new(65, 2) - eligible).max(Decimal::ZERO);
-            (raw / Decimal::from(10_000)).ceil() * Decimal::from(10_000)
+            let increment = Decimal::from(10_000);
+            if raw < Decimal::from(250_000) {
+                Decimal::ZERO
+            } else {
+                (raw / increment).ceil() * increment
+            }
         } else {
             Decimal::ZERO
         };
-        (dscr >= Decimal::new(125, 2), ltv <= Decimal::new(80, 2), call)
+        Verdict { eligible, ltv, dscr_ok: dscr >= Decimal::new(125, 2), ltv_ok: ltv <= Decimal::new(80, 2), call, due }
     }
 }
 
-fn native_facility(positions: usize) -> Vec<native::Gpu> {
-    (0..positions)
-        .map(|i| native::Gpu {
-            count: Decimal::from(100 + i),
-            purchase: covenant::dates::Date::from_ymd(2023 + (i % 3) as i32, 1 + (i % 9) as u32, 15).unwrap(),
-            unit_cost: Decimal::from(30_000),
-        })
-        .collect()
+fn native_facility(json: &serde_json::Value) -> native::Facility {
+    let date = |v: &serde_json::Value| covenant::dates::Date::parse(peers::text(v)).expect("a date");
+    native::Facility {
+        as_of: date(&json["as_of"]),
+        outstanding: peers::decimal(&json["loan"]["outstanding"]),
+        ebitda: peers::decimal(&json["ttm"]["ebitda"]),
+        debt_service: peers::decimal(&json["ttm"]["debt_service"]),
+        gpus: json["gpus"]
+            .as_array()
+            .expect("gpus is a list")
+            .iter()
+            .map(|g| native::Gpu { count: peers::decimal(&g["count"]), purchase: date(&g["purchase_date"]), unit_cost: peers::decimal(&g["unit_cost"]) })
+            .collect(),
+    }
+}
+
+/// Covenant's verdict, read from its report the way a caller would read it.
+fn covenant_verdict(report: &covenant::report::Report) -> Verdict {
+    assert!(report.errors.is_empty(), "the program reported errors: {:?}", report.errors);
+    let decimal = |text: &str| text.parse::<Decimal>().unwrap_or_else(|_| panic!("not a decimal: {text}"));
+    let pool = &report.collateral["gpus"];
+    let call = &report.margin_calls["ltv_call"];
+    let ltv = match &report.values["ltv"] {
+        serde_json::Value::String(text) => decimal(text),
+        other => panic!("ltv is not a number: {other}"),
+    };
+    Verdict {
+        eligible: decimal(&pool.eligible_value.as_ref().expect("an eligible value").amount),
+        ltv,
+        dscr_ok: report.covenants["min_dscr"].status == "pass",
+        ltv_ok: report.covenants["max_ltv"].status == "pass",
+        call: decimal(&call.amount.as_ref().expect("a call amount").amount),
+        due: covenant::dates::Date::parse(call.due.as_deref().expect("a due date")).expect("a due date"),
+    }
+}
+
+/// Every engine's verdict on one facility; panics, with all of them, unless they agree.
+fn assert_engines_agree(program: &Program, rhai: &peers::rhai_rules::RhaiRules, zen: &peers::zen_rules::ZenRules, data: &str) -> Verdict {
+    let json: serde_json::Value = serde_json::from_str(data).unwrap();
+    let mut vm = zen_expression::vm::VM::new();
+    let reference = covenant_verdict(&program.evaluate(data, None).unwrap());
+    let others = [
+        ("covenant_bound", covenant_verdict(&program.evaluate_bound(program.bind(&json).unwrap(), None).unwrap())),
+        ("native_rust", native::evaluate(&native_facility(&json))),
+        ("rhai_prepared", peers::rhai_rules::verdict(&rhai.evaluate_bound(&mut rhai.bind(&json)))),
+        ("rhai_from_text", peers::rhai_rules::verdict(&rhai.evaluate_text(data))),
+        ("zen_prepared", peers::zen_rules::verdict(&zen.evaluate_bound(&zen.bind(&json), &mut vm))),
+        ("zen_from_text", peers::zen_rules::verdict(&zen.evaluate_text(data, &mut vm))),
+    ];
+    let disagreeing: Vec<String> = others.iter().filter(|(_, v)| !v.agrees_with(&reference)).map(|(name, v)| format!("  {name}: {v}")).collect();
+    assert!(disagreeing.is_empty(), "engines disagree with Covenant on {data:.120}…\n  covenant: {reference}\n{}", disagreeing.join("\n"));
+    reference
 }
 
 fn bench_compile(c: &mut Criterion) {
@@ -123,29 +239,42 @@ fn bench_compile(c: &mut Criterion) {
 
 fn bench_evaluate(c: &mut Criterion) {
     let program = Program::compile("bench.cov", PROGRAM).unwrap();
+    let rhai = peers::rhai_rules::RhaiRules::new();
+    let zen = peers::zen_rules::ZenRules::new();
+    for as_of in CHECKED_AS_OF {
+        assert_engines_agree(&program, &rhai, &zen, &facility_with(50, as_of, 50_000_000, 50_000_000));
+    }
+    // The timed facilities never pass the DSCR covenant nor fall below the minimum transfer.
+    // Three positions have 1,346,737.50 eligible: 76% LTV triggers a call of about 228,000,
+    // which is below the 250,000 minimum.
+    let below_minimum = assert_engines_agree(&program, &rhai, &zen, &facility_with(3, AS_OF, 1_023_520, 60_000_000));
+    assert!(below_minimum.dscr_ok && below_minimum.ltv > Decimal::new(75, 2) && below_minimum.call.is_zero(), "not the case meant: {below_minimum}");
     let mut group = c.benchmark_group("evaluate");
     for positions in [5usize, 50, 1000] {
         let data = facility(positions);
+        assert_engines_agree(&program, &rhai, &zen, &data);
         let json: serde_json::Value = serde_json::from_str(&data).unwrap();
-        let bound = program.bind(&json).unwrap();
         group.throughput(Throughput::Elements(1));
+
+        let bound = program.bind(&json).unwrap();
         group.bench_with_input(BenchmarkId::new("covenant_from_text", positions), &data, |b, d| b.iter(|| program.evaluate(black_box(d), None).unwrap()));
         group.bench_with_input(BenchmarkId::new("covenant_bound", positions), &bound, |b, d| {
             b.iter(|| program.evaluate_bound(black_box(d.clone()), None).unwrap())
         });
-        let gpus = native_facility(positions);
-        let as_of = covenant::dates::Date::from_ymd(2026, 3, 31).unwrap();
-        group.bench_with_input(BenchmarkId::new("native_rust", positions), &gpus, |b, g| {
-            b.iter(|| {
-                native::evaluate(
-                    as_of,
-                    Decimal::from(positions as i64 * 1_000_000),
-                    Decimal::from(50_000_000),
-                    Decimal::from(45_000_000),
-                    black_box(g),
-                )
-            })
+
+        let native_input = native_facility(&json);
+        group.bench_with_input(BenchmarkId::new("native_rust", positions), &native_input, |b, f| b.iter(|| native::evaluate(black_box(f))));
+
+        let mut rhai_scope = rhai.bind(&json);
+        group.bench_function(BenchmarkId::new("rhai_prepared", positions), |b| b.iter(|| rhai.evaluate_bound(black_box(&mut rhai_scope))));
+        group.bench_with_input(BenchmarkId::new("rhai_from_text", positions), &data, |b, d| b.iter(|| rhai.evaluate_text(black_box(d))));
+
+        let zen_context = zen.bind(&json);
+        let mut vm = zen_expression::vm::VM::new();
+        group.bench_with_input(BenchmarkId::new("zen_prepared", positions), &zen_context, |b, context| {
+            b.iter(|| zen.evaluate_bound(black_box(context), &mut vm))
         });
+        group.bench_with_input(BenchmarkId::new("zen_from_text", positions), &data, |b, d| b.iter(|| zen.evaluate_text(black_box(d), &mut vm)));
     }
     group.finish();
 }
