@@ -226,8 +226,7 @@ pub fn report_line(program: &Program, text: &str, scenarios: &[String]) -> Resul
     if text.len() > limits.max_data_bytes {
         return Err(DataError::TooLarge { size: text.len(), limit: limits.max_data_bytes }.into());
     }
-    let json = limits.binder().parse(text)?;
-    let input = program.bind(&json)?;
+    let input = program.bind_text(text)?;
     if scenarios.is_empty() {
         let report = program.evaluate_bound(input, None)?;
         return Ok(program.report_json(&report)?);

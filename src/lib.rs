@@ -368,11 +368,7 @@ impl Program {
     /// Evaluates the program against facility data (JSON text), under a scenario or the
     /// base case.
     pub fn evaluate(&self, data: &str, scenario: Option<&str>) -> Result<Report, EvalError> {
-        if data.len() > self.limits.max_data_bytes {
-            return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
-        }
-        let json = self.limits.binder().parse(data)?;
-        self.evaluate_json(&json, scenario)
+        self.evaluate_bound(self.bind_text(data)?, scenario)
     }
 
     /// Evaluates against already-parsed JSON. Numbers must have been parsed with serde_json's
@@ -380,6 +376,18 @@ impl Program {
     pub fn evaluate_json(&self, json: &serde_json::Value, scenario: Option<&str>) -> Result<Report, EvalError> {
         let input = self.bind(json)?;
         self.evaluate_bound(input, scenario)
+    }
+
+    /// Reads facility data (JSON text) straight into the schema, without a JSON tree, and runs
+    /// the program's checks on it. The bound value can be evaluated many times (under each
+    /// scenario, say) with [`Program::run_bound`] or [`Program::evaluate_bound`].
+    pub fn bind_text(&self, data: &str) -> Result<Value, EvalError> {
+        if data.len() > self.limits.max_data_bytes {
+            return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
+        }
+        let input = self.limits.binder().bind_text(data, &self.ir.input)?;
+        self.run_checks(&input)?;
+        Ok(input)
     }
 
     /// Binds data to the schema and runs the program's checks on it.
@@ -396,11 +404,7 @@ impl Program {
 
     /// Evaluates facility data (JSON text) into typed results, without building a report.
     pub fn run(&self, data: &str, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
-        if data.len() > self.limits.max_data_bytes {
-            return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
-        }
-        let json = self.limits.binder().parse(data)?;
-        self.run_bound(self.bind(&json)?, scenario)
+        self.run_bound(self.bind_text(data)?, scenario)
     }
 
     /// Evaluates bound data (see [`Program::bind`]) into typed results.

@@ -831,8 +831,8 @@ fn program() -> impl Strategy<Value = GenProgram> {
         prop::collection::vec((ty, any::<bool>(), triples()), 1..10),
     )
         .prop_map(|(step_rows, step_else, keys, values, lets)| {
-            // The points increase: a call of a schedule whose points do not is checked only up
-            // to the key's segment (see `interpolation_points_out_of_order_past_the_key`).
+            // The points increase; calls of schedules whose points do not are covered by
+            // `interpolation_points_out_of_order_past_the_key` and its neighbours.
             let keys: Vec<Decimal> = keys.into_iter().map(|k| Decimal::new(k, 1)).collect();
             let points = keys.into_iter().zip(values).map(|(k, (negative, v))| (k, negative, v)).collect();
             GenProgram { step_rows, step_else, points, lets }
@@ -1079,10 +1079,8 @@ fn interpolation_points_out_of_order_before_the_key_fail_the_call() {
 }
 
 /// docs/language.md §6: "Keys must increase strictly. This is checked when the schedule is
-/// called: the call fails". The differential generator keeps its points in order because
-/// of this case.
+/// called: the call fails", even when the key's segment comes before the disorder.
 #[test]
-#[ignore = "bug: an interpolated schedule accepts points out of order that lie past the key's segment (curve(1) gives 1.1)"]
 fn interpolation_points_out_of_order_past_the_key() {
     let report = evaluate_with_x(OUT_OF_ORDER, "1");
     assert_eq!(report.values["v"], Json::Null, "the call should fail, not interpolate");

@@ -202,17 +202,22 @@ fn digit_count(text: &str) -> usize {
 impl Binder {
     /// Parses JSON text, after a scan that refuses lists and numbers over the limits.
     pub fn parse(&self, text: &str) -> Result<Json, DataError> {
-        if let Some((at, over)) = first_over_limit(text, self.max_list_len, self.max_number_digits) {
-            let (line, column) = line_column(text, at);
-            return Err(match over {
-                Over::List => DataError::ListTooLong { line, column, limit: self.max_list_len },
-                Over::Digits => DataError::TooManyDigits { at: format!("line {line}, column {column}"), limit: self.max_number_digits },
-            });
+        if let Some(e) = self.over_limit(text) {
+            return Err(e);
         }
         serde_json::from_str(text).map_err(|e| DataError::Json {
             message: e.to_string().split(" at line").next().unwrap_or("").to_string(),
             line: e.line(),
             column: e.column(),
+        })
+    }
+
+    fn over_limit(&self, text: &str) -> Option<DataError> {
+        let (at, over) = first_over_limit(text, self.max_list_len, self.max_number_digits)?;
+        let (line, column) = line_column(text, at);
+        Some(match over {
+            Over::List => DataError::ListTooLong { line, column, limit: self.max_list_len },
+            Over::Digits => DataError::TooManyDigits { at: format!("line {line}, column {column}"), limit: self.max_number_digits },
         })
     }
 
@@ -323,6 +328,175 @@ impl Binder {
     }
 }
 
+// ---------------------------------------------------------------------- the direct path
+
+impl Binder {
+    /// Parses and binds JSON text in one pass, guided by the schema: no JSON tree is built,
+    /// unknown keys are skipped unread, and only scalars pass through a JSON value. On any
+    /// failure the text is read again by `parse` + `bind`, which name the problem exactly, so
+    /// this path only has to be right about what it accepts.
+    pub fn bind_text(&self, text: &str, schema: &Arc<RecordType>) -> Result<Value, DataError> {
+        if let Some(e) = self.over_limit(text) {
+            return Err(e);
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let direct = serde::de::DeserializeSeed::deserialize(Shaped { binder: self, ty: Shape::Record(schema) }, &mut de).and_then(|v| de.end().map(|()| v));
+        match direct {
+            Ok(v) => Ok(v),
+            Err(_) => {
+                let json = self.parse(text)?;
+                self.bind(&json, schema)
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Shape<'t> {
+    Record(&'t RecordType),
+    Of(&'t Type),
+}
+
+struct Shaped<'b> {
+    binder: &'b Binder,
+    ty: Shape<'b>,
+}
+
+/// The direct path gives up with this; the reason is found again by the tree path.
+fn give_up<E: serde::de::Error>() -> E {
+    E::custom("")
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Shaped<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        let binder = self.binder;
+        match self.ty {
+            Shape::Record(r) => d.deserialize_map(RecordVisitor { binder, record: r }),
+            Shape::Of(Type::Record(r)) => d.deserialize_map(RecordVisitor { binder, record: r }),
+            Shape::Of(Type::List(elem)) => d.deserialize_seq(ListVisitor { binder, elem }),
+            Shape::Of(Type::Optional(inner)) => d.deserialize_option(OptionalVisitor { binder, inner }),
+            Shape::Of(scalar) => {
+                let json = <Json as serde::Deserialize>::deserialize(d)?;
+                binder.value(&json, scalar, &mut String::new()).map_err(|_| give_up())
+            }
+        }
+    }
+}
+
+struct RecordVisitor<'b> {
+    binder: &'b Binder,
+    record: &'b RecordType,
+}
+
+impl<'de> serde::de::Visitor<'de> for RecordVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut slots: Vec<Option<Value>> = vec![None; self.record.fields.len()];
+        while let Some(field) = map.next_key_seed(FieldIndex(self.record))? {
+            match field.and_then(|i| Some((i, self.record.fields.get(i)?))) {
+                // A repeated key keeps its last value, as the tree path does.
+                Some((i, (_, ty))) => {
+                    let v = map.next_value_seed(Shaped { binder: self.binder, ty: Shape::Of(ty) })?;
+                    if let Some(slot) = slots.get_mut(i) {
+                        *slot = Some(v);
+                    }
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let mut fields = Vec::with_capacity(slots.len());
+        for (slot, (_, ty)) in slots.into_iter().zip(&self.record.fields) {
+            match (slot, ty) {
+                (Some(v), _) => fields.push(v),
+                (None, Type::Optional(_)) => fields.push(Value::Null),
+                (None, _) => return Err(give_up()),
+            }
+        }
+        Ok(Value::Record(fields.into()))
+    }
+}
+
+/// A key of a record: the index of the schema field it names, `None` for any other key.
+struct FieldIndex<'b>(&'b RecordType);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FieldIndex<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FieldIndex<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
+        Ok(self.0.fields.iter().position(|(name, _)| &**name == key))
+    }
+}
+
+struct ListVisitor<'b> {
+    binder: &'b Binder,
+    elem: &'b Type,
+}
+
+impl<'de> serde::de::Visitor<'de> for ListVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a list")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element_seed(Shaped { binder: self.binder, ty: Shape::Of(self.elem) })? {
+            if items.len() >= self.binder.max_list_len {
+                return Err(give_up());
+            }
+            items.push(v);
+        }
+        Ok(Value::List(items.into()))
+    }
+}
+
+struct OptionalVisitor<'b> {
+    binder: &'b Binder,
+    inner: &'b Type,
+}
+
+impl<'de> serde::de::Visitor<'de> for OptionalVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a value or null")
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        serde::de::DeserializeSeed::deserialize(Shaped { binder: self.binder, ty: Shape::Of(self.inner) }, d)
+    }
+}
+
 fn decimal(json: &Json) -> Option<Decimal> {
     match json {
         // With serde_json's arbitrary_precision, a number's text is kept as written.
@@ -362,6 +536,50 @@ mod tests {
         assert_eq!(over("{\"a\": -12.5e10}", 10, 5), None);
         assert_eq!(over("{\"a\": -12.5e100}", 10, 5), Some((6, "digits")));
         assert_eq!(over("{\"a\": \"123456789\"}", 10, 5), None, "strings are checked when bound");
+    }
+
+    /// The direct path and the tree path agree on every input: the same value, or the same
+    /// error.
+    #[test]
+    fn binding_text_directly_agrees_with_the_tree_path() {
+        let mut money = RecordType { name: None, fields: vec![(Arc::from("amount"), Type::Number)] };
+        money.fields.push((Arc::from("when"), Type::Optional(Arc::new(Type::Date))));
+        let schema = Arc::new(RecordType {
+            name: None,
+            fields: vec![
+                (Arc::from("as_of"), Type::Date),
+                (Arc::from("debt"), Type::Money(Ccy::Code(Arc::from("USD")))),
+                (Arc::from("rate"), Type::Number),
+                (Arc::from("flag"), Type::Optional(Arc::new(Type::Bool))),
+                (Arc::from("name"), Type::Optional(Arc::new(Type::Text))),
+                (Arc::from("rows"), Type::List(Arc::new(Type::Record(Arc::new(money))))),
+            ],
+        });
+        let b = Binder { max_list_len: 3, max_number_digits: 30 };
+        let texts = [
+            r#"{"as_of": "2026-03-31", "debt": "100", "rate": 0.05, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": {"amount": "1.50", "currency": "USD", "note": 1}, "rate": "7", "flag": true, "name": "a\"b", "rows": [{"amount": 1}, {"amount": "2", "when": null}, {"amount": 3, "when": "2026-01-01"}]}"#,
+            r#"{"rate": 1, "extra": {"deep": [1, [2, {"x": null}]]}, "as_of": "2026-03-31", "debt": 5, "rows": [], "flag": null}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rate": 2, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": "x", "rate": 2, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1e3, "rows": []}"#,
+            r#"{"as_of": "2026-02-30", "debt": 5, "rate": 1, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": {"amount": 5, "currency": "EUR"}, "rate": 1, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": null, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [{"amount": 1}, {"amount": 1}, {"amount": 1}, {"amount": 1}]}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [{"when": "2026-01-01"}]}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": []} trailing"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [], "flag": "yes"}"#,
+            r#"[1, 2]"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 123456789012345678901234567890123, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": "-0.000", "rows": []}"#,
+            "",
+        ];
+        for text in texts {
+            let tree = b.parse(text).and_then(|j| b.bind(&j, &schema));
+            assert_eq!(b.bind_text(text, &schema), tree, "{text}");
+        }
     }
 
     #[test]

@@ -549,30 +549,39 @@ impl<'p> Evaluator<'p> {
             return fail(span, "no row of the schedule matches");
         }
         let Value::Num(x) = key else { return fail(span, "an interpolated schedule needs a number") };
-        // Walk the points in order and stop at the segment holding `x`: no list of points is
-        // built, and points past `x` are never read.
+        // Walk the points in order; the value is read at the segment holding `x`, and the
+        // keys after it are still read to check that they increase (values past it are not).
         let mut previous: Option<(Decimal, Decimal)> = None;
+        let mut found: Option<Decimal> = None;
         for row in rows {
             let Some((_, k)) = row.key else { continue };
             let kx = self.n(k, base)?;
+            if let Some((px, _)) = previous {
+                if px >= kx {
+                    return fail(self.ir.arena.span(k), "interpolation points must increase");
+                }
+            }
+            if found.is_some() {
+                previous = Some((kx, Decimal::ZERO));
+                continue;
+            }
             let ky = self.n(row.value, base)?;
             match previous {
-                None if x <= kx => return Ok(Value::Num(ky)),
-                None => {}
-                Some((px, _)) if px >= kx => return fail(self.ir.arena.span(k), "interpolation points must increase"),
+                None if x <= kx => found = Some(ky),
                 Some((px, py)) if x <= kx => {
                     let sub = |a, b| ops::arith(ir::ArithOp::Sub, a, b, span);
                     let t = ops::arith(ir::ArithOp::Div, sub(x, px)?, sub(kx, px)?, span)?;
                     let dy = ops::arith(ir::ArithOp::Mul, sub(ky, py)?, t, span)?;
-                    return ops::arith(ir::ArithOp::Add, py, dy, span).map(Value::Num);
+                    found = Some(ops::arith(ir::ArithOp::Add, py, dy, span)?);
                 }
-                Some(_) => {}
+                _ => {}
             }
             previous = Some((kx, ky));
         }
-        match previous {
-            Some((_, last)) => Ok(Value::Num(last)),
-            None => fail(span, "an interpolated schedule needs points"),
+        match (found, previous) {
+            (Some(y), _) => Ok(Value::Num(y)),
+            (None, Some((_, last))) => Ok(Value::Num(last)),
+            (None, None) => fail(span, "an interpolated schedule needs points"),
         }
     }
 }
