@@ -210,6 +210,20 @@ fn covenant_verdict(report: &covenant::report::Report) -> Verdict {
     }
 }
 
+/// The verdict read from Covenant's typed results, as an embedding system acts on them.
+fn covenant_typed_verdict(evaluation: &covenant::Evaluation<'_>) -> Verdict {
+    use covenant::lending::CovenantStatus;
+    let call = evaluation.margin_call("ltv_call").expect("a margin call");
+    Verdict {
+        eligible: evaluation.pool("gpus").expect("a pool").eligible_value,
+        ltv: evaluation.value("ltv").and_then(covenant::value::Value::num).expect("an ltv"),
+        dscr_ok: evaluation.covenant("min_dscr").expect("a covenant").status == CovenantStatus::Pass,
+        ltv_ok: evaluation.covenant("max_ltv").expect("a covenant").status == CovenantStatus::Pass,
+        call: call.amount,
+        due: call.due,
+    }
+}
+
 /// Every engine's verdict on one facility; panics, with all of them, unless they agree.
 fn assert_engines_agree(program: &Program, rhai: &peers::rhai_rules::RhaiRules, zen: &peers::zen_rules::ZenRules, data: &str) -> Verdict {
     let json: serde_json::Value = serde_json::from_str(data).unwrap();
@@ -217,6 +231,8 @@ fn assert_engines_agree(program: &Program, rhai: &peers::rhai_rules::RhaiRules, 
     let reference = covenant_verdict(&program.evaluate(data, None).unwrap());
     let others = [
         ("covenant_bound", covenant_verdict(&program.evaluate_bound(program.bind(&json).unwrap(), None).unwrap())),
+        ("covenant_typed", covenant_typed_verdict(&program.run_bound(program.bind(&json).unwrap(), None).unwrap())),
+        ("covenant_typed_from_text", covenant_typed_verdict(&program.run(data, None).unwrap())),
         ("native_rust", native::evaluate(&native_facility(&json))),
         ("rhai_prepared", peers::rhai_rules::verdict(&rhai.evaluate_bound(&mut rhai.bind(&json)))),
         ("rhai_from_text", peers::rhai_rules::verdict(&rhai.evaluate_text(data))),
@@ -262,6 +278,13 @@ fn bench_evaluate(c: &mut Criterion) {
             b.iter(|| program.evaluate_bound(black_box(d.clone()), None).unwrap())
         });
 
+        group.bench_with_input(BenchmarkId::new("covenant_typed", positions), &bound, |b, d| {
+            b.iter(|| covenant_typed_verdict(&program.run_bound(black_box(d.clone()), None).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("covenant_typed_from_text", positions), &data, |b, d| {
+            b.iter(|| covenant_typed_verdict(&program.run(black_box(d), None).unwrap()))
+        });
+
         let native_input = native_facility(&json);
         group.bench_with_input(BenchmarkId::new("native_rust", positions), &native_input, |b, f| b.iter(|| native::evaluate(black_box(f))));
 
@@ -279,5 +302,27 @@ fn bench_evaluate(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_compile, bench_evaluate);
+/// `covenant::batch` over JSON Lines held in memory (reports written to a sink), on one
+/// thread and on two.
+fn bench_batch(c: &mut Criterion) {
+    const FACILITIES: usize = 2_000;
+    let program = Program::compile("bench.cov", PROGRAM).unwrap();
+    let one = facility(5);
+    let lines: String = (0..FACILITIES).map(|_| format!("{one}\n")).collect();
+    let mut group = c.benchmark_group("batch");
+    group.throughput(Throughput::Elements(FACILITIES as u64));
+    group.sample_size(20);
+    for threads in [1usize, 2] {
+        let options = covenant::batch::Options { threads: Some(threads), ..Default::default() };
+        group.bench_with_input(BenchmarkId::new("threads", threads), &lines, |b, text| {
+            b.iter(|| {
+                let summary = covenant::batch::run(&program, black_box(text.as_bytes()), std::io::sink(), &options, None).unwrap();
+                assert_eq!(summary.ok, FACILITIES);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_compile, bench_evaluate, bench_batch);
 criterion_main!(benches);

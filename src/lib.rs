@@ -220,6 +220,13 @@ pub enum EvalError {
     #[diagnostic(code(covenant::usage::scenario), help("{help}"))]
     UnknownScenario { name: String, help: String },
 
+    #[error("scenario `{scenario}`: the shock at line {line} cannot be applied: {message}")]
+    #[diagnostic(
+        code(covenant::eval::shock),
+        help("a scenario that cannot be applied is refused rather than evaluated unshocked; check the shock's value against this facility's data")
+    )]
+    Shock { scenario: String, line: usize, message: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(#[from] OutputError),
@@ -411,7 +418,7 @@ impl Program {
     pub fn run_bound(&self, input: Value, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
         let scenario = self.find_scenario(scenario)?;
         let input = match scenario {
-            Some(s) => self.apply_scenario(input, s),
+            Some(s) => self.apply_scenario(input, s)?,
             None => input,
         };
         let outcome = self.evaluator(input).run_all();
@@ -473,8 +480,13 @@ impl Program {
                     continue;
                 }
             };
-            let input = match t.scenario.and_then(|i| self.ir.scenarios.get(i as usize)) {
-                Some(s) => self.apply_scenario(input, s),
+            let input = match t.scenario.and_then(|i| self.ir.scenarios.get(i as usize)).map(|s| self.apply_scenario(input.clone(), s)) {
+                Some(Ok(shocked)) => shocked,
+                Some(Err(e)) => {
+                    outcome.failures.push(e.to_string());
+                    results.push(outcome);
+                    continue;
+                }
                 None => input,
             };
             let mut ev = self.evaluator(input);
@@ -519,15 +531,20 @@ impl Program {
         Ok(())
     }
 
-    fn apply_scenario(&self, input: Value, s: &ir::ScenarioDef) -> Value {
+    fn apply_scenario(&self, input: Value, s: &ir::ScenarioDef) -> Result<Value, EvalError> {
         let mut shocked = input;
         for shock in &s.shocks {
+            let refused = |message: String| EvalError::Shock { scenario: s.name.to_string(), line: self.sources.line_column(shock.span).0, message };
             // Shock values are read against the data as shocked so far.
             let mut ev = self.evaluator(shocked.clone());
-            let Ok(v) = ev.eval_body(shock.value) else { continue };
-            shocked = apply_shock(&shocked, &shock.path, shock.op, &v);
+            let by = match ev.eval_body(shock.value) {
+                Ok(v) => v,
+                Err(eval::Fail::Here { message, .. }) => return Err(refused(message)),
+                Err(eval::Fail::Upstream) => return Err(refused("a value it reads failed".into())),
+            };
+            shocked = apply_shock(&shocked, &shock.path, shock.op, &by).map_err(refused)?;
         }
-        shocked
+        Ok(shocked)
     }
 }
 
@@ -536,38 +553,42 @@ fn epoch() -> dates::Date {
     dates::Date::EPOCH
 }
 
-fn apply_shock(v: &Value, path: &[PathStep], op: ShockOp, by: &Value) -> Value {
-    match (path.split_first(), v) {
-        (None, old) => shocked_leaf(old, op, by),
+fn apply_shock(v: &Value, path: &[PathStep], op: ShockOp, by: &Value) -> Result<Value, String> {
+    Ok(match (path.split_first(), v) {
+        (None, old) => shocked_leaf(old, op, by)?,
         (Some((PathStep::Field(i), rest)), Value::Record(fields)) => {
             let mut copy = fields.to_vec();
             if let Some(slot) = copy.get_mut(*i as usize) {
-                *slot = apply_shock(slot, rest, op, by);
+                *slot = apply_shock(slot, rest, op, by)?;
             }
             Value::Record(copy.into())
         }
-        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(x, rest, op, by)).collect()),
+        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(x, rest, op, by)).collect::<Result<_, _>>()?),
         // An absent optional stays absent unless the shock sets it.
         (Some(_), other) => other.clone(),
-    }
+    })
 }
 
-fn shocked_leaf(old: &Value, op: ShockOp, by: &Value) -> Value {
-    match (op, old, by) {
+fn shocked_leaf(old: &Value, op: ShockOp, by: &Value) -> Result<Value, String> {
+    let overflow = || "arithmetic overflow: the shocked value exceeds the decimal range".to_string();
+    Ok(match (op, old, by) {
         (ShockOp::Set, _, new) => new.clone(),
-        (ShockOp::Mul, Value::Num(a), Value::Num(b)) => a.checked_mul(*b).map_or(old.clone(), Value::Num),
-        (ShockOp::Add, Value::Num(a), Value::Num(b)) => a.checked_add(*b).map_or(old.clone(), Value::Num),
-        (ShockOp::Sub, Value::Num(a), Value::Num(b)) => a.checked_sub(*b).map_or(old.clone(), Value::Num),
+        (ShockOp::Mul, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_mul(*b).ok_or_else(overflow)?),
+        (ShockOp::Add, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_add(*b).ok_or_else(overflow)?),
+        (ShockOp::Sub, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_sub(*b).ok_or_else(overflow)?),
         (ShockOp::Add | ShockOp::Sub, Value::Date(d), Value::Duration(dur)) => {
             let sign = if op == ShockOp::Sub { -1 } else { 1 };
+            let count = dur.count.saturating_mul(sign);
             let moved = match dur.unit {
-                syntax::ast::DurationUnit::Months => d.add_months(dur.count.saturating_mul(sign)),
-                _ => d.add_days(dur.count.saturating_mul(sign)),
+                syntax::ast::DurationUnit::Months => d.add_months(count),
+                _ => d.add_days(count),
             };
-            moved.map_or(old.clone(), Value::Date)
+            Value::Date(moved.ok_or_else(|| format!("the date falls outside years 1 to 9999 ({d} moved by {count} units)"))?)
         }
-        _ => old.clone(),
-    }
+        // An absent optional, scaled or moved, stays absent.
+        (_, Value::Null, _) => Value::Null,
+        _ => return Err("the shock does not apply to this value".to_string()),
+    })
 }
 
 fn content_hash(sources: &SourceMap) -> u64 {

@@ -330,3 +330,24 @@ fn unknown_scenario_suggests() {
     assert!(text.contains("covenant::usage::scenario"));
     assert!(text.contains("`stress`"));
 }
+
+#[test]
+fn a_shock_cannot_read_a_value_computed_after_it() {
+    let out = compile_error(
+        "input { as_of: Date  price: Number }\nlet stressed = input.price * 50%\nscenario crash {\n  input.price = stressed\n}\n",
+    );
+    assert!(out.contains("reads `stressed`"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_shock_that_overflows_refuses_the_scenario() {
+    let src = "input { as_of: Date  price: Number }\nlet p = input.price\nscenario boom {\n  input.price *= 79_228_162_514_264_337_593_543_950_335\n}\n";
+    let program = Program::compile("t.cov", src).unwrap();
+    let data = r#"{"as_of": "2026-03-31", "price": "10"}"#;
+    assert_eq!(program.evaluate(data, None).unwrap().values["p"], "10", "the base case is unaffected");
+    let e = program.evaluate(data, Some("boom")).err().expect("the scenario should be refused");
+    let out = render(&e);
+    assert!(out.contains("scenario `boom`") && out.contains("line 4"), "{out}");
+    insta::assert_snapshot!(out);
+}

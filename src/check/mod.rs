@@ -530,6 +530,14 @@ impl<'a> Checker<'a> {
                     };
                     self.mismatch(ir.arena.span(value.expr), &want, &vt, help);
                 }
+                if let Some((span, name)) = computed_value_read(ir, value.expr) {
+                    self.invalid(
+                        span,
+                        format!("a shock's value reads `{name}`, which is computed only after the shocks are applied"),
+                        "computed after the shocks",
+                        "shock values read the input (as shocked so far), literals and functions of them; write the figure, or derive it from `input` fields",
+                    );
+                }
                 if let Some(s) = ir.scenarios.get_mut(si).and_then(|s| s.shocks.get_mut(k)) {
                     s.path = steps;
                     s.ty = target;
@@ -1336,4 +1344,46 @@ fn rule_field(ir: &ir::Ir, kind: RuleKind, i: u32, name: &str) -> Option<(Node, 
             (Node::LiquidationField(i, f), t)
         }
     })
+}
+
+/// The first read, in an expression or the functions it calls, of something computed from
+/// the data (a `let` or a rule's result), with its span and name.
+fn computed_value_read(ir: &ir::Ir, root: ir::ExprId) -> Option<(Span, Arc<str>)> {
+    let mut pending = vec![root];
+    let mut seen_fns: Vec<u32> = Vec::new();
+    while let Some(id) = pending.pop() {
+        let node = ir.arena.node(id)?;
+        let name = match node {
+            Node::Global(ir::Global::Let(i)) => ir.lets.get(*i as usize).map(|d| d.name.clone()),
+            Node::Global(g) => global_name(ir, *g),
+            Node::PoolField(i, _) => ir.pools.get(*i as usize).map(|d| d.name.clone()),
+            Node::CovenantField(i, _) => ir.covenants.get(*i as usize).map(|d| d.name.clone()),
+            Node::MarginField(i, _) => ir.margin_calls.get(*i as usize).map(|d| d.name.clone()),
+            Node::LiquidationField(i, _) => ir.liquidations.get(*i as usize).map(|d| d.name.clone()),
+            _ => None,
+        };
+        if let Some(name) = name {
+            return Some((ir.arena.span(id), name));
+        }
+        if let Node::CallFn { func, .. } = node {
+            if !seen_fns.contains(func) {
+                seen_fns.push(*func);
+                if let Some(f) = ir.fns.get(*func as usize) {
+                    pending.push(f.body.expr);
+                }
+            }
+        }
+        crate::resolve::children(node, &mut |c| pending.push(c));
+    }
+    None
+}
+
+fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
+    match g {
+        ir::Global::Let(i) => ir.lets.get(i as usize).map(|d| d.name.clone()),
+        ir::Global::Pool(i) => ir.pools.get(i as usize).map(|d| d.name.clone()),
+        ir::Global::Covenant(i) => ir.covenants.get(i as usize).map(|d| d.name.clone()),
+        ir::Global::MarginCall(i) => ir.margin_calls.get(i as usize).map(|d| d.name.clone()),
+        ir::Global::Liquidation(i) => ir.liquidations.get(i as usize).map(|d| d.name.clone()),
+    }
 }
