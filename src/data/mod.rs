@@ -351,6 +351,42 @@ impl Binder {
     }
 }
 
+impl Binder {
+    /// A scalar from its JSON text, as `value` reads it from the tree; `None` wherever `value`
+    /// would fail (the tree path then says why).
+    fn scalar(&self, raw: &str, ty: &Type) -> Option<Value> {
+        let raw = raw.trim();
+        let (text, is_string) = match raw.as_bytes().first()? {
+            b'"' if raw.contains('\\') => (std::borrow::Cow::Owned(serde_json::from_str::<String>(raw).ok()?), true),
+            b'"' => (std::borrow::Cow::Borrowed(raw.get(1..raw.len().checked_sub(1)?)?), true),
+            b'{' => {
+                let json: Json = serde_json::from_str(raw).ok()?;
+                return self.value(&json, ty, &mut String::new()).ok();
+            }
+            _ => (std::borrow::Cow::Borrowed(raw), false),
+        };
+        match ty {
+            Type::Number | Type::Money(Ccy::Code(_)) => {
+                if !is_string && !raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                    return None;
+                }
+                if digit_count(&text) > self.max_number_digits {
+                    return None;
+                }
+                decimal_text(&text).map(Value::Num)
+            }
+            Type::Date if is_string => Date::parse(&text).map(Value::Date),
+            Type::Bool if !is_string => match raw {
+                "true" => Some(Value::Bool(true)),
+                "false" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            Type::Text if is_string => Some(Value::Text(Arc::from(&*text))),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Shape<'t> {
     Record(&'t RecordType),
@@ -378,8 +414,9 @@ impl<'de> serde::de::DeserializeSeed<'de> for Shaped<'_> {
             Shape::Of(Type::List(elem)) => d.deserialize_seq(ListVisitor { binder, elem }),
             Shape::Of(Type::Optional(inner)) => d.deserialize_option(OptionalVisitor { binder, inner }),
             Shape::Of(scalar) => {
-                let json = <Json as serde::Deserialize>::deserialize(d)?;
-                binder.value(&json, scalar, &mut String::new()).map_err(|_| give_up())
+                // The scalar's JSON text, borrowed from the input: no allocation for it.
+                let raw = <&serde_json::value::RawValue as serde::Deserialize>::deserialize(d)?;
+                binder.scalar(raw.get(), scalar).ok_or_else(give_up)
             }
         }
     }
