@@ -23,6 +23,9 @@
 
 // The library never panics on user input: no unwrap, expect, panic or unchecked indexing.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+// Diagnostics carry their source text and spans so that miette can render them; they are
+// built only on the error path, where their size costs nothing that matters.
+#![allow(clippy::result_large_err)]
 
 pub mod batch;
 pub mod check;

@@ -351,3 +351,12 @@ fn a_shock_that_overflows_refuses_the_scenario() {
     assert!(out.contains("scenario `boom`") && out.contains("line 4"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_calendar_cannot_read_a_computed_value() {
+    let out = compile_error(
+        "input { as_of: Date  days: List<Date> }\ncalendar { holidays extra }\nlet extra = input.days\nlet due = as_of + 2 business days\n",
+    );
+    assert!(out.contains("the calendar reads `extra`"), "{out}");
+    insta::assert_snapshot!(out);
+}

@@ -256,6 +256,16 @@ impl<'a> Checker<'a> {
             if !t.fits(&Type::List(Arc::new(Type::Date))) {
                 self.mismatch(ir.arena.span(b.expr), "List<Date>", &t, "the holidays are a list of dates; for an optional list write `input.holidays ?? []`");
             }
+            // Business days are counted wherever a value needs them, so the calendar must not
+            // wait on any value of its own.
+            if let Some((span, name)) = computed_value_read(ir, b.expr) {
+                self.invalid(
+                    span,
+                    format!("the calendar reads `{name}`, a value computed from the data"),
+                    "computed from the data",
+                    "the holidays come from `input` (and literals or functions of it): `calendar { holidays input.holidays }`",
+                );
+            }
         }
         self.scenarios(ir, pending);
         for i in 0..ir.tests.len() {
@@ -588,6 +598,8 @@ impl<'a> Checker<'a> {
         Some((out, ty))
     }
 
+    // The schedule's parts are checked together; bundling them would only rename them.
+    #[allow(clippy::too_many_arguments)]
     fn schedule(&mut self, ir: &mut ir::Ir, rows: &[ir::ScheduleRow], interpolate: bool, key: Option<&Type>, ret: &Type, frame: &mut Frame, span: Span) {
         let key = key.cloned().unwrap_or(Type::Error);
         if interpolate {
@@ -1145,7 +1157,7 @@ impl<'a> Checker<'a> {
             });
             return Error;
         }
-        if ts.iter().any(|t| *t == Error) {
+        if ts.contains(&Error) {
             return match b {
                 Builtin::Sqrt | Builtin::Ln | Builtin::Exp | Builtin::Pow | Builtin::Amount | Builtin::Len | Builtin::DaysBetween
                 | Builtin::MonthsBetween | Builtin::YearFraction => Number,
