@@ -78,6 +78,46 @@ pub fn worker_stack(program: &Program) -> usize {
 
 /// Evaluates every line of `input` and writes one line per input line to `output`, in order.
 /// Fails only when reading or writing fails, or a thread pool cannot be built.
+///
+/// Any [`BufRead`] and [`Write`] will do: a file and stdout, or bytes in memory.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// let program = covenant::Program::compile("p.cov", r#"
+///     input { as_of: Date  debt: Money(USD)  pledged: Money(USD) }
+///     let ltv = input.debt / input.pledged
+///     covenant max_ltv { require ltv <= 80% }
+///     scenario crash "Collateral -40%" { input.pledged *= 60% }
+/// "#).unwrap();
+/// let input: &[u8] = br#"{"as_of": "2026-03-31", "debt": "70", "pledged": "100"}
+/// {"as_of": "2026-03-31", "debt": "70"}
+/// {"as_of": "2026-03-31", "debt": "40", "pledged": "100"}
+/// "#;
+/// let options = covenant::batch::Options {
+///     scenarios: vec!["crash".into()],
+///     threads: Some(2),
+///     ..Default::default()
+/// };
+/// let done = AtomicUsize::new(0);
+/// let progress = |lines: usize| done.store(lines, Ordering::Relaxed);
+/// let mut out = Vec::new();
+/// let summary = covenant::batch::run(&program, input, &mut out, &options, Some(&progress)).unwrap();
+/// assert_eq!(summary, covenant::batch::Summary { lines: 3, ok: 2, failed: 1 });
+/// assert_eq!(done.load(Ordering::Relaxed), 3);
+///
+/// let out = String::from_utf8(out).unwrap();
+/// let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+/// assert_eq!(lines.len(), 3);
+/// // With scenarios, a line's output is an array of reports, one per scenario.
+/// assert_eq!(lines[0][0]["scenario"], "crash");
+/// assert_eq!(lines[0][0]["covenants"]["max_ltv"]["status"], "breach"); // 70 / 60
+/// assert_eq!(lines[2][0]["covenants"]["max_ltv"]["status"], "pass"); // 40 / 60
+/// // The bad line gives an error object naming it; the lines after it are still evaluated.
+/// assert_eq!(lines[1]["line"], 2);
+/// assert_eq!(lines[1]["error"]["code"], "CODE_PLACEHOLDER");
+/// assert!(lines[1]["error"]["message"].as_str().unwrap().contains("pledged"));
+/// ```
 pub fn run<R: BufRead, W: Write>(
     program: &Program,
     mut input: R,

@@ -60,6 +60,24 @@ impl<'p> Evaluation<'p> {
         }
     }
 
+    /// A collateral pool by name: market, eligible (after haircuts) and realisable (after
+    /// the liquidation discount) values.
+    ///
+    /// ```
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  coins: Number  price: Money(USD) }
+    ///     collateral btc "Pledged bitcoin" {
+    ///       quantity input.coins
+    ///       price    input.price
+    ///       haircut  25%
+    ///     }
+    /// "#).unwrap();
+    /// let evaluation = program.run(r#"{"as_of": "2026-03-31", "coins": "10", "price": "80000"}"#, None).unwrap();
+    /// let btc = evaluation.pool("btc").unwrap();
+    /// assert_eq!(btc.market_value.to_string(), "800000");
+    /// assert_eq!(btc.eligible_value.to_string(), "600000");
+    /// assert!(evaluation.pool("gpus").is_none());
+    /// ```
     pub fn pool(&self, name: &str) -> Option<&PoolOutcome> {
         let i = self.program.ir().pools.iter().position(|p| &*p.name == name)?;
         self.outcome.pools.get(i)?.as_ref()?.as_ref().ok()
@@ -82,6 +100,39 @@ impl<'p> Evaluation<'p> {
     }
 
     /// Every covenant in declaration order, with its name.
+    ///
+    /// ```
+    /// use covenant::lending::{CovenantStatus, MarginStatus};
+    ///
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  debt: Money(USD)  ebitda: Money(USD)  pledged: Money(USD) }
+    ///     let leverage = input.debt / input.ebitda
+    ///     let ltv = input.debt / input.pledged
+    ///     covenant max_lev { require leverage <= 4.00x }
+    ///     covenant max_ltv { require ltv <= 80% }
+    ///     margin_call top_up {
+    ///       trigger ltv > 75%
+    ///       amount  input.debt / 65% - input.pledged
+    ///       minimum_transfer 100 USD
+    ///     }
+    ///     margin_call release {
+    ///       trigger ltv < 50%
+    ///       amount  input.pledged - input.debt / 65%
+    ///     }
+    /// "#).unwrap();
+    /// let data = r#"{"as_of": "2026-03-31", "debt": "450", "ebitda": "100", "pledged": "580"}"#;
+    /// let evaluation = program.run(data, None).unwrap();
+    /// let breached: Vec<&str> = evaluation
+    ///     .covenants()
+    ///     .filter(|(_, c)| c.status == CovenantStatus::Breach)
+    ///     .map(|(name, _)| name)
+    ///     .collect();
+    /// assert_eq!(breached, ["max_lev"]); // 4.5x; the LTV of 77.6% passes
+    ///
+    /// // 450 / 65% - 580 = 112.31 is over the 100 minimum transfer: called.
+    /// let calls: Vec<(&str, MarginStatus)> = evaluation.margin_calls().map(|(n, m)| (n, m.status)).collect();
+    /// assert_eq!(calls, [("top_up", MarginStatus::Called), ("release", MarginStatus::None)]);
+    /// ```
     pub fn covenants(&self) -> impl Iterator<Item = (&str, &CovenantOutcome)> + '_ {
         let defs = self.program.ir().covenants.iter();
         defs.zip(&self.outcome.covenants).filter_map(|(d, o)| Some((&*d.name, o.as_ref()?)))
@@ -93,7 +144,27 @@ impl<'p> Evaluation<'p> {
         defs.zip(&self.outcome.margin_calls).filter_map(|(d, o)| Some((&*d.name, o.as_ref()?.as_ref().ok()?)))
     }
 
-    /// What failed, each where it arose.
+    /// What failed, each where it arose. A failure is local: the value that failed is
+    /// absent, the rules reading it are `error`, and everything else is still evaluated.
+    ///
+    /// ```
+    /// use covenant::lending::CovenantStatus;
+    ///
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  debt: Money(USD)  ebitda: Money(USD)  cash: Money(USD) }
+    ///     let leverage = input.debt / input.ebitda
+    ///     covenant max_lev { require leverage <= 4.00x }
+    ///     covenant min_cash { require input.cash >= 10 USD }
+    /// "#).unwrap();
+    /// let data = r#"{"as_of": "2026-03-31", "debt": "350", "ebitda": "0", "cash": "25"}"#;
+    /// let evaluation = program.run(data, None).unwrap();
+    /// assert!(evaluation.value("leverage").is_none()); // divided by zero
+    /// assert_eq!(evaluation.covenant("max_lev").unwrap().status, CovenantStatus::Error);
+    /// assert_eq!(evaluation.covenant("min_cash").unwrap().status, CovenantStatus::Pass);
+    /// let failed: Vec<&str> = evaluation.errors().iter().map(|e| &*e.name).collect();
+    /// assert_eq!(failed, ["ERRS_PLACEHOLDER"]);
+    /// assert!(evaluation.errors()[0].message.contains("zero"));
+    /// ```
     pub fn errors(&self) -> &[ErrorEntry] {
         &self.outcome.errors
     }

@@ -68,6 +68,28 @@ use crate::value::Value;
 /// assert_eq!(limits.max_nesting, 32);
 /// assert_eq!(limits.max_number_digits, 64);
 /// ```
+///
+/// Over a limit, the program or the data is refused with a diagnostic whose code is
+/// `covenant::limit::…` and whose message names the limit:
+///
+/// ```
+/// use miette::Diagnostic;
+///
+/// let limits = covenant::Limits::default().with_max_nesting(4).with_max_data_bytes(64);
+/// let loader = &covenant::resolve::FsLoader;
+/// let deep = "input { as_of: Date }\nlet x = ((((((1))))))\n";
+/// let err = covenant::Program::compile_with("deep.cov", deep, limits, loader).unwrap_err();
+/// let diagnostic = err.diagnostics.first().unwrap();
+/// assert_eq!(diagnostic.code().unwrap().to_string(), "covenant::limit::nesting");
+/// assert!(diagnostic.to_string().contains("`max_nesting`"));
+///
+/// // The program keeps its limits: binding data applies `max_data_bytes`.
+/// let program = covenant::Program::compile_with("ok.cov", "input { as_of: Date }\n", limits, loader).unwrap();
+/// let big = format!(r#"{{"as_of": "2026-03-31", "note": "{}"}}"#, "x".repeat(100));
+/// let err = program.bind_text(&big).unwrap_err();
+/// assert_eq!(err.code().unwrap().to_string(), "covenant::limit::data_size");
+/// assert!(program.bind_text(r#"{"as_of": "2026-03-31"}"#).is_ok());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes of one source file (each imported file too). Checked before the file is read
@@ -264,6 +286,42 @@ impl Program {
         Program::compile_with(name, source, Limits::default(), &resolve::FsLoader)
     }
 
+    /// Compiles a program under `limits`, loading its file imports (`import "terms.cov"`)
+    /// through `loader`, each path taken relative to the importing file (the root file's
+    /// directory is that of `name`). A service that keeps its rule sets in a database can
+    /// serve them from memory:
+    ///
+    /// ```
+    /// use std::collections::HashMap;
+    /// use std::path::{Path, PathBuf};
+    ///
+    /// struct Memory(HashMap<PathBuf, String>);
+    ///
+    /// impl covenant::resolve::Loader for Memory {
+    ///     fn load(&self, path: &Path) -> std::io::Result<String> {
+    ///         let missing = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such rule set");
+    ///         self.0.get(path).cloned().ok_or_else(missing)
+    ///     }
+    /// }
+    ///
+    /// let terms = "let max_leverage = 4.00x\n";
+    /// let loader = Memory(HashMap::from([(PathBuf::from("deals/terms.cov"), terms.to_string())]));
+    /// let source = r#"
+    ///     import "terms.cov"
+    ///     input { as_of: Date  debt: Money(USD)  ebitda: Money(USD) }
+    ///     covenant max_lev { require input.debt / input.ebitda <= max_leverage }
+    /// "#;
+    /// let limits = covenant::Limits::default().with_max_nesting(32).with_max_source_bytes(64 << 10);
+    /// let program = covenant::Program::compile_with("deals/atlas.cov", source, limits, &loader).unwrap();
+    /// assert_eq!(program.limits().max_nesting, 32);
+    /// let evaluation = program.run(r#"{"as_of": "2026-03-31", "debt": "350", "ebitda": "100"}"#, None).unwrap();
+    /// assert_eq!(evaluation.covenant("max_lev").unwrap().status.as_str(), "pass");
+    ///
+    /// // An import the loader cannot serve is a compile error naming it.
+    /// let err = covenant::Program::compile_with("deals/other.cov", "import \"fees.cov\"\n", limits, &loader).unwrap_err();
+    /// assert_eq!(err.diagnostics.len(), 1);
+    /// assert!(err.diagnostics[0].to_string().contains("fees.cov"));
+    /// ```
     pub fn compile_with(name: &str, source: &str, limits: Limits, loader: &dyn resolve::Loader) -> Result<Program, CompileError> {
         // Parsing and checking recurse once per nesting level (up to `max_nesting`), which can
         // exceed a small thread stack (a debug build needs ~25 KB a level). Compiling on a
@@ -345,6 +403,20 @@ impl Program {
 
     /// A hash of every source the program was compiled from (FNV-1a, stable across runs and
     /// platforms), to tell which rule set produced a report.
+    ///
+    /// Only the text counts, the root file's and every imported file's (the standard library
+    /// included), not the file names:
+    ///
+    /// ```
+    /// let text = "input { as_of: Date  debt: Money(USD) }\nlet debt = input.debt\n";
+    /// let a = covenant::Program::compile("a.cov", text).unwrap();
+    /// let b = covenant::Program::compile("deals/b.cov", text).unwrap();
+    /// assert_eq!(a.content_hash(), b.content_hash());
+    /// assert_eq!(format!("{:016x}", a.content_hash()), "HASH_PLACEHOLDER");
+    ///
+    /// let changed = covenant::Program::compile("a.cov", &text.replace("debt =", "loan =")).unwrap();
+    /// assert_ne!(a.content_hash(), changed.content_hash());
+    /// ```
     pub fn content_hash(&self) -> u64 {
         self.hash
     }
@@ -391,6 +463,40 @@ impl Program {
     /// Reads facility data (JSON text) straight into the schema, without a JSON tree, and runs
     /// the program's checks on it. The bound value can be evaluated many times (under each
     /// scenario, say) with [`Program::run_bound`] or [`Program::evaluate_bound`].
+    ///
+    /// Compile once, bind once, evaluate many times:
+    ///
+    /// ```
+    /// use covenant::lending::CovenantStatus;
+    ///
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  debt: Money(USD)  ebitda: Money(USD) }
+    ///     let leverage = input.debt / input.ebitda
+    ///     covenant max_lev "Maximum leverage" { require leverage <= 4.00x }
+    ///     scenario downturn "EBITDA -25%" { input.ebitda *= 75% }
+    ///     scenario paydown "Debt repaid to 300" { input.debt = 300 USD }
+    /// "#).unwrap();
+    /// // Parsed, checked against the schema and the program's `check`s, once.
+    /// let input = program.bind_text(r#"{"as_of": "2026-03-31", "debt": "350", "ebitda": "100"}"#).unwrap();
+    ///
+    /// let base = program.run_bound(input.clone(), None).unwrap();
+    /// assert_eq!(base.covenant("max_lev").unwrap().status, CovenantStatus::Pass);
+    /// let mut results = Vec::new();
+    /// for name in program.scenario_names() {
+    ///     // Each scenario shocks its own copy of the base data; scenarios never stack.
+    ///     let stressed = program.run_bound(input.clone(), Some(name)).unwrap();
+    ///     let leverage = stressed.value("leverage").and_then(|v| v.num()).unwrap().round_dp(2);
+    ///     results.push((name, leverage.to_string(), stressed.covenant("max_lev").unwrap().status));
+    /// }
+    /// assert_eq!(results, [
+    ///     ("downturn", "4.67".to_string(), CovenantStatus::Breach), // 350 / 75
+    ///     ("paydown", "3.00".to_string(), CovenantStatus::Pass),    // 300 / 100
+    /// ]);
+    ///
+    /// // Data the schema refuses never reaches evaluation.
+    /// let err = program.bind_text(r#"{"as_of": "2026-03-31", "debt": "350"}"#).unwrap_err();
+    /// assert!(err.to_string().contains("ebitda"));
+    /// ```
     pub fn bind_text(&self, data: &str) -> Result<Value, EvalError> {
         if data.len() > self.limits.max_data_bytes {
             return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
@@ -417,7 +523,18 @@ impl Program {
         self.run_bound(self.bind_text(data)?, scenario)
     }
 
-    /// Evaluates bound data (see [`Program::bind`]) into typed results.
+    /// Evaluates bound data (see [`Program::bind`]) into typed results. An unknown scenario is
+    /// an error that suggests the closest name:
+    ///
+    /// ```
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  price: Money(USD) }
+    ///     scenario crash "Price -50%" { input.price *= 50% }
+    /// "#).unwrap();
+    /// let input = program.bind_text(r#"{"as_of": "2026-03-31", "price": "80"}"#).unwrap();
+    /// let err = program.run_bound(input, Some("crsh")).unwrap_err();
+    /// assert!(matches!(&err, covenant::EvalError::UnknownScenario { help, .. } if help.contains("crash")));
+    /// ```
     pub fn run_bound(&self, input: Value, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
         let scenario = self.find_scenario(scenario)?;
         let input = match scenario {

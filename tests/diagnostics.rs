@@ -360,3 +360,10 @@ fn a_calendar_cannot_read_a_computed_value() {
     assert!(out.contains("the calendar reads `extra`"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_rule_on_its_own_is_not_a_value() {
+    let out = compile_error("input { as_of: Date  q: Number }\ncollateral gpus { quantity input.q  price 10 USD }\nlet v = if input.q > 1 then gpus else gpus\n");
+    assert!(out.contains("is a collateral pool, not a value") && out.contains("`gpus.eligible_value`"), "{out}");
+    insta::assert_snapshot!(out);
+}

@@ -278,7 +278,23 @@ impl<'a> Checker<'a> {
 
     fn body(&mut self, ir: &mut ir::Ir, b: Body) -> Type {
         let mut frame = Frame::new(b.frame);
-        self.expr(ir, b.expr, &mut frame)
+        let t = self.expr(ir, b.expr, &mut frame);
+        self.not_a_bare_rule(ir, b.expr, &t)
+    }
+
+    /// A rule is read through its fields; on its own it is no value.
+    fn not_a_bare_rule(&mut self, ir: &ir::Ir, at: ExprId, t: &Type) -> Type {
+        let Type::Rule(kind, i) = t else { return t.clone() };
+        let (name, field) = match kind {
+            RuleKind::Pool => (ir.pools.get(*i as usize).map(|d| &d.name), "eligible_value"),
+            RuleKind::Covenant => (ir.covenants.get(*i as usize).map(|d| &d.name), "status"),
+            RuleKind::MarginCall => (ir.margin_calls.get(*i as usize).map(|d| &d.name), "amount"),
+            RuleKind::Liquidation => (ir.liquidations.get(*i as usize).map(|d| &d.name), "recovery"),
+        };
+        let name = name.map_or_else(String::new, |n| n.to_string());
+        let text = self.sources.text(ir.arena.span(at)).trim().to_string();
+        self.invalid(ir.arena.span(at), format!("`{text}` is a {t}, not a value"), "a rule", format!("read one of its fields, e.g. `{name}.{field}`"));
+        Type::Error
     }
 
     fn expect(&mut self, ir: &mut ir::Ir, b: Body, want: &Type, help: &str) -> Type {
@@ -768,6 +784,7 @@ impl<'a> Checker<'a> {
                 let mut elem: Option<Type> = None;
                 for item in items {
                     let t = self.expr(ir, item, frame);
+                    let t = self.not_a_bare_rule(ir, item, &t);
                     elem = Some(match elem {
                         None => t,
                         Some(e) => self.unify(ir, &e, &t, item, "the elements of a list have one type"),

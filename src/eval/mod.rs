@@ -17,9 +17,6 @@ use crate::span::Span;
 use crate::syntax::ast::{CmpOp, DurationUnit};
 use crate::value::{Duration, Value};
 
-/// The most elements an aggregate or list may hold while evaluating.
-pub const MAX_LIST_LEN: usize = 10_000_000;
-
 /// An evaluation failure: where it arose, or that something it depends on failed.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fail {

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::eval::{Fail, Outcome};
+use crate::eval::Outcome;
 use crate::ir::{Global, Ir};
 use crate::span::SourceMap;
 use crate::types::{Ccy, Type};
@@ -378,10 +378,6 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
 /// Whether any tested covenant is in breach (for `--fail-on-breach`).
 pub fn has_breach(r: &Report) -> bool {
     r.covenants.values().any(|c| c.status == "breach")
-}
-
-pub fn failed(f: &Option<Fail>) -> bool {
-    f.is_some()
 }
 
 #[cfg(test)]
