@@ -367,3 +367,10 @@ fn a_rule_on_its_own_is_not_a_value() {
     assert!(out.contains("is a collateral pool, not a value") && out.contains("`gpus.eligible_value`"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn a_covenant_over_dates_is_refused() {
+    let out = compile_error("input { as_of: Date  maturity: Date }\ncovenant not_matured { require input.maturity == as_of }\n");
+    assert!(out.contains("expected a Number or Money, found Date"), "{out}");
+    insta::assert_snapshot!(out);
+}

@@ -391,16 +391,20 @@ impl<'a> Checker<'a> {
         let lt = self.body(ir, lhs);
         let rt = self.body(ir, rhs);
         let span = pending.require_spans.get(i).copied().unwrap_or_default();
-        let value_ty = self.compare_types(ir, CmpOp::Ge, lhs.expr, rhs.expr, &lt, &rt, span);
-        let value_ty = match value_ty {
-            Some(t @ (Type::Number | Type::Money(_))) => t,
-            Some(other) => {
-                if !matches!(op, CmpOp::Eq | CmpOp::Ne) {
-                    self.mismatch(ir.arena.span(lhs.expr), "a Number or Money", &other, "a covenant measures a figure against its limit");
-                }
-                other
-            }
-            None => Type::Error,
+        let numeric = |t: &Type| matches!(t, Type::Number | Type::Money(_) | Type::Error);
+        let value_ty = if numeric(&lt) && numeric(&rt) {
+            self.compare_types(ir, op, lhs.expr, rhs.expr, &lt, &rt, span).unwrap_or(Type::Error)
+        } else {
+            // Value, limit and headroom are figures; a covenant over dates, flags or text
+            // would have none of them.
+            let (at, t) = if numeric(&lt) { (rhs.expr, &rt) } else { (lhs.expr, &lt) };
+            self.mismatch(
+                ir.arena.span(at),
+                "a Number or Money",
+                t,
+                "a covenant measures a figure against its limit; a condition on dates, flags or text belongs in the covenant's `when`, or in a `check`",
+            );
+            Type::Error
         };
         if let Some(b) = tested {
             self.expect(ir, b, &Type::List(Arc::new(Type::Date)), "`tested on` takes a list of dates: `tested on [2026-03-31, 2026-06-30]`");
