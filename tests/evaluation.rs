@@ -252,3 +252,10 @@ fn same_program_and_data_give_identical_output() {
         }
     }
 }
+
+#[test]
+fn durations_are_reported_as_written() {
+    assert_eq!(val("2 business days"), "2 business days");
+    assert_eq!(val("1 day"), "1 day");
+    assert_eq!(val("3 months"), "3 months");
+}

@@ -186,6 +186,21 @@ fn money(d: Decimal, ty: &Type) -> Option<Money> {
     }
 }
 
+/// A duration as the language writes it: `1 day`, `2 business days`, `3 months`.
+fn duration_text(d: &crate::value::Duration) -> String {
+    use crate::syntax::ast::DurationUnit;
+    let one = d.count.unsigned_abs() == 1;
+    let unit = match (d.unit, one) {
+        (DurationUnit::Days, true) => "day",
+        (DurationUnit::Days, false) => "days",
+        (DurationUnit::BusinessDays, true) => "business day",
+        (DurationUnit::BusinessDays, false) => "business days",
+        (DurationUnit::Months, true) => "month",
+        (DurationUnit::Months, false) => "months",
+    };
+    format!("{} {unit}", d.count)
+}
+
 /// A value as JSON, given its checked type.
 pub fn value_json(v: &Value, ty: &Type) -> Json {
     match (v, ty) {
@@ -195,7 +210,7 @@ pub fn value_json(v: &Value, ty: &Type) -> Json {
         (Value::Bool(b), _) => Json::Bool(*b),
         (Value::Text(t), _) => Json::String(t.to_string()),
         (Value::Date(d), _) => Json::String(d.to_string()),
-        (Value::Duration(d), _) => Json::String(format!("{} {:?}", d.count, d.unit).to_lowercase()),
+        (Value::Duration(d), _) => Json::String(duration_text(d)),
         (Value::List(items), t) => {
             let elem = match t {
                 Type::List(e) => (**e).clone(),
