@@ -115,7 +115,7 @@ pub fn worker_stack(program: &Program) -> usize {
 /// assert_eq!(lines[2][0]["covenants"]["max_ltv"]["status"], "pass"); // 40 / 60
 /// // The bad line gives an error object naming it; the lines after it are still evaluated.
 /// assert_eq!(lines[1]["line"], 2);
-/// assert_eq!(lines[1]["error"]["code"], "CODE_PLACEHOLDER");
+/// assert_eq!(lines[1]["error"]["code"], "covenant::data::missing");
 /// assert!(lines[1]["error"]["message"].as_str().unwrap().contains("pledged"));
 /// ```
 pub fn run<R: BufRead, W: Write>(

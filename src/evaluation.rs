@@ -74,8 +74,8 @@ impl<'p> Evaluation<'p> {
     /// "#).unwrap();
     /// let evaluation = program.run(r#"{"as_of": "2026-03-31", "coins": "10", "price": "80000"}"#, None).unwrap();
     /// let btc = evaluation.pool("btc").unwrap();
-    /// assert_eq!(btc.market_value.to_string(), "800000");
-    /// assert_eq!(btc.eligible_value.to_string(), "600000");
+    /// assert_eq!(btc.market_value, rust_decimal::Decimal::from(800_000));
+    /// assert_eq!(btc.eligible_value, rust_decimal::Decimal::from(600_000));
     /// assert!(evaluation.pool("gpus").is_none());
     /// ```
     pub fn pool(&self, name: &str) -> Option<&PoolOutcome> {
@@ -162,7 +162,7 @@ impl<'p> Evaluation<'p> {
     /// assert_eq!(evaluation.covenant("max_lev").unwrap().status, CovenantStatus::Error);
     /// assert_eq!(evaluation.covenant("min_cash").unwrap().status, CovenantStatus::Pass);
     /// let failed: Vec<&str> = evaluation.errors().iter().map(|e| &*e.name).collect();
-    /// assert_eq!(failed, ["ERRS_PLACEHOLDER"]);
+    /// assert_eq!(failed, ["leverage"]);
     /// assert!(evaluation.errors()[0].message.contains("zero"));
     /// ```
     pub fn errors(&self) -> &[ErrorEntry] {
