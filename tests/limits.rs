@@ -321,7 +321,8 @@ fn batch_gives_one_line_per_line_under_every_fault() {
     ];
     // The output limit sits just above the largest report expected, below one with a list of
     // eight long numbers.
-    let compiled = Program::compile("p.cov", PROGRAM).unwrap();
+    // Compiled from the same path as the command line's, which error entries name.
+    let compiled = Program::compile_file(std::path::Path::new(&program)).unwrap();
     let report_len = |data: &[u8]| serde_json::to_string(&compiled.evaluate(std::str::from_utf8(data).unwrap(), None).unwrap()).unwrap().len();
     let largest = lines.iter().filter(|(_, e)| e.is_none()).map(|(l, _)| report_len(l)).max().unwrap();
     let output_limit = (largest + 10).to_string();

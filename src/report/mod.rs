@@ -93,6 +93,9 @@ pub struct LiquidationReport {
 pub struct ErrorReport {
     pub name: String,
     pub message: String,
+    /// The source file of the failing expression: the program's own, an import, or a
+    /// standard-library module (`std/lending.cov`) when a library function failed.
+    pub file: String,
     pub line: usize,
     pub column: usize,
 }
@@ -385,7 +388,8 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
     }
     for e in &out.errors {
         let (line, column) = sources.line_column(e.span);
-        report.errors.push(ErrorReport { name: e.name.to_string(), message: e.message.clone(), line, column });
+        let file = sources.file(e.span.file).map_or_else(String::new, |f| f.name.clone());
+        report.errors.push(ErrorReport { name: e.name.to_string(), message: e.message.clone(), file, line, column });
     }
     report
 }

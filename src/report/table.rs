@@ -254,7 +254,7 @@ pub fn render(r: &Report) -> String {
     if !r.errors.is_empty() {
         let _ = writeln!(out, "\nErrors");
         for e in &r.errors {
-            let _ = writeln!(out, "  {} (line {}, column {}): {}", e.name, e.line, e.column, e.message);
+            let _ = writeln!(out, "  {} ({}:{}:{}): {}", e.name, e.file, e.line, e.column, e.message);
         }
     }
     out
