@@ -94,7 +94,7 @@ pub struct ErrorReport {
     pub name: String,
     pub message: String,
     /// The source file of the failing expression: the program's own, an import, or a
-    /// standard-library module (`std/lending.cov`) when a library function failed.
+    /// standard-library module (`<std.lending>`) when a library function failed.
     pub file: String,
     pub line: usize,
     pub column: usize,
