@@ -215,22 +215,30 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    fn holidays(&mut self) -> EvalResult<Vec<Date>> {
-        if let Some(h) = &self.holidays {
-            return h.clone();
+    /// The calendar's holidays, sorted, computed on first use and then lent out.
+    fn holidays(&mut self) -> EvalResult<&[Date]> {
+        if self.holidays.is_none() {
+            let r = match self.ir.calendar {
+                Some(b) => self.dates(b).map(|mut d| {
+                    d.sort_unstable();
+                    d.dedup();
+                    d
+                }),
+                None => Ok(Vec::new()),
+            };
+            self.holidays = Some(r);
         }
-        let r = match self.ir.calendar {
-            Some(b) => self.dates(b).map(|mut d| {
-                d.sort_unstable();
-                d.dedup();
-                d
-            }),
-            None => Ok(Vec::new()),
-        };
-        // A failing calendar fails every business-day computation that needs it.
-        let stored = r.clone().map_err(|_| Fail::Upstream);
-        self.holidays = Some(stored);
-        r
+        // The first computation to need the calendar reports why it failed; the others fail
+        // as its dependents.
+        if let Some(Err(Fail::Here { .. })) = &self.holidays {
+            if let Some(Err(failure)) = self.holidays.replace(Err(Fail::Upstream)) {
+                return Err(failure);
+            }
+        }
+        match &self.holidays {
+            Some(Ok(h)) => Ok(h),
+            _ => Err(Fail::Upstream),
+        }
     }
 
     pub fn add_duration(&mut self, d: Date, dur: Duration, sign: i64, span: Span) -> EvalResult<Date> {
@@ -529,6 +537,15 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// A number, read straight from a literal when it is one: schedule rows are nearly always
+    /// literals, and are read on every call.
+    fn literal_or_n(&mut self, id: ExprId, base: usize) -> EvalResult<Decimal> {
+        match self.ir.arena.node(id) {
+            Some(Node::Const(Value::Num(d))) => Ok(*d),
+            _ => self.n(id, base),
+        }
+    }
+
     fn schedule(&mut self, rows: &[ir::ScheduleRow], interpolate: bool, base: usize, span: Span) -> EvalResult<Value> {
         let key = self.local(base, 0);
         if !interpolate {
@@ -536,8 +553,14 @@ impl<'p> Evaluator<'p> {
                 match row.key {
                     None => return self.expr(row.value, base),
                     Some((op, k)) => {
-                        let kv = self.expr(k, base)?;
-                        if ops::compare(op, &key, &kv, span)? {
+                        let matches = match (&key, self.ir.arena.node(k)) {
+                            (Value::Num(x), Some(Node::Const(Value::Num(limit)))) => ops::compare_numbers(op, *x, *limit),
+                            _ => {
+                                let kv = self.expr(k, base)?;
+                                ops::compare(op, &key, &kv, span)?
+                            }
+                        };
+                        if matches {
                             return self.expr(row.value, base);
                         }
                     }
@@ -552,7 +575,7 @@ impl<'p> Evaluator<'p> {
         let mut found: Option<Decimal> = None;
         for row in rows {
             let Some((_, k)) = row.key else { continue };
-            let kx = self.n(k, base)?;
+            let kx = self.literal_or_n(k, base)?;
             if let Some((px, _)) = previous {
                 if px >= kx {
                     return fail(self.ir.arena.span(k), "interpolation points must increase");
@@ -562,7 +585,7 @@ impl<'p> Evaluator<'p> {
                 previous = Some((kx, Decimal::ZERO));
                 continue;
             }
-            let ky = self.n(row.value, base)?;
+            let ky = self.literal_or_n(row.value, base)?;
             match previous {
                 None if x <= kx => found = Some(ky),
                 Some((px, py)) if x <= kx => {

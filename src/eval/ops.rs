@@ -42,14 +42,23 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value, span: Span) -> EvalResult<bool> 
             _ => fail(span, "these values cannot be ordered"),
         };
     };
-    Ok(match op {
+    Ok(holds(op, ord))
+}
+
+pub fn compare_numbers(op: CmpOp, a: Decimal, b: Decimal) -> bool {
+    holds(op, a.cmp(&b))
+}
+
+fn holds(op: CmpOp, ord: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering;
+    match op {
         CmpOp::Lt => ord == Ordering::Less,
         CmpOp::Le => ord != Ordering::Greater,
         CmpOp::Gt => ord == Ordering::Greater,
         CmpOp::Ge => ord != Ordering::Less,
         CmpOp::Eq => ord == Ordering::Equal,
         CmpOp::Ne => ord != Ordering::Equal,
-    })
+    }
 }
 
 /// A day-count convention of `year_fraction`.
