@@ -336,8 +336,14 @@ impl Binder {
     /// failure the text is read again by `parse` + `bind`, which name the problem exactly, so
     /// this path only has to be right about what it accepts.
     pub fn bind_text(&self, text: &str, schema: &Arc<RecordType>) -> Result<Value, DataError> {
-        if let Some(e) = self.over_limit(text) {
-            return Err(e);
+        // A list of n elements takes at least 2n - 1 bytes, so a shorter text cannot hold one
+        // over the limit, and the scan is needed only for its numbers. The direct path checks
+        // each number's length itself before reading it (and skips unknown fields without
+        // allocating), then hands over to `parse`, whose scan names the limit.
+        if text.len() >= self.max_list_len.saturating_mul(2) {
+            if let Some(e) = self.over_limit(text) {
+                return Err(e);
+            }
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let direct = serde::de::DeserializeSeed::deserialize(Shaped { binder: self, ty: Shape::Record(schema) }, &mut de).and_then(|v| de.end().map(|()| v));
@@ -613,9 +619,12 @@ mod tests {
             r#"{"as_of": "2026-03-31", "debt": 5, "rate": "-0.000", "rows": []}"#,
             "",
         ];
-        for text in texts {
-            let tree = b.parse(text).and_then(|j| b.bind(&j, &schema));
-            assert_eq!(b.bind_text(text, &schema), tree, "{text}");
+        // A small list limit makes the direct path scan first; a large one lets it skip.
+        for b in [b, Binder { max_list_len: 1_000_000, max_number_digits: 30 }] {
+            for text in texts {
+                let tree = b.parse(text).and_then(|j| b.bind(&j, &schema));
+                assert_eq!(b.bind_text(text, &schema), tree, "{text}");
+            }
         }
     }
 
