@@ -40,6 +40,17 @@ pub struct Evaluation<'p> {
     pub(crate) outcome: Outcome,
 }
 
+impl std::fmt::Debug for Evaluation<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluation")
+            .field("as_of", &self.outcome.as_of)
+            .field("scenario", &self.scenario())
+            .field("covenants", &self.covenants().map(|(name, c)| (name, c.status.as_str())).collect::<Vec<_>>())
+            .field("errors", &self.outcome.errors.len())
+            .finish()
+    }
+}
+
 impl<'p> Evaluation<'p> {
     pub fn as_of(&self) -> Date {
         self.outcome.as_of
