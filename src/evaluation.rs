@@ -1,6 +1,6 @@
 //! One evaluation's results, typed: what an embedding system acts on (a covenant's status,
 //! a margin call's amount and due date) without formatting or parsing any text. The
-//! [`Report`](crate::Report) is built from it only when asked for.
+//! [`Report`] is built from it only when asked for.
 
 use crate::dates::Date;
 use crate::eval::{ErrorEntry, Outcome};
