@@ -259,3 +259,16 @@ fn durations_are_reported_as_written() {
     assert_eq!(val("1 day"), "1 day");
     assert_eq!(val("3 months"), "3 months");
 }
+
+#[test]
+fn an_aggregate_inside_a_schedule_row_leaves_the_call_arguments_alone() {
+    // The aggregate's variable is a local of the schedule's frame; the arguments of `add` sit
+    // just above it on the stack and must not be overwritten by it.
+    let src = "input { as_of: Date  xs: List<Number> }
+fn add(a: Number, b: Number) -> Number = a * 1000 + b
+schedule s(k: Number) -> Number { < 5 => add(k, sum(x for x in input.xs))  else => 0 }
+let v = s(1)
+";
+    let r = report(src, r#"{"as_of": "2026-03-31", "xs": [1, 2, 3]}"#);
+    assert_eq!(r.values["v"], "1006");
+}

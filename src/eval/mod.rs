@@ -420,10 +420,12 @@ impl<'p> Evaluator<'p> {
                         }
                     }
                 }
+                // The whole frame is reserved before the body runs, so that a local set inside it
+                // (an aggregate's variable) never lands on a later call's arguments.
+                self.stack.resize(frame + (f.body.frame as usize).max(args.len()), Value::Null);
                 let r = if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
                     self.schedule(rows, *interpolate, frame, span)
                 } else {
-                    self.stack.resize(frame + (f.body.frame as usize).max(args.len()), Value::Null);
                     self.expr(f.body.expr, frame)
                 };
                 self.stack.truncate(frame);
