@@ -420,8 +420,10 @@ impl<'p> Evaluator<'p> {
                         }
                     }
                 }
-                // The whole frame is reserved before the body runs, so that a local set inside it
-                // (an aggregate's variable) never lands on a later call's arguments.
+                // The whole frame is reserved before the body runs. Frames count every local of
+                // their body (`resolve` never reuses a slot), so with the frame reserved no
+                // local set inside it, such as an aggregate's variable, can land on the
+                // arguments of a call being prepared above it.
                 self.stack.resize(frame + (f.body.frame as usize).max(args.len()), Value::Null);
                 let r = if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
                     self.schedule(rows, *interpolate, frame, span)
