@@ -3,31 +3,17 @@
 //! bound value, or the same error.
 #![no_main]
 
-use std::path::Path;
+mod shared;
+
 use std::sync::OnceLock;
 
-use covenant::resolve::Loader;
-use covenant::{Limits, Program};
+use covenant::Program;
 use libfuzzer_sys::fuzz_target;
-
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} is not available", path.display())))
-    }
-}
-
-const EXAMPLES: [&str; 4] = [
-    include_str!("../../examples/gpu_abl.cov"),
-    include_str!("../../examples/miner_facility.cov"),
-    include_str!("../../examples/liquidation_study.cov"),
-    include_str!("../../examples/sponsor_loan.cov"),
-];
 
 fn examples() -> &'static Vec<Program> {
     static COMPILED: OnceLock<Vec<Program>> = OnceLock::new();
-    COMPILED.get_or_init(|| EXAMPLES.iter().filter_map(|s| Program::compile_with("example.cov", s, Limits::default(), &NoFiles).ok()).collect())
+    // The standard-library examples have no facility data worth binding.
+    COMPILED.get_or_init(|| shared::EXAMPLES.iter().take(4).filter_map(|s| shared::compile(s)).collect())
 }
 
 fuzz_target!(|bytes: &[u8]| {

@@ -4,32 +4,18 @@
 //! Every scenario is evaluated and every report serialised.
 #![no_main]
 
-use std::path::Path;
+mod shared;
+
 use std::sync::OnceLock;
 
-use covenant::resolve::Loader;
-use covenant::{Limits, Program};
+use covenant::Program;
 use libfuzzer_sys::fuzz_target;
 
-struct NoFiles;
-
-impl Loader for NoFiles {
-    fn load(&self, path: &Path) -> std::io::Result<String> {
-        Err(std::io::Error::new(std::io::ErrorKind::NotFound, format!("{} is not available", path.display())))
-    }
-}
-
-const EXAMPLES: [&str; 5] = [
-    include_str!("../../examples/gpu_abl.cov"),
-    include_str!("../../examples/miner_facility.cov"),
-    include_str!("../../examples/liquidation_study.cov"),
-    include_str!("../../examples/sponsor_loan.cov"),
-    include_str!("../../examples/stdlib_examples.cov"),
-];
+use shared::EXAMPLES;
 
 fn examples() -> &'static Vec<Option<Program>> {
     static COMPILED: OnceLock<Vec<Option<Program>>> = OnceLock::new();
-    COMPILED.get_or_init(|| EXAMPLES.iter().map(|s| Program::compile_with("example.cov", s, Limits::default(), &NoFiles).ok()).collect())
+    COMPILED.get_or_init(|| EXAMPLES.iter().map(|s| shared::compile(s)).collect())
 }
 
 fn evaluate_everything(program: &Program, data: &str) {
@@ -45,7 +31,7 @@ fn evaluate_everything(program: &Program, data: &str) {
 fuzz_target!(|bytes: &[u8]| {
     if let Some(split) = bytes.iter().position(|b| *b == 0xFF) {
         let (Ok(source), Ok(data)) = (std::str::from_utf8(&bytes[..split]), std::str::from_utf8(&bytes[split + 1..])) else { return };
-        if let Ok(program) = Program::compile_with("fuzz.cov", source, Limits::default(), &NoFiles) {
+        if let Some(program) = shared::compile(source) {
             evaluate_everything(&program, data);
         }
         return;
