@@ -50,6 +50,15 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
         eligible = op(ArithOp::Add, eligible, ev_, span)?;
         Ok(())
     };
+    // One frame per position, shared by its quantity, price and haircut.
+    let frame = [Some(def.quantity), Some(def.price), def.haircut].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
+    let mut position = |ev: &mut Evaluator<'_>, bound: Value| -> EvalResult<()> {
+        let base = ev.open_frame(bound, frame);
+        let clauses = position_clauses(ev, def, base);
+        ev.close_frame(base);
+        let (q, p, h) = clauses?;
+        add_position(q, p, h)
+    };
     match def.each {
         Some((list, _)) => {
             let items = match ev.eval_body(list)? {
@@ -57,27 +66,13 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
                 Value::Null => Arc::from(Vec::new()),
                 _ => return fail(span, "a pool's `for` needs a list"),
             };
-            let frame = [Some(def.quantity), Some(def.price), def.haircut].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
             for item in items.iter() {
-                // One frame per position, shared by its quantity, price and haircut.
-                let base = ev.open_frame(item.clone(), frame);
-                let q = ev.num_in_frame(def.quantity, base);
-                let p = q.and_then(|q| Ok((q, ev.num_in_frame(def.price, base)?)));
-                let h = p.and_then(|qp| Ok((qp, def.haircut.map(|h| ev.num_in_frame(h, base)).transpose()?)));
-                ev.close_frame(base);
-                let ((q, p), h) = h?;
-                add_position(q, p, h.unwrap_or(Decimal::ZERO))?;
+                position(ev, item.clone())?;
             }
         }
-        None => {
-            let q = ev.num(def.quantity, &[])?;
-            let p = ev.num(def.price, &[])?;
-            let h = match def.haircut {
-                Some(h) => ev.num(h, &[])?,
-                None => Decimal::ZERO,
-            };
-            add_position(q, p, h)?;
-        }
+        // A pool without `for` is one position. Its frame opens with a placeholder where the
+        // `for` variable would be, which the clauses' own locals are free to overwrite.
+        None => position(ev, Value::Null)?,
     }
     let average_price = if quantity.is_zero() { Decimal::ZERO } else { op(ArithOp::Div, market, quantity, span)? };
     let lot = match def.lot {
@@ -91,6 +86,17 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
     let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, average_price, lot };
     out.realisable_value = proceeds(ev, def, &out, quantity)?.1;
     Ok(out)
+}
+
+/// A position's quantity, price and haircut, read in the frame open at `base`.
+fn position_clauses(ev: &mut Evaluator<'_>, def: &ir::PoolDef, base: usize) -> EvalResult<(Decimal, Decimal, Decimal)> {
+    let quantity = ev.num_in_frame(def.quantity, base)?;
+    let price = ev.num_in_frame(def.price, base)?;
+    let haircut = match def.haircut {
+        Some(h) => ev.num_in_frame(h, base)?,
+        None => Decimal::ZERO,
+    };
+    Ok((quantity, price, haircut))
 }
 
 /// The discount and proceeds of selling `units` of a pool.
