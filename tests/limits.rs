@@ -201,6 +201,20 @@ fn syntax_error_is_refused_quickly() {
     refused("a syntax error in a long file", &["check", &p], &["covenant::syntax"]);
 }
 
+/// Nested calls left open, within the nesting limit. Found by the `parse` fuzzer: each
+/// argument was parsed twice (as a generator, then as an expression), so 25 open calls took
+/// seconds; now each is parsed once.
+#[test]
+fn nested_unclosed_calls_are_refused_quickly() {
+    let dir = TempDir::new("unclosed");
+    for open in ["f(x, ", "sum(a * ", "g(h(k, "] {
+        let p = dir.file("p.cov", format!("input {{ as_of: Date }}\nlet x = {}1\n", open.repeat(40)));
+        refused("nested unclosed calls", &["check", &p], &["covenant::syntax"]);
+    }
+    let fuzzed = dir.file("f.cov", include_str!("../fuzz/regressions/parse_exponential_unclosed_calls.cov"));
+    refused("the fuzzer's unclosed calls", &["check", &fuzzed], &["covenant::syntax"]);
+}
+
 /// Compiles every prefix of every example through the library: none may panic, and each
 /// either compiles or carries diagnostics.
 #[test]

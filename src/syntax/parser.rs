@@ -752,7 +752,9 @@ impl<'a> Parser<'a> {
             Rule::generator => {
                 let mut i = pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::k_for | Rule::k_in | Rule::k_if));
                 let body = self.expr(next(&mut i)?)?;
-                let var = self.ident(next(&mut i)?);
+                // Without `for …` the argument is a plain positional expression.
+                let Some(var) = i.next() else { return Ok(Arg::Positional(body)) };
+                let var = self.ident(var);
                 let list = self.expr(next(&mut i)?)?;
                 let filter = i.next().map(|p| self.expr(p)).transpose()?;
                 Ok(Arg::Generator { body, var, list, filter, span })
