@@ -1387,7 +1387,6 @@ fn computed_value_read(ir: &ir::Ir, root: ir::ExprId) -> Option<(Span, Arc<str>)
     while let Some(id) = pending.pop() {
         let node = ir.arena.node(id)?;
         let name = match node {
-            Node::Global(ir::Global::Let(i)) => ir.lets.get(*i as usize).map(|d| d.name.clone()),
             Node::Global(g) => global_name(ir, *g),
             Node::PoolField(i, _) => ir.pools.get(*i as usize).map(|d| d.name.clone()),
             Node::CovenantField(i, _) => ir.covenants.get(*i as usize).map(|d| d.name.clone()),
