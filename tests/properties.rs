@@ -409,11 +409,18 @@ liquidation enforcement {{
     }
 }
 
-/// What the reference says selling `units` of a pool fetches: units × average price ×
-/// (1 − discount), with the average price taken from the pool's reported figures.
+/// What the reference says selling `units` of a pool fetches: the units' share of the
+/// market value (units × market value ÷ quantity, multiplied first, so the whole pool grosses
+/// its market value exactly) × (1 − discount), from the pool's reported figures.
 fn proceeds_of(units: Decimal, quantity: Decimal, market_value: Decimal, discount: Decimal) -> Decimal {
-    let average_price = if quantity.is_zero() { Decimal::ZERO } else { market_value / quantity };
-    units * average_price * (Decimal::ONE - clamp01(discount))
+    let gross = if quantity.is_zero() || units.is_zero() {
+        Decimal::ZERO
+    } else if units == quantity {
+        market_value
+    } else {
+        units * market_value / quantity
+    };
+    gross * (Decimal::ONE - clamp01(discount))
 }
 
 proptest! {
@@ -439,7 +446,7 @@ proptest! {
             let units = dec(&sold.units);
             let proceeds = amount(&sold.proceeds);
             let fetch = |u: Decimal| proceeds_of(u, quantity, market_value, terms.rate());
-            prop_assert_eq!(dec(&sold.discount), terms.rate());
+            prop_assert_eq!(dec(sold.discount.as_deref().expect("a discount")), terms.rate());
             prop_assert_eq!(proceeds, fetch(units), "reported proceeds of {} units", units);
 
             if remaining <= Decimal::ZERO {

@@ -28,8 +28,9 @@ pub struct PoolOutcome {
     pub eligible_value: Decimal,
     pub realisable_value: Decimal,
     pub haircut: Decimal,
-    /// Market value ÷ quantity: the price of the pool as one homogeneous lot.
-    pub average_price: Decimal,
+    /// The whole pool's value at its liquidation prices, before any discount: what forced
+    /// sales gross, pro rata to the units sold.
+    pub sale_value: Decimal,
     pub lot: Decimal,
 }
 
@@ -74,7 +75,6 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
         // `for` variable would be, which the clauses' own locals are free to overwrite.
         None => position(ev, Value::Null)?,
     }
-    let average_price = if quantity.is_zero() { Decimal::ZERO } else { op(ArithOp::Div, market, quantity, span)? };
     let lot = match def.lot {
         Some(l) => ev.num(l, &[])?,
         None => Decimal::ONE,
@@ -83,8 +83,9 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
     let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
-    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, average_price, lot };
-    out.realisable_value = proceeds(ev, def, &out, quantity)?.1;
+    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value: market, lot };
+    let lots = lot_count(&out, span)?;
+    out.realisable_value = peak_lots(ev, def, &out, lots)?.2;
     Ok(out)
 }
 
@@ -99,14 +100,72 @@ fn position_clauses(ev: &mut Evaluator<'_>, def: &ir::PoolDef, base: usize) -> E
     Ok((quantity, price, haircut))
 }
 
-/// The discount and proceeds of selling `units` of a pool.
+/// The discount and proceeds of selling `units` of a pool. The gross value is the units'
+/// share of the market value, multiplied before it is divided so that selling the whole
+/// pool grosses exactly its market value (a rounded average price would leave a residue).
 fn proceeds(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal) -> EvalResult<(Decimal, Decimal)> {
     let discount = match def.discount {
         Some(d) => clamp01(ev.num(d, &[Value::Num(units)])?),
         None => Decimal::ZERO,
     };
-    let gross = op(ArithOp::Mul, units, pool.average_price, def.span)?;
+    let gross = gross_value(pool, units, def.span)?;
     Ok((discount, op(ArithOp::Mul, gross, Decimal::ONE - discount, def.span)?))
+}
+
+/// units × market value ÷ quantity, exact where the result is representable.
+fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Decimal> {
+    if pool.quantity.is_zero() || units.is_zero() {
+        return Ok(Decimal::ZERO);
+    }
+    if units == pool.quantity {
+        return Ok(pool.sale_value);
+    }
+    match units.checked_mul(pool.sale_value) {
+        Some(product) => op(ArithOp::Div, product, pool.quantity, span),
+        // The product overflows only for figures near the decimal range; the share first
+        // then keeps the result in range at the cost of the last digit.
+        None => op(ArithOp::Mul, op(ArithOp::Div, units, pool.quantity, span)?, pool.sale_value, span),
+    }
+}
+
+/// The smallest number of whole lots whose proceeds are the pool's greatest. Proceeds are
+/// assumed to rise and then fall (never rise again) as more lots are sold, which holds for
+/// every standard-library discount model; the search then needs only O(log lots) probes.
+fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
+    let span = def.span;
+    let (mut lo, mut hi) = (Decimal::ZERO, lots);
+    // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
+    if lots > Decimal::ZERO {
+        let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
+        let (discount, all) = proceeds(ev, def, pool, pool.quantity)?;
+        if before_last < all {
+            return Ok((lots, discount, all));
+        }
+        hi = lots - Decimal::ONE;
+    }
+    // Invariant: the first peak lies in lo..=hi; proceeds rise strictly before it.
+    while lo < hi {
+        let mid = lo + ((hi - lo) / Decimal::TWO).floor();
+        let (_, here) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
+        let (_, next) = proceeds(ev, def, pool, units_of(pool, mid + Decimal::ONE, span)?)?;
+        if here < next {
+            lo = mid + Decimal::ONE;
+        } else {
+            hi = mid;
+        }
+    }
+    let units = units_of(pool, lo, span)?;
+    let (discount, best) = proceeds(ev, def, pool, units)?;
+    Ok((lo, discount, best))
+}
+
+/// The units in `n` lots, the last lot of a pool being whatever remains.
+fn units_of(pool: &PoolOutcome, n: Decimal, span: Span) -> EvalResult<Decimal> {
+    Ok(op(ArithOp::Mul, n, pool.lot, span)?.min(pool.quantity))
+}
+
+fn lot_count(pool: &PoolOutcome, span: Span) -> EvalResult<Decimal> {
+    Ok(op(ArithOp::Div, pool.quantity, pool.lot, span)?.ceil())
 }
 
 pub fn pool_field(ev: &mut Evaluator<'_>, i: u32, f: PoolField) -> EvalResult<Value> {
@@ -411,8 +470,13 @@ pub fn margin_field(ev: &mut Evaluator<'_>, i: u32, f: MarginField) -> EvalResul
 pub struct Sale {
     pub pool: u32,
     pub units: Decimal,
-    pub discount: Decimal,
+    /// The discount at the units sold; `None` for a pool left unsold whose discount model
+    /// cannot be evaluated at zero units (it does not change what the sale recovers).
+    pub discount: Option<Decimal>,
     pub proceeds: Decimal,
+    /// Units kept back because selling them would lower the proceeds (§14.2); zero when
+    /// the sale covered what remained or took the whole pool.
+    pub held_back: Decimal,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -441,15 +505,10 @@ pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResu
             return Err(Fail::Upstream);
         };
         let sale = if remaining <= Decimal::ZERO {
-            let (discount, _) = proceeds(ev, pdef, &pool, Decimal::ZERO)?;
-            Sale { pool: pi, units: Decimal::ZERO, discount, proceeds: Decimal::ZERO }
+            let discount = proceeds(ev, pdef, &pool, Decimal::ZERO).ok().map(|(d, _)| d);
+            Sale { pool: pi, units: Decimal::ZERO, discount, proceeds: Decimal::ZERO, held_back: Decimal::ZERO }
         } else {
-            let (discount, whole) = proceeds(ev, pdef, &pool, pool.quantity)?;
-            if whole < remaining {
-                Sale { pool: pi, units: pool.quantity, discount, proceeds: whole }
-            } else {
-                least_lots(ev, pi, pdef, &pool, remaining)?
-            }
+            sell_from(ev, pi, pdef, &pool, remaining)?
         };
         remaining = op(ArithOp::Sub, remaining, sale.proceeds, span)?;
         total = op(ArithOp::Add, total, sale.proceeds, span)?;
@@ -461,26 +520,32 @@ pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResu
     Ok(LiquidationOutcome { triggered, debt, proceeds: total, shortfall, surplus, recovery, sales })
 }
 
-/// The least whole number of lots whose proceeds cover `remaining`; the whole pool is known
-/// to cover it, and proceeds are assumed non-decreasing in units sold.
-fn least_lots(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
+/// One pool's sale toward `remaining` (§14.2): the least lots that cover it, found below the
+/// proceeds peak; when even the peak does not cover it, the peak, with the rest held back.
+fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
     let span = def.span;
-    let lots = op(ArithOp::Div, pool.quantity, pool.lot, span)?.ceil();
-    let units_of = |n: Decimal| -> EvalResult<Decimal> { Ok(op(ArithOp::Mul, n, pool.lot, span)?.min(pool.quantity)) };
-    let (mut lo, mut hi) = (Decimal::ZERO, lots);
-    // Invariant: selling `hi` lots covers the debt, selling `lo` lots does not.
+    let lots = lot_count(pool, span)?;
+    let (peak, peak_discount, best) = peak_lots(ev, def, pool, lots)?;
+    if best < remaining {
+        let units = units_of(pool, peak, span)?;
+        let held_back = op(ArithOp::Sub, pool.quantity, units, span)?;
+        return Ok(Sale { pool: pool_index, units, discount: Some(peak_discount), proceeds: best, held_back });
+    }
+    // Proceeds rise strictly up to the peak, so the least covering count is a bisection.
+    let (mut lo, mut hi) = (Decimal::ZERO, peak);
+    // Invariant: selling `hi` lots covers what remains, selling `lo` lots does not.
     while hi - lo > Decimal::ONE {
         let mid = lo + ((hi - lo) / Decimal::TWO).floor();
-        let (_, p) = proceeds(ev, def, pool, units_of(mid)?)?;
+        let (_, p) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
         if p >= remaining {
             hi = mid;
         } else {
             lo = mid;
         }
     }
-    let units = units_of(hi)?;
+    let units = units_of(pool, hi, span)?;
     let (discount, p) = proceeds(ev, def, pool, units)?;
-    Ok(Sale { pool: pool_index, units, discount, proceeds: p })
+    Ok(Sale { pool: pool_index, units, discount: Some(discount), proceeds: p, held_back: Decimal::ZERO })
 }
 
 pub fn liquidation_field(ev: &mut Evaluator<'_>, i: u32, f: LiquidationField) -> EvalResult<Value> {

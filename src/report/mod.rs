@@ -70,8 +70,12 @@ pub struct MarginCallReport {
 pub struct SaleReport {
     pub pool: String,
     pub units: String,
-    pub discount: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discount: Option<String>,
     pub proceeds: Money,
+    /// Units kept back because selling them would lower the proceeds; absent when none were.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_back: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -363,8 +367,9 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                                 Some(SaleReport {
                                     pool: pool.name.to_string(),
                                     units: number(s.units),
-                                    discount: number(s.discount),
+                                    discount: s.discount.map(number),
                                     proceeds: money(s.proceeds, &def.debt_ty)?,
+                                    held_back: (!s.held_back.is_zero()).then(|| number(s.held_back)),
                                 })
                             })
                             .collect(),

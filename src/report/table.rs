@@ -233,9 +233,19 @@ pub fn render(r: &Report) -> String {
         }
         let triggered = if l.triggered == Some(true) { "triggered: the lender may enforce now" } else { "not triggered" };
         let _ = writeln!(out, "  {triggered}");
-        let mut t = Table::new(&[("sale", false), ("units", true), ("discount", true), ("proceeds", true)]);
+        let units = |u: &String| dec(u).map_or(u.clone(), |d| grouped(d, 8));
+        let any_held_back = l.sales.iter().any(|s| s.held_back.is_some());
+        let mut columns = vec![("sale", false), ("units", true), ("discount", true), ("proceeds", true)];
+        if any_held_back {
+            columns.push(("held back", true));
+        }
+        let mut t = Table::new(&columns);
         for s in &l.sales {
-            t.row(vec![s.pool.clone(), dec(&s.units).map_or(s.units.clone(), |d| grouped(d, 8)), percent(&s.discount), money(&s.proceeds)]);
+            let mut row = vec![s.pool.clone(), units(&s.units), s.discount.as_ref().map_or_else(|| "—".to_string(), |d| percent(d)), money(&s.proceeds)];
+            if any_held_back {
+                row.push(s.held_back.as_ref().map_or_else(String::new, units));
+            }
+            t.row(row);
         }
         t.render(&mut out);
         let mut totals = Table::new(&[("", false), ("", true)]);

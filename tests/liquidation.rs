@@ -1,0 +1,137 @@
+//! The sale rule of §14.2 (no sale past the proceeds peak) and exact proceeds, with the
+//! arithmetic worked out in each test's comments.
+
+use covenant::{Program, Report};
+use serde_json::Value as Json;
+
+fn report(src: &str, data: &str) -> Report {
+    let program = Program::compile("test.cov", src).unwrap_or_else(|e| panic!("compile: {e:?}"));
+    program.evaluate(data, None).unwrap_or_else(|e| panic!("evaluate: {e}"))
+}
+
+fn sale(r: &Report, liquidation: &str, i: usize) -> Json {
+    serde_json::to_value(&r.liquidations[liquidation].sales[i]).unwrap_or_default()
+}
+
+const FLEET: &str = r#"
+import std.liquidity
+input { as_of: Date  debt: Money(USD)  units: Number  absorption: Number }
+collateral gpus {
+  quantity input.units
+  price    10_000 USD
+  liquidation discount absorption_discount(sold, input.absorption, 10%, 5%)
+}
+liquidation enforcement {
+  debt input.debt
+  sell gpus
+}
+"#;
+
+fn fleet(debt: &str, units: u32, absorption: u32) -> Report {
+    report(FLEET, &format!(r#"{{"as_of": "2026-03-31", "debt": "{debt}", "units": {units}, "absorption": {absorption}}}"#))
+}
+
+#[test]
+fn a_thin_market_is_sold_to_its_peak_and_the_rest_held_back() {
+    // Selling n > 100 units fetches n × 10,000 × (1 − 0.10 − 0.05 × (n / 100 − 1))
+    // = n × 10,000 × (0.95 − 0.0005 n), which peaks at n = 0.95 / 0.001 = 950:
+    // 950 × 10,000 × 0.475 = 4,512,500 (949 and 951 fetch 4,512,499.5).
+    // A debt of 10m is not covered by the peak: 950 sold, 1,050 of 2,000 held back.
+    // Dumping all 2,000 would fetch 2,000 × 10,000 × (0.95 − 1) → discount clamped to 1: 0.
+    let r = fleet("10000000", 2000, 100);
+    let s = sale(&r, "enforcement", 0);
+    assert_eq!(s["units"], "950");
+    assert_eq!(s["held_back"], "1050");
+    assert_eq!(s["discount"], "0.525");
+    assert_eq!(s["proceeds"]["amount"], "4512500");
+    assert_eq!(r.collateral["gpus"].realisable_value.as_ref().map(|m| m.amount.as_str()), Some("4512500"));
+    let l = &r.liquidations["enforcement"];
+    assert_eq!(l.shortfall.as_ref().map(|m| m.amount.as_str()), Some("5487500"));
+}
+
+#[test]
+fn a_debt_the_peak_covers_sells_the_least_lots_below_the_peak() {
+    // 3m to raise: least n with n × 10,000 × (0.95 − 0.0005 n) ≥ 3,000,000:
+    // 0.0005 n² − 0.95 n + 300 ≤ 0 → n ≥ (0.95 − sqrt(0.9025 − 0.6)) / 0.001 = 400.04...
+    // 400 fetch 400 × 10,000 × 0.75 = 3,000,000 exactly; 399 fetch 399 × 10,000 × 0.7505
+    // = 2,994,495. So 400, nothing held back (the field is absent).
+    let r = fleet("3000000", 2000, 100);
+    let s = sale(&r, "enforcement", 0);
+    assert_eq!(s["units"], "400");
+    assert_eq!(s["proceeds"]["amount"], "3000000");
+    assert!(s.get("held_back").is_none(), "{s}");
+}
+
+#[test]
+fn a_pool_that_rises_throughout_is_sold_whole_when_it_cannot_cover() {
+    // Absorption 10,000 a month: 2,000 units are within the first month, discount 10%
+    // flat; the whole pool fetches 2,000 × 10,000 × 0.9 = 18m < 20m, so all is sold and
+    // nothing is held back.
+    let r = fleet("20000000", 2000, 10000);
+    let s = sale(&r, "enforcement", 0);
+    assert_eq!(s["units"], "2000");
+    assert_eq!(s["proceeds"]["amount"], "18000000");
+    assert!(s.get("held_back").is_none(), "{s}");
+}
+
+#[test]
+fn proceeds_are_the_units_share_of_the_market_value_exactly() {
+    // Three GPUs, two at 20,000 and one at 30,000: 70,000 in all, an average price of
+    // 23,333.33… that no decimal holds. Selling all three must gross exactly 70,000 and
+    // cover a 70,000 debt, leaving the BTC untouched. A rounded average price × 3 fell
+    // 1e-24 short and sold a BTC lot as well.
+    let src = r#"
+input { as_of: Date  gpus: List<{ count: Number, price: Money(USD) }> }
+collateral gpus for g in input.gpus {
+  quantity g.count
+  price    g.price
+}
+collateral btc {
+  quantity 10
+  price    50_000 USD
+  lot      0.01
+}
+liquidation enforcement {
+  debt 70_000 USD
+  sell gpus, btc
+}
+"#;
+    let data = r#"{"as_of": "2026-03-31", "gpus": [{"count": 2, "price": "20000"}, {"count": 1, "price": "30000"}]}"#;
+    let r = report(src, data);
+    let gpus = sale(&r, "enforcement", 0);
+    let btc = sale(&r, "enforcement", 1);
+    assert_eq!(gpus["units"], "3");
+    assert_eq!(btc["units"], "0", "{btc}");
+    let l = &r.liquidations["enforcement"];
+    assert_eq!(l.shortfall.as_ref().map(|m| m.amount.as_str()), Some("0"));
+}
+
+#[test]
+fn an_unsold_pool_whose_discount_fails_at_zero_does_not_fail_the_sale() {
+    // The reserve covers the 1m debt, so the fleet is reached with nothing left to raise.
+    // Its model divides by `sold` and cannot be evaluated at 0 units: the sale is still
+    // reported, the fleet with 0 units and no discount.
+    let src = r#"
+input { as_of: Date }
+collateral reserve {
+  quantity 1_000_000
+  price    1 USD
+}
+collateral fleet {
+  quantity 100
+  price    10_000 USD
+  liquidation discount 1 / sold
+}
+liquidation enforcement {
+  debt 1_000_000 USD
+  sell reserve, fleet
+}
+"#;
+    let r = report(src, r#"{"as_of": "2026-03-31"}"#);
+    let l = &r.liquidations["enforcement"];
+    assert_eq!(l.status, None, "{:?}", r.errors);
+    let fleet = sale(&r, "enforcement", 1);
+    assert_eq!(fleet["units"], "0");
+    assert!(fleet.get("discount").is_none(), "{fleet}");
+    assert_eq!(l.proceeds.as_ref().map(|m| m.amount.as_str()), Some("1000000"));
+}
