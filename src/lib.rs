@@ -610,6 +610,14 @@ impl Program {
                 }
                 None => input,
             };
+            let input = match self.apply_shocks(input, &t.shocks) {
+                Ok(shocked) => shocked,
+                Err((line, message)) => {
+                    outcome.failures.push(format!("the shock at line {line} cannot be applied: {message}"));
+                    results.push(outcome);
+                    continue;
+                }
+            };
             let mut ev = self.evaluator(input);
             ev.run_globals();
             for e in &t.expects {
@@ -653,9 +661,14 @@ impl Program {
     }
 
     fn apply_scenario(&self, input: Value, s: &ir::ScenarioDef) -> Result<Value, EvalError> {
+        self.apply_shocks(input, &s.shocks).map_err(|(line, message)| EvalError::Shock { scenario: s.name.to_string(), line, message })
+    }
+
+    /// Applies shocks in order; a refusal gives the shock's line and why.
+    fn apply_shocks(&self, input: Value, shocks: &[ir::ShockDef]) -> Result<Value, (usize, String)> {
         let mut shocked = input;
-        for shock in &s.shocks {
-            let refused = |message: String| EvalError::Shock { scenario: s.name.to_string(), line: self.sources.line_column(shock.span).0, message };
+        for shock in shocks {
+            let refused = |message: String| (self.sources.line_column(shock.span).0, message);
             // Shock values are read against the data as shocked so far.
             let mut ev = self.evaluator(shocked.clone());
             let by = match ev.eval_body(shock.value) {

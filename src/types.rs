@@ -27,6 +27,7 @@ pub enum RuleKind {
     Covenant,
     MarginCall,
     Liquidation,
+    Default,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +121,7 @@ impl fmt::Display for Type {
             Type::Rule(RuleKind::Covenant, _) => f.write_str("covenant"),
             Type::Rule(RuleKind::MarginCall, _) => f.write_str("margin call"),
             Type::Rule(RuleKind::Liquidation, _) => f.write_str("liquidation"),
+            Type::Rule(RuleKind::Default, _) => f.write_str("events-of-default rule"),
             Type::Error => f.write_str("?"),
         }
     }

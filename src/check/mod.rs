@@ -9,7 +9,7 @@ use std::sync::Arc;
 pub use error::CheckError;
 
 use crate::ir::{
-    self, Aggregate, ArithOp, Body, Builtin, CovenantField, ExprId, Global, LiquidationField, MarginField, Node, PoolField,
+    self, Aggregate, ArithOp, Body, Builtin, CovenantField, DefaultField, ExprId, Global, LiquidationField, MarginField, Node, PoolField,
 };
 use crate::resolve::{suggestion, Pending, Resolved};
 use crate::span::{SourceMap, Span};
@@ -244,6 +244,12 @@ impl<'a> Checker<'a> {
                 Global::Covenant(i) => self.covenant(ir, i as usize, pending),
                 Global::MarginCall(i) => self.margin_call(ir, i as usize),
                 Global::Liquidation(i) => self.liquidation(ir, i as usize),
+                Global::Default(i) => {
+                    let whens: Vec<Body> = ir.defaults.get(i as usize).map(|d| d.events.iter().map(|e| e.when).collect()).unwrap_or_default();
+                    for b in whens {
+                        self.expect(ir, b, &Type::Bool, "an event of default is a condition: `when ltv > 90%`");
+                    }
+                }
             }
         }
         for i in 0..ir.checks.len() {
@@ -290,6 +296,7 @@ impl<'a> Checker<'a> {
             RuleKind::Covenant => (ir.covenants.get(*i as usize).map(|d| &d.name), "status"),
             RuleKind::MarginCall => (ir.margin_calls.get(*i as usize).map(|d| &d.name), "amount"),
             RuleKind::Liquidation => (ir.liquidations.get(*i as usize).map(|d| &d.name), "recovery"),
+            RuleKind::Default => (ir.defaults.get(*i as usize).map(|d| &d.name), "triggered"),
         };
         let name = name.map_or_else(String::new, |n| n.to_string());
         let text = self.sources.text(ir.arena.span(at)).trim().to_string();
@@ -322,8 +329,8 @@ impl<'a> Checker<'a> {
 
     fn pool(&mut self, ir: &mut ir::Ir, i: usize) {
         let Some(p) = ir.pools.get(i) else { return };
-        let (each, quantity, price, haircut, lot, discount) = (p.each, p.quantity, p.price, p.haircut, p.lot, p.discount);
-        let mut frame = Frame::new(quantity.frame.max(price.frame).max(haircut.map_or(0, |h| h.frame)));
+        let (each, quantity, price, haircut, lot, discount, liquidation_price) = (p.each, p.quantity, p.price, p.haircut, p.lot, p.discount, p.liquidation_price);
+        let mut frame = Frame::new(quantity.frame.max(price.frame).max(haircut.map_or(0, |h| h.frame)).max(liquidation_price.map_or(0, |l| l.frame)));
         if let Some((list, slot)) = each {
             match self.body(ir, list) {
                 Type::List(t) => frame.set(slot, (*t).clone()),
@@ -348,6 +355,13 @@ impl<'a> Checker<'a> {
                 Type::Error
             }
         };
+        if let Some(l) = liquidation_price {
+            let lt = clause(self, ir, l, &mut frame);
+            if lt != pt && lt != Type::Error && pt != Type::Error {
+                let want = pt.to_string();
+                self.mismatch(ir.arena.span(l.expr), &want, &lt, "a forced sale is valued in the pool's own currency: `liquidation price input.gpu_secondary_price`");
+            }
+        }
         if let Some(h) = haircut {
             let ht = clause(self, ir, h, &mut frame);
             if ht != Type::Number {
@@ -536,10 +550,13 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// The shocks of every scenario and of every test.
     fn scenarios(&mut self, ir: &mut ir::Ir, pending: &Pending) {
-        for (si, paths) in pending.shock_paths.iter().enumerate() {
+        let scenarios = pending.shock_paths.iter().enumerate().map(|(i, p)| (ShockSet::Scenario(i), p));
+        let tests = pending.test_shock_paths.iter().enumerate().map(|(i, p)| (ShockSet::Test(i), p));
+        for (set, paths) in scenarios.chain(tests) {
             for (k, path) in paths.iter().enumerate() {
-                let Some(shock) = ir.scenarios.get(si).and_then(|s| s.shocks.get(k)) else { continue };
+                let Some(shock) = set.shocks(ir).and_then(|s| s.get(k)) else { continue };
                 let (value, op) = (shock.value, shock.op);
                 let Some((steps, target)) = self.shock_path(ir, path) else { continue };
                 let vt = self.body(ir, value);
@@ -568,7 +585,7 @@ impl<'a> Checker<'a> {
                         "shock values read the input (as shocked so far), literals and functions of them; write the figure, or derive it from `input` fields",
                     );
                 }
-                if let Some(s) = ir.scenarios.get_mut(si).and_then(|s| s.shocks.get_mut(k)) {
+                if let Some(s) = set.shocks_mut(ir).and_then(|s| s.get_mut(k)) {
                     s.path = steps;
                     s.ty = target;
                 }
@@ -668,6 +685,7 @@ impl<'a> Checker<'a> {
             Global::Covenant(i) => Type::Rule(RuleKind::Covenant, i),
             Global::MarginCall(i) => Type::Rule(RuleKind::MarginCall, i),
             Global::Liquidation(i) => Type::Rule(RuleKind::Liquidation, i),
+            Global::Default(i) => Type::Rule(RuleKind::Default, i),
         }
     }
 
@@ -710,7 +728,7 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            Node::PoolField(..) | Node::CovenantField(..) | Node::MarginField(..) | Node::LiquidationField(..) => {
+            Node::PoolField(..) | Node::CovenantField(..) | Node::MarginField(..) | Node::LiquidationField(..) | Node::DefaultField(..) => {
                 ir.arena.ty(id).clone()
             }
             Node::Neg(x) => {
@@ -1158,10 +1176,13 @@ impl<'a> Checker<'a> {
             Builtin::IsMonthEnd | Builtin::IsQuarterEnd => "is_month_end(d: Date) -> Bool",
             Builtin::QuarterEnd | Builtin::MonthEnd => "quarter_end(d: Date) -> Date",
             Builtin::AddBusinessDays => "add_business_days(d: Date, n: Number) -> Date",
+            Builtin::IsBusinessDay => "is_business_day(d: Date) -> Bool",
+            Builtin::Weekday => "weekday(d: Date) -> Number",
         };
         let arity = match b {
             Builtin::Abs | Builtin::Sqrt | Builtin::Ln | Builtin::Exp | Builtin::Amount | Builtin::Len => 1,
             Builtin::IsMonthEnd | Builtin::IsQuarterEnd | Builtin::QuarterEnd | Builtin::MonthEnd => 1,
+            Builtin::IsBusinessDay | Builtin::Weekday => 1,
             Builtin::Clamp | Builtin::YearFraction => 3,
             _ => 2,
         };
@@ -1280,9 +1301,13 @@ impl<'a> Checker<'a> {
                 }
                 Number
             }
-            Builtin::IsMonthEnd | Builtin::IsQuarterEnd => {
+            Builtin::IsMonthEnd | Builtin::IsQuarterEnd | Builtin::IsBusinessDay => {
                 want(self, 0, &Date);
                 Bool
+            }
+            Builtin::Weekday => {
+                want(self, 0, &Date);
+                Number
             }
             Builtin::QuarterEnd | Builtin::MonthEnd => {
                 want(self, 0, &Date);
@@ -1293,6 +1318,29 @@ impl<'a> Checker<'a> {
                 want(self, 1, &Number);
                 Date
             }
+        }
+    }
+}
+
+/// Where a list of shocks is declared: a scenario, or a test's own what-ifs.
+#[derive(Clone, Copy)]
+enum ShockSet {
+    Scenario(usize),
+    Test(usize),
+}
+
+impl ShockSet {
+    fn shocks(self, ir: &ir::Ir) -> Option<&Vec<ir::ShockDef>> {
+        match self {
+            ShockSet::Scenario(i) => ir.scenarios.get(i).map(|s| &s.shocks),
+            ShockSet::Test(i) => ir.tests.get(i).map(|t| &t.shocks),
+        }
+    }
+
+    fn shocks_mut(self, ir: &mut ir::Ir) -> Option<&mut Vec<ir::ShockDef>> {
+        match self {
+            ShockSet::Scenario(i) => ir.scenarios.get_mut(i).map(|s| &mut s.shocks),
+            ShockSet::Test(i) => ir.tests.get_mut(i).map(|t| &mut t.shocks),
         }
     }
 }
@@ -1320,6 +1368,7 @@ pub fn rule_fields(kind: RuleKind) -> &'static [&'static str] {
         RuleKind::Covenant => &["status", "passed", "value", "limit", "headroom"],
         RuleKind::MarginCall => &["status", "triggered", "amount", "raw_amount", "due"],
         RuleKind::Liquidation => &["triggered", "debt", "proceeds", "shortfall", "surplus", "recovery"],
+        RuleKind::Default => &["triggered", "events"],
     }
 }
 
@@ -1376,6 +1425,11 @@ fn rule_field(ir: &ir::Ir, kind: RuleKind, i: u32, name: &str) -> Option<(Node, 
             };
             (Node::LiquidationField(i, f), t)
         }
+        RuleKind::Default => match name {
+            "triggered" => (Node::DefaultField(i, DefaultField::Triggered), Type::Bool),
+            "events" => (Node::DefaultField(i, DefaultField::Events), Type::List(Arc::new(Type::Text))),
+            _ => return None,
+        },
     })
 }
 
@@ -1392,6 +1446,7 @@ fn computed_value_read(ir: &ir::Ir, root: ir::ExprId) -> Option<(Span, Arc<str>)
             Node::CovenantField(i, _) => ir.covenants.get(*i as usize).map(|d| d.name.clone()),
             Node::MarginField(i, _) => ir.margin_calls.get(*i as usize).map(|d| d.name.clone()),
             Node::LiquidationField(i, _) => ir.liquidations.get(*i as usize).map(|d| d.name.clone()),
+            Node::DefaultField(i, _) => ir.defaults.get(*i as usize).map(|d| d.name.clone()),
             _ => None,
         };
         if let Some(name) = name {
@@ -1417,5 +1472,6 @@ fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
         ir::Global::Covenant(i) => ir.covenants.get(i as usize).map(|d| d.name.clone()),
         ir::Global::MarginCall(i) => ir.margin_calls.get(i as usize).map(|d| d.name.clone()),
         ir::Global::Liquidation(i) => ir.liquidations.get(i as usize).map(|d| d.name.clone()),
+        ir::Global::Default(i) => ir.defaults.get(i as usize).map(|d| d.name.clone()),
     }
 }

@@ -12,7 +12,7 @@ pub use ops::DayCount;
 
 use crate::dates::Date;
 use crate::ir::{self, Aggregate, Body, ExprId, Global, Ir, Node};
-use crate::lending::{self, CovenantOutcome, LiquidationOutcome, MarginOutcome, PoolOutcome};
+use crate::lending::{self, CovenantOutcome, DefaultOutcome, LiquidationOutcome, MarginOutcome, PoolOutcome};
 use crate::span::Span;
 use crate::syntax::ast::{CmpOp, DurationUnit};
 use crate::value::{Duration, Value};
@@ -47,6 +47,7 @@ pub struct Outcome {
     pub covenants: Vec<Option<CovenantOutcome>>,
     pub margin_calls: Vec<Option<EvalResult<MarginOutcome>>>,
     pub liquidations: Vec<Option<EvalResult<LiquidationOutcome>>>,
+    pub defaults: Vec<Option<DefaultOutcome>>,
     pub errors: Vec<ErrorEntry>,
 }
 
@@ -77,6 +78,7 @@ impl<'p> Evaluator<'p> {
                 covenants: vec![None; ir.covenants.len()],
                 margin_calls: vec![None; ir.margin_calls.len()],
                 liquidations: vec![None; ir.liquidations.len()],
+                defaults: vec![None; ir.defaults.len()],
                 errors: Vec::new(),
             },
             searching: false,
@@ -137,6 +139,19 @@ impl<'p> Evaluator<'p> {
                 let r = lending::liquidation(self, def);
                 self.note(&def.name, &r);
                 if let Some(slot) = self.out.liquidations.get_mut(i as usize) {
+                    *slot = Some(r);
+                }
+            }
+            Global::Default(i) => {
+                let Some(def) = ir.defaults.get(i as usize) else { return };
+                let r = lending::default_rule(self, def);
+                for (event, failure) in &r.failures {
+                    if let (Fail::Here { message, span }, Some(e)) = (failure, def.events.get(*event as usize)) {
+                        let message = format!("event `{}`: {message}", e.name);
+                        self.out.errors.push(ErrorEntry { name: def.name.clone(), message, span: *span });
+                    }
+                }
+                if let Some(slot) = self.out.defaults.get_mut(i as usize) {
                     *slot = Some(r);
                 }
             }
@@ -216,7 +231,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The calendar's holidays, sorted, computed on first use and then lent out.
-    fn holidays(&mut self) -> EvalResult<&[Date]> {
+    pub fn holidays(&mut self) -> EvalResult<&[Date]> {
         if self.holidays.is_none() {
             let r = match self.ir.calendar {
                 Some(b) => self.dates(b).map(|mut d| {
@@ -363,6 +378,7 @@ impl<'p> Evaluator<'p> {
             Node::CovenantField(i, f) => lending::covenant_field(self, *i, *f),
             Node::MarginField(i, f) => lending::margin_field(self, *i, *f),
             Node::LiquidationField(i, f) => lending::liquidation_field(self, *i, *f),
+            Node::DefaultField(i, f) => lending::default_field(self, *i, *f),
             Node::Neg(x) => match self.expr(*x, base)? {
                 Value::Num(n) => Ok(Value::Num(-n)),
                 Value::Duration(d) => Ok(Value::Duration(Duration { count: d.count.checked_neg().unwrap_or(i64::MAX), unit: d.unit })),

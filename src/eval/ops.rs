@@ -236,5 +236,10 @@ pub fn builtin(ev: &mut Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -
             let count = whole(n(1)?, span, "the number of business days")?;
             ev.add_business_days(d(0)?, count, span).map(Value::Date)
         }
+        Builtin::IsBusinessDay => {
+            let day = d(0)?;
+            Ok(Value::Bool(!day.is_weekend() && ev.holidays()?.binary_search(&day).is_err()))
+        }
+        Builtin::Weekday => number(Decimal::from(d(0)?.weekday() + 1)),
     }
 }

@@ -23,6 +23,7 @@ pub enum Global {
     Covenant(u32),
     MarginCall(u32),
     Liquidation(u32),
+    Default(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,6 +70,8 @@ pub enum Builtin {
     QuarterEnd,
     MonthEnd,
     AddBusinessDays,
+    IsBusinessDay,
+    Weekday,
 }
 
 impl Builtin {
@@ -96,6 +99,8 @@ impl Builtin {
         ("quarter_end", Builtin::QuarterEnd),
         ("month_end", Builtin::MonthEnd),
         ("add_business_days", Builtin::AddBusinessDays),
+        ("is_business_day", Builtin::IsBusinessDay),
+        ("weekday", Builtin::Weekday),
     ];
 
     pub fn lookup(name: &str) -> Option<Builtin> {
@@ -155,6 +160,12 @@ pub enum LiquidationField {
     Recovery,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultField {
+    Triggered,
+    Events,
+}
+
 #[derive(Clone, Debug)]
 pub enum Node {
     Const(Value),
@@ -168,6 +179,7 @@ pub enum Node {
     CovenantField(u32, CovenantField),
     MarginField(u32, MarginField),
     LiquidationField(u32, LiquidationField),
+    DefaultField(u32, DefaultField),
     Neg(ExprId),
     Not(ExprId),
     Arith { op: ArithOp, lhs: ExprId, rhs: ExprId },
@@ -236,6 +248,8 @@ pub struct PoolDef {
     pub lot: Option<Body>,
     /// The discount, with `sold` in local slot 0.
     pub discount: Option<Body>,
+    /// Per position, like `price`; forced sales use it, borrowing-base values do not.
+    pub liquidation_price: Option<Body>,
     pub price_ty: Type,
     pub span: Span,
 }
@@ -301,6 +315,21 @@ pub struct LiquidationDef {
 }
 
 #[derive(Debug)]
+pub struct DefaultDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub events: Vec<EventDef>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub struct EventDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub when: Body,
+}
+
+#[derive(Debug)]
 pub enum PathStep {
     Field(u32),
     All,
@@ -328,6 +357,8 @@ pub struct TestDef {
     pub title: String,
     pub data: Option<String>,
     pub scenario: Option<u32>,
+    /// The test's own what-ifs, applied after its scenario.
+    pub shocks: Vec<ShockDef>,
     pub expects: Vec<Body>,
     pub span: Span,
 }
@@ -377,6 +408,7 @@ pub struct Ir {
     pub covenants: Vec<CovenantDef>,
     pub margin_calls: Vec<MarginCallDef>,
     pub liquidations: Vec<LiquidationDef>,
+    pub defaults: Vec<DefaultDef>,
     pub scenarios: Vec<ScenarioDef>,
     pub tests: Vec<TestDef>,
     /// Globals in declaration order, for the report.

@@ -39,26 +39,32 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
     let mut quantity = Decimal::ZERO;
     let mut market = Decimal::ZERO;
     let mut eligible = Decimal::ZERO;
+    let mut sale_value = Decimal::ZERO;
     let quantity_span = ev.ir.arena.span(def.quantity.expr);
-    let mut add_position = |q: Decimal, p: Decimal, h: Decimal| -> EvalResult<()> {
+    let mut add_position = |position: Position| -> EvalResult<()> {
+        let Position { quantity: q, price: p, haircut: h, liquidation_price } = position;
         if q.is_sign_negative() && !q.is_zero() {
             return fail(quantity_span, format!("a position has a negative quantity ({})", q.normalize()));
         }
         let mv = op(ArithOp::Mul, q, p, span)?;
         let ev_ = op(ArithOp::Mul, mv, Decimal::ONE - clamp01(h), span)?;
+        let sv = match liquidation_price {
+            Some(lp) => op(ArithOp::Mul, q, lp, span)?,
+            None => mv,
+        };
         quantity = op(ArithOp::Add, quantity, q, span)?;
         market = op(ArithOp::Add, market, mv, span)?;
         eligible = op(ArithOp::Add, eligible, ev_, span)?;
+        sale_value = op(ArithOp::Add, sale_value, sv, span)?;
         Ok(())
     };
-    // One frame per position, shared by its quantity, price and haircut.
-    let frame = [Some(def.quantity), Some(def.price), def.haircut].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
+    // One frame per position, shared by its quantity, prices and haircut.
+    let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
     let mut position = |ev: &mut Evaluator<'_>, bound: Value| -> EvalResult<()> {
         let base = ev.open_frame(bound, frame);
         let clauses = position_clauses(ev, def, base);
         ev.close_frame(base);
-        let (q, p, h) = clauses?;
-        add_position(q, p, h)
+        add_position(clauses?)
     };
     match def.each {
         Some((list, _)) => {
@@ -83,21 +89,32 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
     let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
-    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value: market, lot };
+    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value, lot };
     let lots = lot_count(&out, span)?;
     out.realisable_value = peak_lots(ev, def, &out, lots)?.2;
     Ok(out)
 }
 
-/// A position's quantity, price and haircut, read in the frame open at `base`.
-fn position_clauses(ev: &mut Evaluator<'_>, def: &ir::PoolDef, base: usize) -> EvalResult<(Decimal, Decimal, Decimal)> {
+struct Position {
+    quantity: Decimal,
+    price: Decimal,
+    haircut: Decimal,
+    liquidation_price: Option<Decimal>,
+}
+
+/// A position's clauses, read in the frame open at `base`.
+fn position_clauses(ev: &mut Evaluator<'_>, def: &ir::PoolDef, base: usize) -> EvalResult<Position> {
     let quantity = ev.num_in_frame(def.quantity, base)?;
     let price = ev.num_in_frame(def.price, base)?;
     let haircut = match def.haircut {
         Some(h) => ev.num_in_frame(h, base)?,
         None => Decimal::ZERO,
     };
-    Ok((quantity, price, haircut))
+    let liquidation_price = match def.liquidation_price {
+        Some(l) => Some(ev.num_in_frame(l, base)?),
+        None => None,
+    };
+    Ok(Position { quantity, price, haircut, liquidation_price })
 }
 
 /// The discount and proceeds of selling `units` of a pool. The gross value is the units'
@@ -557,5 +574,63 @@ pub fn liquidation_field(ev: &mut Evaluator<'_>, i: u32, f: LiquidationField) ->
         LiquidationField::Shortfall => Value::Num(l.shortfall),
         LiquidationField::Surplus => Value::Num(l.surplus),
         LiquidationField::Recovery => Value::Num(l.recovery),
+    })
+}
+
+// ---------------------------------------------------------------------- events of default
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultStatus {
+    Triggered,
+    Clear,
+    Error,
+}
+
+impl DefaultStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefaultStatus::Triggered => "triggered",
+            DefaultStatus::Clear => "clear",
+            DefaultStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DefaultOutcome {
+    pub status: DefaultStatus,
+    /// The events whose condition holds, by index, in declaration order.
+    pub events: Vec<u32>,
+    /// Conditions that could not be evaluated, with why. One event that holds is enough to
+    /// trigger the default, so these make the status `error` only when none holds.
+    pub failures: Vec<(u32, Fail)>,
+}
+
+pub fn default_rule(ev: &mut Evaluator<'_>, def: &ir::DefaultDef) -> DefaultOutcome {
+    let mut events = Vec::new();
+    let mut failures = Vec::new();
+    for (i, event) in (0u32..).zip(&def.events) {
+        match ev.boolean(event.when) {
+            Ok(true) => events.push(i),
+            Ok(false) => {}
+            Err(f) => failures.push((i, f)),
+        }
+    }
+    let status = match (events.is_empty(), failures.is_empty()) {
+        (false, _) => DefaultStatus::Triggered,
+        (true, true) => DefaultStatus::Clear,
+        (true, false) => DefaultStatus::Error,
+    };
+    DefaultOutcome { status, events, failures }
+}
+
+pub fn default_field(ev: &mut Evaluator<'_>, i: u32, f: ir::DefaultField) -> EvalResult<Value> {
+    let (Some(Some(d)), Some(def)) = (ev.out.defaults.get(i as usize), ev.ir.defaults.get(i as usize)) else { return Err(Fail::Upstream) };
+    if d.status == DefaultStatus::Error {
+        return Err(Fail::Upstream);
+    }
+    Ok(match f {
+        ir::DefaultField::Triggered => Value::Bool(d.status == DefaultStatus::Triggered),
+        ir::DefaultField::Events => Value::List(d.events.iter().filter_map(|&e| def.events.get(e as usize)).map(|e| Value::Text(e.name.clone())).collect()),
     })
 }

@@ -94,6 +94,17 @@ pub struct LiquidationReport {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DefaultReport {
+    pub title: Option<String>,
+    pub status: &'static str,
+    /// The events that hold, in declaration order.
+    pub events: Vec<String>,
+    /// Their titles, for people; not in the JSON report.
+    #[serde(skip)]
+    pub event_titles: Vec<Option<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ErrorReport {
     pub name: String,
     pub message: String,
@@ -124,6 +135,7 @@ pub struct Report {
     pub covenants: IndexMap<String, CovenantReport>,
     pub margin_calls: IndexMap<String, MarginCallReport>,
     pub liquidations: IndexMap<String, LiquidationReport>,
+    pub defaults: IndexMap<String, DefaultReport>,
     pub errors: Vec<ErrorReport>,
     #[serde(skip)]
     pub scenario_title: Option<String>,
@@ -269,6 +281,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
         covenants: IndexMap::new(),
         margin_calls: IndexMap::new(),
         liquidations: IndexMap::new(),
+        defaults: IndexMap::new(),
         errors: Vec::new(),
         value_styles: IndexMap::new(),
     };
@@ -387,6 +400,20 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                     },
                 };
                 report.liquidations.insert(def.name.to_string(), r);
+            }
+            Global::Default(i) => {
+                let Some(def) = ir.defaults.get(i as usize) else { continue };
+                let (status, fired) = match out.defaults.get(i as usize) {
+                    Some(Some(d)) => (d.status.as_str(), d.events.iter().filter_map(|&e| def.events.get(e as usize)).collect()),
+                    _ => ("error", Vec::new()),
+                };
+                let r = DefaultReport {
+                    title: def.title.clone(),
+                    status,
+                    events: fired.iter().map(|e| e.name.to_string()).collect(),
+                    event_titles: fired.iter().map(|e| e.title.clone()).collect(),
+                };
+                report.defaults.insert(def.name.to_string(), r);
             }
             Global::Let(_) => {}
         }

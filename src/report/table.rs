@@ -143,6 +143,7 @@ fn status_mark(status: &str) -> String {
         "pass" => "pass".into(),
         "breach" => "BREACH".into(),
         "called" => "CALLED".into(),
+        "triggered" => "TRIGGERED".into(),
         "error" => "ERROR".into(),
         other => other.replace('_', " "),
     }
@@ -222,6 +223,15 @@ pub fn render(r: &Report) -> String {
                 money_opt(&m.amount),
                 m.due.clone().unwrap_or_else(|| "—".into()),
             ]);
+        }
+        t.render(&mut out);
+    }
+    if !r.defaults.is_empty() {
+        let _ = writeln!(out, "\nEvents of default");
+        let mut t = Table::new(&[("rule", false), ("status", false), ("events that hold", false)]);
+        for (name, d) in &r.defaults {
+            let events = d.events.iter().zip(&d.event_titles).map(|(e, title)| label(e, title)).collect::<Vec<_>>();
+            t.row(vec![label(name, &d.title), status_mark(d.status), if events.is_empty() { "—".into() } else { events.join("; ") }]);
         }
         t.render(&mut out);
     }

@@ -64,6 +64,8 @@ pub struct Pending {
     pub fn_sigs: Vec<(Vec<ast::Param>, TypeExpr)>,
     pub cure_paths: Vec<Option<ast::InputPath>>,
     pub shock_paths: Vec<Vec<ast::InputPath>>,
+    /// Per test, the paths of its own shocks.
+    pub test_shock_paths: Vec<Vec<ast::InputPath>>,
     pub require_spans: Vec<Span>,
     pub margin_due_spans: Vec<Span>,
 }
@@ -125,7 +127,7 @@ struct Resolver<'s> {
     /// Whether the body being lowered reads `sold`.
     uses_sold: bool,
     /// Rules declared so far, per kind: pools, covenants, margin calls, liquidations.
-    rule_counts: [u32; 4],
+    rule_counts: [u32; 5],
 }
 
 #[derive(Default)]
@@ -139,6 +141,7 @@ struct Parts {
     covenants: Vec<ir::CovenantDef>,
     margin_calls: Vec<ir::MarginCallDef>,
     liquidations: Vec<ir::LiquidationDef>,
+    defaults: Vec<ir::DefaultDef>,
     scenarios: Vec<ir::ScenarioDef>,
     tests: Vec<ir::TestDef>,
     order: Vec<Global>,
@@ -172,13 +175,14 @@ impl<'s> Resolver<'s> {
                 fn_sigs: Vec::new(),
                 cure_paths: Vec::new(),
                 shock_paths: Vec::new(),
+                test_shock_paths: Vec::new(),
                 require_spans: Vec::new(),
                 margin_due_spans: Vec::new(),
             },
             scope: Vec::new(),
             frame: 0,
             uses_sold: false,
-            rule_counts: [0; 4],
+            rule_counts: [0; 5],
         }
     }
 
@@ -356,6 +360,7 @@ impl<'s> Resolver<'s> {
             Item::Covenant(c) => self.declare_rule(&c.name, 1, Global::Covenant, is_std),
             Item::MarginCall(c) => self.declare_rule(&c.name, 2, Global::MarginCall, is_std),
             Item::Liquidation(c) => self.declare_rule(&c.name, 3, Global::Liquidation, is_std),
+            Item::Default(c) => self.declare_rule(&c.name, 4, Global::Default, is_std),
             Item::Scenario(s) => {
                 let i = idx(self.scenario_names.len());
                 if self.scenario_names.insert(s.name.name.clone(), i).is_some() {
@@ -506,6 +511,16 @@ impl<'s> Resolver<'s> {
                     span: m.span,
                 });
             }
+            Item::Default(d) => {
+                let g = Global::Default(idx(self.ir_parts.defaults.len()));
+                self.ir_parts.order.push(g);
+                let events = d
+                    .events
+                    .into_iter()
+                    .map(|e| ir::EventDef { name: Arc::from(e.name.name.as_str()), title: e.title, when: self.simple(&e.when) })
+                    .collect();
+                self.ir_parts.defaults.push(ir::DefaultDef { name: Arc::from(d.name.name.as_str()), title: d.title, events, span: d.span });
+            }
             Item::Liquidation(l) => {
                 let g = Global::Liquidation(idx(self.ir_parts.liquidations.len()));
                 self.ir_parts.order.push(g);
@@ -544,19 +559,7 @@ impl<'s> Resolver<'s> {
                 });
             }
             Item::Scenario(s) => {
-                let mut shocks = Vec::new();
-                let mut paths = Vec::new();
-                for shock in s.shocks {
-                    let value = self.simple(&shock.value);
-                    shocks.push(ir::ShockDef {
-                        path: Vec::new(),
-                        op: shock.op,
-                        value,
-                        ty: crate::types::Type::Error,
-                        span: shock.path.span.to(shock.value.span),
-                    });
-                    paths.push(shock.path);
-                }
+                let (shocks, paths) = self.lower_shocks(s.shocks);
                 self.pending.shock_paths.push(paths);
                 self.ir_parts.scenarios.push(ir::ScenarioDef { name: Arc::from(s.name.name.as_str()), title: s.title, shocks, span: s.span });
             }
@@ -574,10 +577,24 @@ impl<'s> Resolver<'s> {
                     },
                     None => None,
                 };
+                let (shocks, paths) = self.lower_shocks(t.shocks);
+                self.pending.test_shock_paths.push(paths);
                 let expects = t.expects.iter().map(|e| self.simple(e)).collect();
-                self.ir_parts.tests.push(ir::TestDef { title: t.title, data: t.data.map(|d| d.0), scenario, expects, span: t.span });
+                self.ir_parts.tests.push(ir::TestDef { title: t.title, data: t.data.map(|d| d.0), scenario, shocks, expects, span: t.span });
             }
         }
+    }
+
+    /// Shock values are lowered now; their paths wait for `check`, which knows the schema.
+    fn lower_shocks(&mut self, shocks: Vec<ast::Shock>) -> (Vec<ir::ShockDef>, Vec<ast::InputPath>) {
+        let mut lowered = Vec::new();
+        let mut paths = Vec::new();
+        for shock in shocks {
+            let value = self.simple(&shock.value);
+            lowered.push(ir::ShockDef { path: Vec::new(), op: shock.op, value, ty: crate::types::Type::Error, span: shock.path.span.to(shock.value.span) });
+            paths.push(shock.path);
+        }
+        (lowered, paths)
     }
 
     fn lower_opt(&mut self, e: Option<&ast::Expr>) -> Body {
@@ -610,6 +627,7 @@ impl<'s> Resolver<'s> {
         let quantity = p.quantity.as_ref().map(|e| self.body(&locals, frame, e));
         let price = p.price.as_ref().map(|e| self.body(&locals, frame, e));
         let haircut = p.haircut.as_ref().map(|e| self.body(&locals, frame, e));
+        let liquidation_price = p.liquidation_price.as_ref().map(|e| self.body(&locals, frame, e));
         let lot = p.lot.as_ref().map(|e| self.body(&[], 0, e));
         let discount = p.discount.as_ref().map(|e| {
             self.uses_sold = false;
@@ -634,6 +652,7 @@ impl<'s> Resolver<'s> {
             haircut,
             lot,
             discount,
+            liquidation_price,
             price_ty: crate::types::Type::Error,
             span: p.span,
         });
@@ -891,7 +910,7 @@ impl<'s> Resolver<'s> {
         for (i, pool) in p.pools.iter().enumerate() {
             let mut b = vec![pool.quantity, pool.price];
             b.extend(pool.each.iter().map(|e| e.0));
-            b.extend(pool.haircut.iter().chain(pool.lot.iter()).chain(pool.discount.iter()));
+            b.extend(pool.haircut.iter().chain(pool.lot.iter()).chain(pool.discount.iter()).chain(pool.liquidation_price.iter()));
             push_global(Global::Pool(idx(i)), b, &mut names, &mut bodies);
         }
         for (i, c) in p.covenants.iter().enumerate() {
@@ -912,6 +931,9 @@ impl<'s> Resolver<'s> {
             let mut b = vec![l.debt];
             b.extend(l.trigger.iter());
             push_global(Global::Liquidation(idx(i)), b, &mut names, &mut bodies);
+        }
+        for (i, d) in p.defaults.iter().enumerate() {
+            push_global(Global::Default(idx(i)), d.events.iter().map(|e| e.when).collect(), &mut names, &mut bodies);
         }
         let mut edges: Vec<Vec<usize>> = vec![Vec::new(); names.len()];
         for (from, bs) in bodies.iter().enumerate() {
@@ -1031,6 +1053,7 @@ impl<'s> Resolver<'s> {
             topo: p.topo,
             margin_calls: p.margin_calls,
             liquidations: p.liquidations,
+            defaults: p.defaults,
             scenarios: p.scenarios,
             tests: p.tests,
             order: p.order,
@@ -1057,7 +1080,7 @@ fn params_scope(params: &[ast::Param]) -> Vec<(String, u32)> {
 pub fn children(node: &Node, f: &mut dyn FnMut(ExprId)) {
     match node {
         Node::Const(_) | Node::Global(_) | Node::Local(_) | Node::Input => {}
-        Node::PoolField(..) | Node::CovenantField(..) | Node::MarginField(..) | Node::LiquidationField(..) => {}
+        Node::PoolField(..) | Node::CovenantField(..) | Node::MarginField(..) | Node::LiquidationField(..) | Node::DefaultField(..) => {}
         Node::Field { base, .. } => f(*base),
         Node::Index { base, index } => {
             f(*base);

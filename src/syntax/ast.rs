@@ -31,6 +31,7 @@ pub enum Item {
     Covenant(CovenantDef),
     MarginCall(MarginCallDef),
     Liquidation(LiquidationDef),
+    Default(DefaultDef),
     Scenario(ScenarioDef),
     Test(TestDef),
     Check(CheckDef),
@@ -140,6 +141,8 @@ pub struct PoolDef {
     pub haircut: Option<Expr>,
     pub lot: Option<Expr>,
     pub discount: Option<Expr>,
+    /// `liquidation price`: what a forced sale fetches per unit before the discount.
+    pub liquidation_price: Option<Expr>,
     pub span: Span,
 }
 
@@ -228,6 +231,22 @@ pub struct LiquidationDef {
     pub span: Span,
 }
 
+/// `default NAME { event NAME "title" when COND … }`: events of default.
+#[derive(Clone, Debug, Serialize)]
+pub struct DefaultDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub events: Vec<EventDef>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct EventDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub when: Expr,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum ShockOp {
     Set,
@@ -256,6 +275,8 @@ pub struct TestDef {
     pub title: String,
     pub data: Option<(String, Span)>,
     pub scenario: Option<Ident>,
+    /// Applied after the scenario, in order, as a scenario's shocks are.
+    pub shocks: Vec<Shock>,
     pub expects: Vec<Expr>,
     pub span: Span,
 }

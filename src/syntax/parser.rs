@@ -250,6 +250,7 @@ impl<'a> Parser<'a> {
             Rule::covenant_item => self.covenant(inner, span)?,
             Rule::margin_item => self.margin_call(inner, span)?,
             Rule::liquidation_item => self.liquidation(inner, span)?,
+            Rule::default_item => self.default_rule(inner, span)?,
             Rule::scenario_item => {
                 let name = self.ident(next(&mut inner)?);
                 let mut title = None;
@@ -257,28 +258,21 @@ impl<'a> Parser<'a> {
                 for p in inner {
                     match p.as_rule() {
                         Rule::title => title = self.title(Some(p))?,
-                        _ => {
-                            let mut s = p.into_inner();
-                            let path = self.input_path(next(&mut s)?)?;
-                            let op = match next(&mut s)?.as_str() {
-                                "*=" => ShockOp::Mul,
-                                "+=" => ShockOp::Add,
-                                "-=" => ShockOp::Sub,
-                                _ => ShockOp::Set,
-                            };
-                            let value = self.expr(next(&mut s)?)?;
-                            shocks.push(Shock { path, op, value });
-                        }
+                        _ => shocks.push(self.shock(p)?),
                     }
                 }
                 Item::Scenario(ScenarioDef { name, title, shocks, span })
             }
             Rule::test_item => {
                 let title = self.string(next(&mut inner)?)?;
-                let mut test = TestDef { title, data: None, scenario: None, expects: Vec::new(), span };
+                let mut test = TestDef { title, data: None, scenario: None, shocks: Vec::new(), expects: Vec::new(), span };
                 for p in inner {
                     let pspan = self.span(&p);
                     let rule = p.as_rule();
+                    if rule == Rule::shock {
+                        test.shocks.push(self.shock(p)?);
+                        continue;
+                    }
                     let mut c = p.into_inner();
                     let _kw = c.next();
                     let arg = next(&mut c)?;
@@ -298,6 +292,19 @@ impl<'a> Parser<'a> {
             }
             other => return Err(self.bad_form(span, format!("unexpected item {other:?}"), "this is a parser fault")),
         })
+    }
+
+    fn shock(&self, pair: Pair<'_, Rule>) -> PResult<Shock> {
+        let mut s = pair.into_inner();
+        let path = self.input_path(next(&mut s)?)?;
+        let op = match next(&mut s)?.as_str() {
+            "*=" => ShockOp::Mul,
+            "+=" => ShockOp::Add,
+            "-=" => ShockOp::Sub,
+            _ => ShockOp::Set,
+        };
+        let value = self.expr(next(&mut s)?)?;
+        Ok(Shock { path, op, value })
     }
 
     fn schedule(&self, mut inner: Pairs<'_, Rule>, span: Span) -> PResult<Item> {
@@ -340,6 +347,7 @@ impl<'a> Parser<'a> {
             haircut: None,
             lot: None,
             discount: None,
+            liquidation_price: None,
             span,
         };
         for p in inner {
@@ -361,6 +369,7 @@ impl<'a> Parser<'a> {
                 Rule::price_clause => (&mut pool.price, "price"),
                 Rule::haircut_clause => (&mut pool.haircut, "haircut"),
                 Rule::lot_clause => (&mut pool.lot, "lot"),
+                Rule::sale_price_clause => (&mut pool.liquidation_price, "liquidation price"),
                 _ => (&mut pool.discount, "liquidation discount"),
             };
             if slot.is_some() {
@@ -550,6 +559,35 @@ impl<'a> Parser<'a> {
             return Err(self.missing("sell", &liq.name, span, "list the pools to sell, in order: `sell btc, gpus`"));
         }
         Ok(Item::Liquidation(liq))
+    }
+
+    fn default_rule(&self, mut inner: Pairs<'_, Rule>, span: Span) -> PResult<Item> {
+        let name = self.ident(next(&mut inner)?);
+        let mut def = DefaultDef { name, title: None, events: Vec::new(), span };
+        for p in inner {
+            if p.as_rule() == Rule::title {
+                def.title = self.title(Some(p))?;
+                continue;
+            }
+            let mut e = p.clone().into_inner();
+            let _event = e.next();
+            let event = self.ident(next(&mut e)?);
+            if def.events.iter().any(|x| x.name.name == event.name) {
+                return Err(self.duplicate(&p, &format!("event {}", event.name), &def.name));
+            }
+            let mut title = None;
+            let mut rest = e.peekable();
+            if rest.peek().map(|x| x.as_rule()) == Some(Rule::title) {
+                title = self.title(rest.next())?;
+            }
+            let _when = rest.next();
+            let when = self.expr(next(&mut rest)?)?;
+            def.events.push(EventDef { name: event, title, when });
+        }
+        if def.events.is_empty() {
+            return Err(self.missing("event", &def.name, span, "list the events of default: `event ltv_breach \"LTV above 90%\" when ltv > 90%`"));
+        }
+        Ok(Item::Default(def))
     }
 
     fn input_path(&self, pair: Pair<'_, Rule>) -> PResult<InputPath> {
@@ -831,7 +869,7 @@ fn help_for(found: &str, expected: &[&str]) -> String {
     if !expected.contains(&"an item") {
         return "check the expression just before this point: an operator may lack an operand, or a `(`, `[` or `{` may be unclosed".into();
     }
-    "items start with `let`, `fn`, `schedule`, `collateral`, `covenant`, `margin_call`, `liquidation`, `scenario`, `test`, `check`, `input`, `type`, `import`, `calendar` or `facility`".into()
+    "items start with `let`, `fn`, `schedule`, `collateral`, `covenant`, `margin_call`, `liquidation`, `default`, `scenario`, `test`, `check`, `input`, `type`, `import`, `calendar` or `facility`".into()
 }
 
 const RESERVED: &[&str] = &[
@@ -854,9 +892,10 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::add | Rule::sub | Rule::mul | Rule::div | Rule::field | Rule::index => "an operator",
         Rule::import_item | Rule::facility_item | Rule::input_item | Rule::type_item | Rule::let_item | Rule::fn_item
         | Rule::schedule_item | Rule::calendar_item | Rule::collateral_item | Rule::covenant_item | Rule::margin_item
-        | Rule::liquidation_item | Rule::scenario_item | Rule::test_item | Rule::check_item => "an item",
-        Rule::quantity_clause | Rule::price_clause | Rule::haircut_clause | Rule::lot_clause | Rule::discount_clause => {
-            "a pool clause (`quantity`, `price`, `haircut`, `lot`, `liquidation discount`)"
+        | Rule::liquidation_item | Rule::default_item | Rule::scenario_item | Rule::test_item | Rule::check_item => "an item",
+        Rule::event_clause => "an event (`event NAME \"title\" when CONDITION`)",
+        Rule::quantity_clause | Rule::price_clause | Rule::haircut_clause | Rule::lot_clause | Rule::discount_clause | Rule::sale_price_clause => {
+            "a pool clause (`quantity`, `price`, `haircut`, `lot`, `liquidation price`, `liquidation discount`)"
         }
         Rule::require_clause | Rule::tested_clause | Rule::when_clause | Rule::cure_clause => {
             "a covenant clause (`require`, `tested`, `when`, `cure`)"
@@ -873,7 +912,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::input_path | Rule::k_input => "`input`",
         Rule::path_field | Rule::path_all => "`.field` or `[*]`",
         Rule::schedule_row | Rule::cmp_op | Rule::else_key => "a schedule row (`< 12 => 70%`)",
-        Rule::test_data | Rule::test_scenario | Rule::test_expect => "a test clause (`data`, `scenario`, `expect`)",
+        Rule::test_data | Rule::test_scenario | Rule::test_expect => "a test clause (`data`, `scenario`, a shock, `expect`)",
         Rule::rounding_mode => "`up`, `down` or `nearest`",
         Rule::unit => "a duration unit",
         Rule::k_then => "`then`",

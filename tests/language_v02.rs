@@ -1,0 +1,191 @@
+//! Language v0.2 (§14 of the design): liquidation price, events of default, shocks inside
+//! tests, `is_business_day` and `weekday`. Figures are worked out in the comments.
+
+use covenant::{Program, Report};
+use serde_json::{json, Value as Json};
+
+fn compile(src: &str) -> Program {
+    Program::compile("test.cov", src).unwrap_or_else(|e| panic!("compile: {e:?}"))
+}
+
+fn report(src: &str, data: &Json) -> Report {
+    compile(src).evaluate(&data.to_string(), None).unwrap_or_else(|e| panic!("evaluate: {e}"))
+}
+
+fn json_of(r: &Report) -> Json {
+    serde_json::to_value(r).unwrap_or_default()
+}
+
+const FLEET: &str = r#"
+import std.liquidity
+input { as_of: Date  units: Number  cost: Money(USD)  secondary: Money(USD)  debt: Money(USD) }
+collateral gpus for g in [input] {
+  quantity g.units
+  price    g.cost
+  haircut  50%
+  liquidation price    input.secondary
+  liquidation discount fixed_discount(sold, 10%)
+}
+liquidation enforcement {
+  debt input.debt
+  sell gpus
+}
+"#;
+
+#[test]
+fn the_borrowing_base_uses_the_price_and_the_sale_the_liquidation_price() {
+    // 1,000 GPUs at a cost of 30,000: market value 30,000,000, eligible 50% = 15,000,000.
+    // The secondary market pays 12,000 a unit less 10%: realisable 1,000 × 12,000 × 0.9
+    // = 10,800,000. A 5,400,000 debt needs 5,400,000 / 10,800 = 500 units exactly.
+    let data = json!({"as_of": "2026-03-31", "units": 1000, "cost": "30000", "secondary": "12000", "debt": "5400000"});
+    let r = json_of(&report(FLEET, &data));
+    let gpus = &r["collateral"]["gpus"];
+    assert_eq!(gpus["market_value"]["amount"], "30000000");
+    assert_eq!(gpus["eligible_value"]["amount"], "15000000");
+    assert_eq!(gpus["realisable_value"]["amount"], "10800000");
+    let sale = &r["liquidations"]["enforcement"]["sales"][0];
+    assert_eq!(sale["units"], "500");
+    assert_eq!(sale["proceeds"]["amount"], "5400000");
+}
+
+#[test]
+fn a_liquidation_price_in_another_currency_does_not_compile() {
+    let src = FLEET.replace("secondary: Money(USD)", "secondary: Money(EUR)");
+    let err = Program::compile("test.cov", &src).err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(err.contains("Money(EUR)") && err.contains("Money(USD)"), "{err}");
+}
+
+const EOD: &str = r#"
+input { as_of: Date  debt: Money(USD)  value: Money(USD)  overdue_calls: Number  zero: Number }
+let ltv = input.debt / input.value
+default eod "Events of default" {
+  event ltv_breach  "LTV above 90%"                          when ltv > 90%
+  event unpaid_call "Margin call unpaid after its due date"  when input.overdue_calls > 0
+}
+collateral c { quantity 1  price input.value }
+liquidation enforcement {
+  trigger eod.triggered
+  debt    input.debt
+  sell    c
+}
+let fired = len(eod.events)
+"#;
+
+fn eod(debt: &str, overdue: u32) -> Json {
+    json_of(&report(EOD, &json!({"as_of": "2026-03-31", "debt": debt, "value": "100", "overdue_calls": overdue, "zero": 0})))
+}
+
+#[test]
+fn events_of_default_report_the_events_that_hold_in_declaration_order() {
+    // LTV 95 / 100 = 95% > 90% and one overdue call: both events hold.
+    let r = eod("95", 1);
+    assert_eq!(r["defaults"]["eod"], json!({"title": "Events of default", "status": "triggered", "events": ["ltv_breach", "unpaid_call"]}));
+    assert_eq!(r["liquidations"]["enforcement"]["triggered"], true);
+    assert_eq!(r["values"]["fired"], "2");
+    // LTV 80%, no overdue call: clear, and the liquidation is not triggered.
+    let r = eod("80", 0);
+    assert_eq!(r["defaults"]["eod"]["status"], "clear");
+    assert_eq!(r["defaults"]["eod"]["events"], json!([]));
+    assert_eq!(r["liquidations"]["enforcement"]["triggered"], false);
+    // Only the unpaid call.
+    assert_eq!(eod("80", 2)["defaults"]["eod"]["events"], json!(["unpaid_call"]));
+}
+
+#[test]
+fn an_event_that_fails_makes_the_default_error_only_when_none_holds() {
+    let src = EOD.replace("when input.overdue_calls > 0", "when input.overdue_calls / input.zero > 0");
+    let data = |debt: &str| json!({"as_of": "2026-03-31", "debt": debt, "value": "100", "overdue_calls": 1, "zero": 0});
+    // LTV 80%: the LTV event is false and the other divides by zero, so nothing is known.
+    let r = json_of(&report(&src, &data("80")));
+    assert_eq!(r["defaults"]["eod"]["status"], "error");
+    assert_eq!(r["liquidations"]["enforcement"]["status"], "error");
+    assert_eq!(r["values"]["fired"], Json::Null);
+    let messages: Vec<&str> = r["errors"].as_array().into_iter().flatten().filter_map(|e| e["message"].as_str()).collect();
+    assert_eq!(messages, ["event `unpaid_call`: division by zero"]);
+    // LTV 95%: one event holds, which is enough; the failure is still reported.
+    let r = json_of(&report(&src, &data("95")));
+    assert_eq!(r["defaults"]["eod"]["status"], "triggered");
+    assert_eq!(r["defaults"]["eod"]["events"], json!(["ltv_breach"]));
+    assert_eq!(r["errors"].as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn the_table_names_the_events_that_fired() {
+    let program = compile(EOD);
+    let data = json!({"as_of": "2026-03-31", "debt": "95", "value": "100", "overdue_calls": 0, "zero": 0}).to_string();
+    let table = covenant::report::table::render(&program.evaluate(&data, None).unwrap_or_else(|e| panic!("{e}")));
+    let line = table.lines().find(|l| l.contains("eod — Events of default")).unwrap_or_default();
+    assert!(line.contains("TRIGGERED") && line.contains("ltv_breach — LTV above 90%") && !line.contains("unpaid_call"), "{table}");
+}
+
+#[test]
+fn a_default_needs_an_event_and_a_boolean_condition() {
+    let err = |src: &str| Program::compile("test.cov", src).err().map(|e| format!("{e:?}")).unwrap_or_default();
+    let empty = err("input { as_of: Date }\ndefault eod { }\n");
+    assert!(empty.contains("event"), "{empty}");
+    let number = err("input { as_of: Date }\ndefault eod { event e when 1 + 1 }\n");
+    assert!(number.contains("Bool"), "{number}");
+    let twice = err("input { as_of: Date }\ndefault eod { event e when true\n event e when false }\n");
+    assert!(twice.contains("event e"), "{twice}");
+}
+
+#[test]
+fn shocks_inside_a_test_apply_after_its_scenario() {
+    let dir = std::env::temp_dir().join(format!("covenant-test-shocks-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("d.json"), r#"{"as_of": "2026-03-31", "price": "100", "coins": "10"}"#).unwrap_or_else(|e| panic!("{e}"));
+    // Base value 10 × 100 = 1,000. The scenario halves the price (500); the test's own shock
+    // then takes 20% off what the scenario left: 10 × 50 × 0.8 = 400. The second test sets
+    // the coins to 3 without a scenario: 300. The third expects the wrong figure.
+    let src = r#"
+input { as_of: Date  price: Money(USD)  coins: Number }
+let value = input.coins * input.price
+scenario crash { input.price *= 50% }
+test "scenario, then the test's shock" {
+  data "d.json"
+  scenario crash
+  input.price *= 80%
+  expect value == 400 USD
+}
+test "a set without a scenario" {
+  data "d.json"
+  input.coins = 3
+  expect value == 300 USD
+}
+test "shocks really apply" {
+  data "d.json"
+  input.coins = 3
+  expect value == 1_000 USD
+}
+"#;
+    let outcomes = compile(src).run_tests(&dir);
+    let failures: Vec<usize> = outcomes.iter().map(|o| o.failures.len()).collect();
+    assert_eq!(failures, [0, 0, 1], "{outcomes:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_test_shock_is_checked_like_a_scenario_shock() {
+    let src = "input { as_of: Date  price: Money(USD) }\ntest \"t\" {\n  data \"d.json\"\n  input.prize *= 50%\n  expect true\n}\n";
+    let err = Program::compile("test.cov", src).err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(err.contains("no field `prize`"), "{err}");
+}
+
+#[test]
+fn business_days_follow_the_calendar_and_weekdays_are_iso() {
+    // 2026-04-03 is Good Friday (a holiday in the calendar), 2026-04-04 a Saturday,
+    // 2026-04-06 a Monday; weekday counts Monday as 1 and Sunday as 7.
+    let src = r#"
+input { as_of: Date  holidays: List<Date> }
+calendar { holidays input.holidays }
+let friday = is_business_day(2026-04-03)
+let thursday = is_business_day(2026-04-02)
+let saturday = is_business_day(2026-04-04)
+let monday = is_business_day(2026-04-06)
+let days = [weekday(2026-04-06), weekday(2026-04-03), weekday(2026-04-05)]
+"#;
+    let r = json_of(&report(src, &json!({"as_of": "2026-03-31", "holidays": ["2026-04-03"]})));
+    let v = &r["values"];
+    assert_eq!((&v["friday"], &v["thursday"], &v["saturday"], &v["monday"]), (&json!(false), &json!(true), &json!(false), &json!(true)));
+    assert_eq!(v["days"], json!(["1", "5", "7"]));
+}
