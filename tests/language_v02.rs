@@ -189,3 +189,28 @@ let days = [weekday(2026-04-06), weekday(2026-04-03), weekday(2026-04-05)]
     assert_eq!((&v["friday"], &v["thursday"], &v["saturday"], &v["monday"]), (&json!(false), &json!(true), &json!(false), &json!(true)));
     assert_eq!(v["days"], json!(["1", "5", "7"]));
 }
+
+#[test]
+fn accrual_multiplies_before_it_divides() {
+    // 130,000,000 × 10.80% = 14,040,000 a year; × 91 days (2026-01-01 → 2026-04-02) = 1,277,640,000;
+    // ÷ 360 = 3,549,000 exactly. Multiplying by year_fraction (91 / 360 = 0.2527…, rounded at
+    // 28 digits) first gives 3,549,000.0000000000000000000003.
+    // 30/360 from 2026-01-31 (day 31 → 30) to 2026-04-30: 30 × 3 = 90 days; 14,040,000 × 90 / 360 = 3,510,000.
+    // ACT/365F: 73,000,000 × 5% × 91 / 365 = 3,650,000 × 91 / 365 = 910,000.
+    let src = r#"
+import std.lending
+input { as_of: Date }
+let act360 = interest_for(130_000_000 USD, 10.80%, 2026-01-01, 2026-04-02, "ACT/360")
+let bond = interest_for(130_000_000 USD, 10.80%, 2026-01-31, 2026-04-30, "30/360")
+let act365 = interest_for(73_000_000 USD, 5%, 2026-01-01, 2026-04-02, "ACT/365F")
+let naive = 130_000_000 USD * 10.80% * year_fraction(2026-01-01, 2026-04-02, "ACT/360")
+let parts = [day_count(2026-01-31, 2026-04-30, "30/360"), basis_days("ACT/365F")]
+"#;
+    let r = json_of(&report(src, &json!({"as_of": "2026-03-31"})));
+    let v = &r["values"];
+    assert_eq!(v["act360"]["amount"], "3549000");
+    assert_eq!(v["bond"]["amount"], "3510000");
+    assert_eq!(v["act365"]["amount"], "910000");
+    assert_eq!(v["naive"]["amount"], "3549000.0000000000000000000003");
+    assert_eq!(v["parts"], json!(["90", "365"]));
+}

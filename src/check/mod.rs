@@ -1173,6 +1173,8 @@ impl<'a> Checker<'a> {
             Builtin::Len => "len(list: List) -> Number",
             Builtin::DaysBetween | Builtin::MonthsBetween => "days_between(a: Date, b: Date) -> Number",
             Builtin::YearFraction => "year_fraction(a: Date, b: Date, basis: Text) -> Number",
+            Builtin::DayCount => "day_count(a: Date, b: Date, basis: Text) -> Number",
+            Builtin::BasisDays => "basis_days(basis: Text) -> Number",
             Builtin::IsMonthEnd | Builtin::IsQuarterEnd => "is_month_end(d: Date) -> Bool",
             Builtin::QuarterEnd | Builtin::MonthEnd => "quarter_end(d: Date) -> Date",
             Builtin::AddBusinessDays => "add_business_days(d: Date, n: Number) -> Date",
@@ -1183,7 +1185,8 @@ impl<'a> Checker<'a> {
             Builtin::Abs | Builtin::Sqrt | Builtin::Ln | Builtin::Exp | Builtin::Amount | Builtin::Len => 1,
             Builtin::IsMonthEnd | Builtin::IsQuarterEnd | Builtin::QuarterEnd | Builtin::MonthEnd => 1,
             Builtin::IsBusinessDay | Builtin::Weekday => 1,
-            Builtin::Clamp | Builtin::YearFraction => 3,
+            Builtin::Clamp | Builtin::YearFraction | Builtin::DayCount => 3,
+            Builtin::BasisDays => 1,
             _ => 2,
         };
         if ts.len() != arity {
@@ -1202,7 +1205,7 @@ impl<'a> Checker<'a> {
         if ts.contains(&Error) {
             return match b {
                 Builtin::Sqrt | Builtin::Ln | Builtin::Exp | Builtin::Pow | Builtin::Amount | Builtin::Len | Builtin::DaysBetween
-                | Builtin::MonthsBetween | Builtin::YearFraction => Number,
+                | Builtin::MonthsBetween | Builtin::YearFraction | Builtin::DayCount | Builtin::BasisDays => Number,
                 _ => Error,
             };
         }
@@ -1290,13 +1293,16 @@ impl<'a> Checker<'a> {
                 want(self, 1, &Date);
                 Number
             }
-            Builtin::YearFraction => {
-                want(self, 0, &Date);
-                want(self, 1, &Date);
-                want(self, 2, &Text);
-                if let Some(Node::Const(Value::Text(basis))) = ir.arena.node(arg(2)) {
+            Builtin::YearFraction | Builtin::DayCount | Builtin::BasisDays => {
+                let basis_arg = if b == Builtin::BasisDays { 0 } else { 2 };
+                if basis_arg == 2 {
+                    want(self, 0, &Date);
+                    want(self, 1, &Date);
+                }
+                want(self, basis_arg, &Text);
+                if let Some(Node::Const(Value::Text(basis))) = ir.arena.node(arg(basis_arg)) {
                     if crate::eval::DayCount::parse(basis).is_none() {
-                        self.invalid(ir.arena.span(arg(2)), format!("unknown day count `{basis}`"), "not a day count", "the day counts are \"ACT/360\", \"ACT/365F\" and \"30/360\"");
+                        self.invalid(ir.arena.span(arg(basis_arg)), format!("unknown day count `{basis}`"), "not a day count", "the day counts are \"ACT/360\", \"ACT/365F\" and \"30/360\"");
                     }
                 }
                 Number

@@ -79,10 +79,10 @@ impl DayCount {
         }
     }
 
-    pub fn year_fraction(self, a: Date, b: Date) -> Decimal {
+    /// The days from `a` to `b` that the basis counts: the numerator of the year fraction.
+    pub fn days(self, a: Date, b: Date) -> i64 {
         match self {
-            DayCount::Act360 => Decimal::from(b.days() - a.days()) / Decimal::from(360),
-            DayCount::Act365F => Decimal::from(b.days() - a.days()) / Decimal::from(365),
+            DayCount::Act360 | DayCount::Act365F => i64::from(b.days()) - i64::from(a.days()),
             DayCount::Thirty360 => {
                 // Bond basis, ISDA 2006 4.16(f).
                 let (y1, m1, mut d1) = a.ymd();
@@ -93,10 +93,21 @@ impl DayCount {
                 if d2 == 31 && d1 == 30 {
                     d2 = 30;
                 }
-                let days = 360 * (i64::from(y2) - i64::from(y1)) + 30 * (i64::from(m2) - i64::from(m1)) + (i64::from(d2) - i64::from(d1));
-                Decimal::from(days) / Decimal::from(360)
+                360 * (i64::from(y2) - i64::from(y1)) + 30 * (i64::from(m2) - i64::from(m1)) + (i64::from(d2) - i64::from(d1))
             }
         }
+    }
+
+    /// The days of a year under the basis: the denominator of the year fraction.
+    pub fn year_days(self) -> i64 {
+        match self {
+            DayCount::Act360 | DayCount::Thirty360 => 360,
+            DayCount::Act365F => 365,
+        }
+    }
+
+    pub fn year_fraction(self, a: Date, b: Date) -> Decimal {
+        Decimal::from(self.days(a, b)) / Decimal::from(self.year_days())
     }
 }
 
@@ -221,11 +232,16 @@ pub fn builtin(ev: &mut Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -
         },
         Builtin::DaysBetween => number(Decimal::from(i64::from(d(1)?.days()) - i64::from(d(0)?.days()))),
         Builtin::MonthsBetween => number(Decimal::from(d(0)?.months_until(d(1)?))),
-        Builtin::YearFraction => {
-            let Value::Text(basis) = arg(2) else { return fail(span, "expected a day count") };
-            match DayCount::parse(&basis) {
-                Some(dc) => number(dc.year_fraction(d(0)?, d(1)?)),
-                None => fail(span, format!("unknown day count `{basis}`: use \"ACT/360\", \"ACT/365F\" or \"30/360\"")),
+        Builtin::YearFraction | Builtin::DayCount | Builtin::BasisDays => {
+            let basis_arg = if b == Builtin::BasisDays { 0 } else { 2 };
+            let Value::Text(basis) = arg(basis_arg) else { return fail(span, "expected a day count") };
+            let Some(dc) = DayCount::parse(&basis) else {
+                return fail(span, format!("unknown day count `{basis}`: use \"ACT/360\", \"ACT/365F\" or \"30/360\""));
+            };
+            match b {
+                Builtin::YearFraction => number(dc.year_fraction(d(0)?, d(1)?)),
+                Builtin::DayCount => number(Decimal::from(dc.days(d(0)?, d(1)?))),
+                _ => number(Decimal::from(dc.year_days())),
             }
         }
         Builtin::IsMonthEnd => Ok(Value::Bool(d(0)?.is_month_end())),
