@@ -374,3 +374,29 @@ fn a_covenant_over_dates_is_refused() {
     assert!(out.contains("expected a Number or Money, found Date"), "{out}");
     insta::assert_snapshot!(out);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Language v0.2
+
+#[test]
+fn a_display_form_on_money_is_refused() {
+    let text = compile_error("input { as_of: Date }\nlet fee = 3 USD as percent\n");
+    insta::assert_snapshot!(text);
+    assert!(text.contains("this value is Money(USD)"));
+}
+
+#[test]
+fn a_default_without_events_is_refused() {
+    let text = compile_error("input { as_of: Date }\ndefault eod \"Events of default\" { }\n");
+    insta::assert_snapshot!(text);
+    assert!(text.contains("event"));
+}
+
+#[test]
+fn a_liquidation_price_in_another_currency_is_refused() {
+    let text = compile_error(
+        "input { as_of: Date  eur: Money(EUR) }\ncollateral c {\n  quantity 1\n  price 10 USD\n  liquidation price input.eur\n}\n",
+    );
+    insta::assert_snapshot!(text);
+    assert!(text.contains("Money(USD)"));
+}

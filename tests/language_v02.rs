@@ -214,3 +214,31 @@ let parts = [day_count(2026-01-31, 2026-04-30, "30/360"), basis_days("ACT/365F")
     assert_eq!(v["naive"]["amount"], "3549000.0000000000000000000003");
     assert_eq!(v["parts"], json!(["90", "365"]));
 }
+
+#[test]
+fn display_forms_change_the_table_and_not_the_json() {
+    // 0.834 as percent is 83.40%; 1.4444 as multiple is 1.44x; 35% as number is 0.35. The JSON
+    // report writes the decimals as always.
+    let src = "input { as_of: Date }\nlet ltv = 0.834 as percent\nlet dscr = 1.4444 as multiple\nlet share = 35% as number\n";
+    let r = report(src, &json!({"as_of": "2026-03-31"}));
+    let table = covenant::report::table::render(&r);
+    let shown = |name: &str| table.lines().find(|l| l.trim_start().starts_with(name)).map(|l| l.split_whitespace().last().unwrap_or("").to_string());
+    assert_eq!(shown("ltv").as_deref(), Some("83.40%"));
+    assert_eq!(shown("dscr").as_deref(), Some("1.44x"));
+    assert_eq!(shown("share").as_deref(), Some("0.35"));
+    assert_eq!(json_of(&r)["values"], json!({"ltv": "0.834", "dscr": "1.4444", "share": "0.35"}));
+}
+
+#[test]
+fn the_table_never_rounds_a_ratio_into_a_rounder_one() {
+    // 0.5999973 at four places is 0.6000, which reads as a 60% limit exactly: shown with
+    // digits until the last is not a rounding zero (0.599997). 59.99973% likewise; 0.6 and
+    // 1.25x stay short.
+    let src = "input { as_of: Date }\nlet a = 0.5999973\nlet b = 0.5999973 as percent\nlet c = 0.6\nlet d = 1.25x\n";
+    let table = covenant::report::table::render(&report(src, &json!({"as_of": "2026-03-31"})));
+    let shown = |name: &str| table.lines().find(|l| l.trim_start().starts_with(&format!("{name} "))).map(|l| l.split_whitespace().last().unwrap_or("").to_string());
+    assert_eq!(shown("a").as_deref(), Some("0.599997"));
+    assert_eq!(shown("b").as_deref(), Some("59.9997%"));
+    assert_eq!(shown("c").as_deref(), Some("0.6"));
+    assert_eq!(shown("d").as_deref(), Some("1.25x"));
+}

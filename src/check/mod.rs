@@ -239,7 +239,7 @@ impl<'a> Checker<'a> {
         let topo = ir.topo.clone();
         for g in topo {
             match g {
-                Global::Let(i) => self.let_def(ir, i as usize),
+                Global::Let(i) => self.let_def(ir, i as usize, pending),
                 Global::Pool(i) => self.pool(ir, i as usize),
                 Global::Covenant(i) => self.covenant(ir, i as usize, pending),
                 Global::MarginCall(i) => self.margin_call(ir, i as usize),
@@ -312,7 +312,7 @@ impl<'a> Checker<'a> {
         t
     }
 
-    fn let_def(&mut self, ir: &mut ir::Ir, i: usize) {
+    fn let_def(&mut self, ir: &mut ir::Ir, i: usize, pending: &Pending) {
         let Some(l) = ir.lets.get(i) else { return };
         let (body, declared) = (l.body, l.declared.clone());
         let mut t = self.body(ir, body);
@@ -321,6 +321,10 @@ impl<'a> Checker<'a> {
                 self.mismatch(ir.arena.span(body.expr), &d.to_string(), &t, "the value does not have the declared type");
             }
             t = d;
+        }
+        let display_span = pending.let_display_spans.get(i).copied().flatten();
+        if let (Some(span), true) = (display_span, t != Type::Number && t != Type::Error) {
+            self.invalid(span, format!("only a Number can be shown as a percent or multiple, and this value is {t}"), "not a Number", "money, dates and text are shown as they are: drop the `as` clause");
         }
         if let Some(l) = ir.lets.get_mut(i) {
             l.ty = t;

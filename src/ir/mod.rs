@@ -221,6 +221,7 @@ pub struct LetDef {
     pub declared: Option<Type>,
     /// Declared in the root file, and so reported under `values`.
     pub reported: bool,
+    pub display: Option<crate::syntax::ast::DisplayForm>,
     pub span: Span,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod table;
 
+use crate::syntax::ast::DisplayForm;
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -294,7 +295,13 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
             _ => Json::Null,
         };
         report.values.insert(def.name.to_string(), v);
-        report.value_styles.insert(def.name.to_string(), style_of(sources, ir, def.body.expr));
+        let style = match def.display {
+            Some(DisplayForm::Percent) => NumberStyle::Percent,
+            Some(DisplayForm::Multiple) => NumberStyle::Multiple,
+            Some(DisplayForm::Number) => NumberStyle::Plain,
+            None => style_of(sources, ir, def.body.expr),
+        };
+        report.value_styles.insert(def.name.to_string(), style);
     }
     for g in &ir.order {
         match *g {

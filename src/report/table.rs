@@ -20,6 +20,22 @@ pub fn fixed(d: Decimal, places: u32) -> String {
     group(r)
 }
 
+/// The decimals to show a ratio with: at least `places`, and more while the rounded figure
+/// would end in a zero the exact one does not have. 0.5999973 shown as `0.6000` beside a
+/// 60% limit reads as the limit itself; it is shown as `0.599997`.
+fn honest_places(d: Decimal, places: u32) -> u32 {
+    let mut p = places;
+    while p < 28 {
+        let r = d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero);
+        let last_digit_zero = r.mantissa() % 10 == 0 || r.scale() < p;
+        if r == d || !last_digit_zero {
+            break;
+        }
+        p += 1;
+    }
+    p
+}
+
 fn group(r: Decimal) -> String {
     let text = r.abs().to_string();
     let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
@@ -57,7 +73,11 @@ fn money_opt(m: &Option<Money>) -> String {
 
 pub fn percent(s: &str) -> String {
     match dec(s) {
-        Some(d) => format!("{}%", fixed(d * Decimal::ONE_HUNDRED, 2)),
+        Some(d) => match d.checked_mul(Decimal::ONE_HUNDRED) {
+            Some(pct) => format!("{}%", fixed(pct, honest_places(pct, 2))),
+            // Past the decimal range once multiplied: written as the product, not computed.
+            None => format!("{} × 100%", grouped(d, 2)),
+        },
         None => s.to_string(),
     }
 }
@@ -66,8 +86,11 @@ fn styled(s: &str, style: NumberStyle) -> String {
     let Some(d) = dec(s) else { return s.to_string() };
     match style {
         NumberStyle::Percent => percent(s),
-        NumberStyle::Multiple => format!("{}x", fixed(d, 2)),
-        NumberStyle::Plain => grouped(d, if d.abs() >= Decimal::from(1000) { 2 } else { 4 }),
+        NumberStyle::Multiple => format!("{}x", fixed(d, honest_places(d, 2))),
+        NumberStyle::Plain => {
+            let places = if d.abs() >= Decimal::from(1000) { 2 } else { 4 };
+            grouped(d, honest_places(d, places))
+        }
     }
 }
 

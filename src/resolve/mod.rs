@@ -61,6 +61,8 @@ pub struct Pending {
     pub input: Option<(TypeExpr, Span)>,
     pub types: Vec<(ast::Ident, TypeExpr)>,
     pub let_types: Vec<Option<TypeExpr>>,
+    /// Per let, where its display form is written.
+    pub let_display_spans: Vec<Option<Span>>,
     pub fn_sigs: Vec<(Vec<ast::Param>, TypeExpr)>,
     pub cure_paths: Vec<Option<ast::InputPath>>,
     pub shock_paths: Vec<Vec<ast::InputPath>>,
@@ -172,6 +174,7 @@ impl<'s> Resolver<'s> {
                 input: None,
                 types: Vec::new(),
                 let_types: Vec::new(),
+                let_display_spans: Vec::new(),
                 fn_sigs: Vec::new(),
                 cure_paths: Vec::new(),
                 shock_paths: Vec::new(),
@@ -340,6 +343,7 @@ impl<'s> Resolver<'s> {
                     ty: crate::types::Type::Error,
                     declared: None,
                     reported: false,
+                    display: None,
                     span: l.name.span,
                 });
                 self.declare_value(&l.name, g, is_std);
@@ -432,8 +436,10 @@ impl<'s> Resolver<'s> {
                     slot.body = body;
                     slot.reported = is_root;
                     slot.span = l.name.span;
+                    slot.display = l.display.map(|(form, _)| form);
                 }
                 self.pending.let_types.push(l.ty);
+                self.pending.let_display_spans.push(l.display.map(|(_, span)| span));
             }
             Item::Fn(f) => {
                 let i = *fn_i;

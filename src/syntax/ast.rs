@@ -65,7 +65,16 @@ pub struct LetDef {
     pub name: Ident,
     pub ty: Option<TypeExpr>,
     pub value: Expr,
+    /// `as percent`, `as multiple` or `as number`: how tables and the REPL show the value.
+    pub display: Option<(DisplayForm, Span)>,
     pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum DisplayForm {
+    Percent,
+    Multiple,
+    Number,
 }
 
 #[derive(Clone, Debug, Serialize)]

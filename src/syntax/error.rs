@@ -104,7 +104,7 @@ pub enum SyntaxError {
         src: NamedSource<Arc<str>>,
     },
 
-    #[error("`{block}` needs a `{clause}` clause")]
+    #[error("`{block}` needs {} `{clause}` clause", if clause.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" })]
     #[diagnostic(code(covenant::syntax::missing_clause), help("{help}"))]
     MissingClause {
         clause: &'static str,

@@ -225,14 +225,24 @@ impl<'a> Parser<'a> {
                 let name = self.ident(next(&mut inner)?);
                 let mut ty = None;
                 let mut value = None;
+                let mut display = None;
                 for p in inner {
                     match p.as_rule() {
                         Rule::type_expr => ty = Some(self.type_expr(p)?),
+                        Rule::display_as => {
+                            let form_span = self.span(&p);
+                            let form = match last(p)?.as_str() {
+                                "percent" => DisplayForm::Percent,
+                                "multiple" => DisplayForm::Multiple,
+                                _ => DisplayForm::Number,
+                            };
+                            display = Some((form, form_span));
+                        }
                         _ => value = Some(self.expr(p)?),
                     }
                 }
                 let value = value.ok_or_else(|| self.bad_form(span, "a `let` needs a value", "write `let name = expression`"))?;
-                Item::Let(LetDef { name, ty, value, span })
+                Item::Let(LetDef { name, ty, value, display, span })
             }
             Rule::fn_item => {
                 let name = self.ident(next(&mut inner)?);
@@ -893,6 +903,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::import_item | Rule::facility_item | Rule::input_item | Rule::type_item | Rule::let_item | Rule::fn_item
         | Rule::schedule_item | Rule::calendar_item | Rule::collateral_item | Rule::covenant_item | Rule::margin_item
         | Rule::liquidation_item | Rule::default_item | Rule::scenario_item | Rule::test_item | Rule::check_item => "an item",
+        Rule::display_as | Rule::k_as => "`as percent`, `as multiple` or `as number`",
+        Rule::display_form => "`percent`, `multiple` or `number`",
         Rule::event_clause => "an event (`event NAME \"title\" when CONDITION`)",
         Rule::quantity_clause | Rule::price_clause | Rule::haircut_clause | Rule::lot_clause | Rule::discount_clause | Rule::sale_price_clause => {
             "a pool clause (`quantity`, `price`, `haircut`, `lot`, `liquidation price`, `liquidation discount`)"
