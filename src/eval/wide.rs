@@ -114,6 +114,9 @@ pub enum Toward {
 /// The multiple of `step` (> 0) next to `x` in the given direction, exactly; `None` when
 /// that multiple is beyond the decimal range.
 pub fn multiple(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
+    if step <= Decimal::ZERO {
+        return None;
+    }
     let scale = x.scale().max(step.scale());
     let widen = |d: Decimal| BigInt::from(d.mantissa()) * BigInt::from(ten_pow(u64::from(scale - d.scale())));
     let (xs, ss) = (widen(x), widen(step));
