@@ -26,10 +26,10 @@ fn mantissa_limit() -> BigUint {
 }
 
 fn ten_pow(n: u64) -> BigUint {
-    num_traits_pow(BigUint::from(10u8), n)
+    power_of(BigUint::from(10u8), n)
 }
 
-fn num_traits_pow(base: BigUint, n: u64) -> BigUint {
+fn power_of(base: BigUint, n: u64) -> BigUint {
     let mut result = BigUint::from(1u8);
     let mut square = base;
     let mut n = n;
@@ -294,7 +294,7 @@ pub fn pow(x: Decimal, p: Decimal) -> Result<Decimal, PowError> {
             if let Ok(n) = u64::try_from(&pm) {
                 let digits_bits = u64::from(s) * 10 / 3 + 1;
                 if n.saturating_mul(m.bits().max(digits_bits)) <= EXACT_POWER_BITS {
-                    let num = num_traits_pow(m, n);
+                    let num = power_of(m, n);
                     let den = ten_pow(u64::from(s) * n);
                     let r = if p.is_sign_negative() { nearest(negative, &den, &num) } else { nearest(negative, &num, &den) };
                     return r.ok_or(PowError::Overflow);
