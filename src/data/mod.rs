@@ -96,7 +96,7 @@ fn decimal_text(text: &str) -> Option<Decimal> {
         return None;
     }
     if t.contains(['e', 'E']) {
-        return Decimal::from_scientific(t).ok();
+        return crate::eval::wide::scientific(t);
     }
     if !t.chars().all(|c| c.is_ascii_digit() || c == '.' || c == '-' || c == '+') {
         return None;

@@ -3,6 +3,7 @@
 //! `crate::lending`; this room knows nothing of reports or the command line.
 
 pub mod ops;
+pub mod wide;
 
 use std::sync::Arc;
 

@@ -2,9 +2,9 @@
 //! evaluation errors, comparisons, and the built-in functions.
 
 use rust_decimal::prelude::*;
-use rust_decimal::{Decimal, MathematicalOps, RoundingStrategy};
+use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{fail, EvalResult, Evaluator};
+use super::{fail, wide, EvalResult, Evaluator};
 use crate::dates::Date;
 use crate::ir::{ArithOp, Builtin};
 use crate::span::Span;
@@ -126,30 +126,24 @@ fn places(n: Decimal, span: Span) -> EvalResult<u32> {
     Ok(p as u32)
 }
 
-fn step_multiple(x: Decimal, step: Decimal, up: bool, span: Span) -> EvalResult<Decimal> {
+fn step_multiple(x: Decimal, step: Decimal, toward: wide::Toward, span: Span) -> EvalResult<Decimal> {
     if step <= Decimal::ZERO {
         return fail(span, format!("the step must be positive, found {}", step.normalize()));
     }
-    let q = arith(ArithOp::Div, x, step, span)?;
-    let q = if up { q.ceil() } else { q.floor() };
-    arith(ArithOp::Mul, q, step, span)
+    // Exact: a quotient rounded to 28 digits could land on the wrong side of `x`.
+    wide::multiple(x, step, toward).ok_or_else(|| super::Fail::Here { message: "arithmetic overflow: the result exceeds the decimal range".into(), span })
 }
 
-/// Rounds to a multiple of `step` in the given direction; `nearest` breaks ties away from
-/// zero.
+/// Rounds to a multiple of `step` in the given direction, exactly; `nearest` breaks ties
+/// away from zero.
 pub fn round_to_increment(x: Decimal, step: Decimal, mode: crate::syntax::ast::RoundingMode, span: Span) -> EvalResult<Decimal> {
     use crate::syntax::ast::RoundingMode;
-    match mode {
-        RoundingMode::Up => step_multiple(x, step, true, span),
-        RoundingMode::Down => step_multiple(x, step, false, span),
-        RoundingMode::Nearest => {
-            if step <= Decimal::ZERO {
-                return fail(span, "the rounding increment must be positive");
-            }
-            let q = arith(ArithOp::Div, x, step, span)?.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
-            arith(ArithOp::Mul, q, step, span)
-        }
-    }
+    let toward = match mode {
+        RoundingMode::Up => wide::Toward::Up,
+        RoundingMode::Down => wide::Toward::Down,
+        RoundingMode::Nearest => wide::Toward::NearestAway,
+    };
+    step_multiple(x, step, toward, span)
 }
 
 fn num(v: &Value, span: Span) -> EvalResult<Decimal> {
@@ -184,47 +178,29 @@ pub fn builtin(ev: &mut Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -
         }
         Builtin::Round => number(n(0)?.round_dp_with_strategy(places(n(1)?, span)?, RoundingStrategy::MidpointAwayFromZero)),
         Builtin::RoundEven => number(n(0)?.round_dp_with_strategy(places(n(1)?, span)?, RoundingStrategy::MidpointNearestEven)),
-        Builtin::Floor => number(step_multiple(n(0)?, n(1)?, false, span)?),
-        Builtin::Ceil => number(step_multiple(n(0)?, n(1)?, true, span)?),
+        Builtin::Floor => number(step_multiple(n(0)?, n(1)?, wide::Toward::Down, span)?),
+        Builtin::Ceil => number(step_multiple(n(0)?, n(1)?, wide::Toward::Up, span)?),
         Builtin::Sqrt => {
             let x = n(0)?;
-            match x.sqrt() {
+            match wide::sqrt(x) {
                 Some(r) => number(r),
                 None => fail(span, format!("square root of a negative number ({})", x.normalize())),
             }
         }
         Builtin::Ln => {
             let x = n(0)?;
-            if x <= Decimal::ZERO {
-                return fail(span, format!("logarithm of a number that is not positive ({})", x.normalize()));
+            match wide::ln(x) {
+                Some(r) => number(r),
+                None => fail(span, format!("logarithm of a number that is not positive ({})", x.normalize())),
             }
-            x.checked_ln().map_or_else(|| fail(span, "logarithm out of range"), number)
         }
-        Builtin::Exp => {
-            let x = n(0)?;
-            // e^66 is about 4.6e28, the edge of the decimal range.
-            if x > Decimal::from(66) {
-                return fail(span, "arithmetic overflow: exp of a number above 66");
-            }
-            x.checked_exp().map_or_else(|| fail(span, "arithmetic overflow in exp"), number)
-        }
-        Builtin::Pow => {
-            let (x, p) = (n(0)?, n(1)?);
-            let r = if p.fract().is_zero() {
-                match p.to_i64() {
-                    Some(i) if i < 0 && x.is_zero() => return fail(span, "division by zero: 0 to a negative power"),
-                    Some(i) => x.checked_powi(i),
-                    None => None,
-                }
-            } else if x < Decimal::ZERO {
-                return fail(span, "a negative number to a fractional power");
-            } else if x.is_zero() {
-                Some(Decimal::ZERO)
-            } else {
-                x.checked_powd(p)
-            };
-            r.map_or_else(|| fail(span, "arithmetic overflow in pow"), number)
-        }
+        Builtin::Exp => wide::exp(n(0)?).map_or_else(|| fail(span, "arithmetic overflow: exp exceeds the decimal range above 66.54"), number),
+        Builtin::Pow => match wide::pow(n(0)?, n(1)?) {
+            Ok(r) => number(r),
+            Err(wide::PowError::ZeroToNegative) => fail(span, "division by zero: 0 to a negative power"),
+            Err(wide::PowError::NegativeToFractional) => fail(span, "a negative number to a fractional power"),
+            Err(wide::PowError::Overflow) => fail(span, "arithmetic overflow in pow: the result exceeds the decimal range"),
+        },
         Builtin::Amount | Builtin::Money => number(n(0)?),
         Builtin::Len => match arg(0) {
             Value::List(items) => number(Decimal::from(items.len())),

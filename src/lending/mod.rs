@@ -350,33 +350,62 @@ fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -
     Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
 }
 
+/// What one probe of the cure search found.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Probe {
+    Restores,
+    Breaches,
+    /// The requirement cannot be evaluated at this amount (an overflow, say).
+    Fails,
+}
+
 /// The least amount, in cents, that restores compliance when added at the cure path; the
-/// requirement is assumed monotone in that input.
+/// requirement is assumed monotone in that input. The search brackets upward from one cent
+/// by powers of ten, then bisects; an amount at which the requirement cannot be evaluated
+/// (an overflow) marks the end of the range, never an amount that does not restore.
 fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
     let cent = ir::cent();
     let max_cents = MAX_CURE_UNITS.saturating_mul(100);
-    let restores = |cents: i64| -> bool {
+    let probe = |cents: i64| -> Probe {
         let amount = Decimal::from(cents) * cent;
-        let Some(input) = add_at(&ev.input, &cure.path, amount) else { return false };
+        let Some(input) = add_at(&ev.input, &cure.path, amount) else { return Probe::Fails };
         let mut probe = Evaluator::new(ev.ir, input, ev.as_of);
         probe.searching = true;
         for &g in &def.requirement_deps {
             probe.global(g);
         }
-        matches!(requirement(&mut probe, def), Ok((_, _, true)))
+        match requirement(&mut probe, def) {
+            Ok((_, _, true)) => Probe::Restores,
+            Ok(_) => Probe::Breaches,
+            Err(_) => Probe::Fails,
+        }
     };
-    if !restores(max_cents) {
-        return (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text)));
-    }
-    let (mut lo, mut hi) = (0i64, max_cents);
-    // Invariant: `hi` restores, `lo` does not (the covenant is in breach at 0).
+    // Bracket: `lo` does not restore (the covenant is in breach at 0); `hi` restores or
+    // cannot be evaluated.
+    let (mut lo, mut hi) = (0i64, 1i64);
+    let mut found = loop {
+        match probe(hi) {
+            Probe::Restores => break true,
+            Probe::Fails => break false,
+            Probe::Breaches if hi < max_cents => (lo, hi) = (hi, hi.saturating_mul(10).min(max_cents)),
+            Probe::Breaches => return (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text))),
+        }
+    };
+    // Bisection. Until an amount is found to restore, one that cannot be evaluated bounds
+    // the search from above (the range ends there); after, it counts as not restoring,
+    // which keeps `hi` an amount known to restore.
     while hi - lo > 1 {
         let mid = lo + (hi - lo) / 2;
-        if restores(mid) {
-            hi = mid;
-        } else {
-            lo = mid;
+        match probe(mid) {
+            Probe::Restores => (hi, found) = (mid, true),
+            Probe::Fails if !found => hi = mid,
+            Probe::Breaches | Probe::Fails => lo = mid,
         }
+    }
+    if !found {
+        let (tried, failed) = (Decimal::from(lo) * cent, Decimal::from(hi) * cent);
+        let note = format!("no amount up to {} added to `{}` restores compliance, and the requirement cannot be evaluated with {} added", tried.normalize(), cure.path_text, failed.normalize());
+        return (None, Some(note));
     }
     (Some(Decimal::from(hi) * cent), None)
 }

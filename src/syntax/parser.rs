@@ -768,8 +768,23 @@ impl<'a> Parser<'a> {
                 ExprKind::Duration(count, unit)
             }
             Rule::percent => {
+                let (text, span) = (pair.as_str(), self.span(&pair));
                 let n = self.number(&first(pair)?)?;
-                ExprKind::Number(n.checked_div(Decimal::ONE_HUNDRED).unwrap_or(n))
+                // Exact only when ×100 gives the literal back: 7.9228162514264337593543950335%
+                // would need 30 places.
+                match n.checked_div(Decimal::ONE_HUNDRED).filter(|p| p.checked_mul(Decimal::ONE_HUNDRED) == Some(n)) {
+                    Some(p) => ExprKind::Number(p),
+                    None => {
+                        return Err(SyntaxError::BadLiteral {
+                            what: "percent",
+                            text: shorten(text),
+                            reason: "it cannot be held exactly".into(),
+                            help: "a percent is the literal ÷ 100, which must fit 28 digits after the point".into(),
+                            span: span.source_span(),
+                            src: self.src(),
+                        })
+                    }
+                }
             }
             Rule::multiple => ExprKind::Number(self.number(&first(pair)?)?),
             Rule::number => ExprKind::Number(self.number(&pair)?),

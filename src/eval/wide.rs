@@ -1,0 +1,389 @@
+//! Exact and correctly rounded decimal results, computed on wide integers: multiples of a
+//! step, square roots, logarithms, exponentials, powers and the conversion of scientific
+//! notation. A 96-bit decimal cannot hold the intermediate figures these need, and
+//! rust_decimal's own `maths` functions lose up to a few hundred units in the last place.
+//!
+//! Every result is rounded once, to the nearest decimal (ties to even): the one with the
+//! most digits after the point (at most 28) whose mantissa fits 96 bits. `sqrt`, whole
+//! powers, multiples and scientific notation are computed exactly before that rounding,
+//! so they are correctly rounded. `ln`, `exp` and fractional powers are computed in
+//! fixed point with 256 fractional bits (an error near 10^-75, relative for `exp`), far
+//! below the half unit of the 28th digit, so they are correctly rounded except when the
+//! exact value lies within about 10^-45 of a half unit, and never off by a whole unit.
+
+use std::sync::OnceLock;
+
+use num_bigint::{BigInt, BigUint, Sign};
+use num_integer::Integer;
+use rust_decimal::Decimal;
+
+/// Fractional bits of the fixed-point figures in `ln` and `exp`.
+const BITS: u64 = 256;
+
+/// One more than the largest mantissa a decimal holds.
+fn mantissa_limit() -> BigUint {
+    BigUint::from(1u8) << 96u32
+}
+
+fn ten_pow(n: u64) -> BigUint {
+    power_of(BigUint::from(10u8), n)
+}
+
+fn power_of(base: BigUint, n: u64) -> BigUint {
+    let mut result = BigUint::from(1u8);
+    let mut square = base;
+    let mut n = n;
+    while n > 0 {
+        if n & 1 == 1 {
+            result *= &square;
+        }
+        n >>= 1;
+        if n > 0 {
+            square = &square * &square;
+        }
+    }
+    result
+}
+
+/// |d| as an integer mantissa and its scale: |d| = mantissa ÷ 10^scale.
+fn parts(d: Decimal) -> (BigUint, u32) {
+    (BigUint::from(d.mantissa().unsigned_abs()), d.scale())
+}
+
+fn decimal(negative: bool, mantissa: &BigUint, scale: u32) -> Option<Decimal> {
+    let m = i128::try_from(mantissa).ok()?;
+    let d = Decimal::try_from_i128_with_scale(if negative { -m } else { m }, scale).ok()?;
+    Some(d.normalize())
+}
+
+/// The decimal nearest to ±num ÷ den (ties to even); 0 for a value below half the
+/// smallest step, `None` beyond the decimal range.
+pub fn nearest(negative: bool, num: &BigUint, den: &BigUint) -> Option<Decimal> {
+    if den.bits() == 0 {
+        return None;
+    }
+    let limit = mantissa_limit();
+    let mut scale: u32 = 28;
+    loop {
+        let (q, r) = (num * ten_pow(u64::from(scale))).div_rem(den);
+        let twice = r << 1u32;
+        let q = if twice > *den || (twice == *den && q.is_odd()) { q + 1u8 } else { q };
+        if q < limit {
+            return decimal(negative, &q, scale);
+        }
+        if scale == 0 {
+            return None;
+        }
+        // Too many digits for 96 bits: drop the excess at once (each 10 bits are at least
+        // three digits), then one at a time.
+        let excess = ((q.bits() - 96) * 3 / 10).max(1);
+        scale = scale.saturating_sub(u32::try_from(excess).unwrap_or(u32::MAX));
+    }
+}
+
+/// ±value ÷ 10^scale exactly, or `None` when no decimal holds it.
+fn exact(value: &BigInt, scale: u32) -> Option<Decimal> {
+    let negative = value.sign() == Sign::Minus;
+    let mut m = value.magnitude().clone();
+    let mut scale = scale;
+    let limit = mantissa_limit();
+    let ten = BigUint::from(10u8);
+    while (m >= limit || scale > 28) && scale > 0 {
+        let (q, r) = m.div_rem(&ten);
+        if r.bits() != 0 {
+            return None;
+        }
+        m = q;
+        scale -= 1;
+    }
+    if m >= limit {
+        return None;
+    }
+    decimal(negative, &m, scale)
+}
+
+/// How a quotient is taken to a whole number of steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Toward {
+    Down,
+    Up,
+    /// The nearest multiple, ties away from zero.
+    NearestAway,
+}
+
+/// The multiple of `step` (> 0) next to `x` in the given direction, exactly; `None` when
+/// that multiple is beyond the decimal range.
+pub fn multiple(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
+    if step <= Decimal::ZERO {
+        return None;
+    }
+    let scale = x.scale().max(step.scale());
+    let widen = |d: Decimal| BigInt::from(d.mantissa()) * BigInt::from(ten_pow(u64::from(scale - d.scale())));
+    let (xs, ss) = (widen(x), widen(step));
+    let (q, r) = xs.div_mod_floor(&ss);
+    let q = match toward {
+        Toward::Down => q,
+        Toward::Up if r.sign() == Sign::NoSign => q,
+        Toward::Up => q + 1,
+        Toward::NearestAway => {
+            let twice: BigInt = r << 1u32;
+            // q is below x: a tie goes up for a positive x and stays for a negative one.
+            if twice > ss || (twice == ss && xs.sign() == Sign::Plus) {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    exact(&(q * ss), scale)
+}
+
+/// The correctly rounded square root of `x` ≥ 0.
+pub fn sqrt(x: Decimal) -> Option<Decimal> {
+    if x.is_zero() {
+        return Some(Decimal::ZERO);
+    }
+    if x.is_sign_negative() {
+        return None;
+    }
+    let (m, s) = parts(x);
+    let limit = mantissa_limit();
+    // The root of m·10^(2t−s) is the root in units of 10^-t; t ≥ 14 keeps 2t − s ≥ 0, and
+    // the largest root (2.8·10^14) fits 96 bits at t = 14.
+    for t in (14..=28u32).rev() {
+        let n = &m * ten_pow(u64::from(2 * t - s));
+        let q = n.sqrt();
+        // Round up when n > (q + ½)², that is n > q² + q (n and q are whole; no ties).
+        let q = if n > &q * &q + &q { q + 1u8 } else { q };
+        if q < limit {
+            return decimal(false, &q, t);
+        }
+    }
+    None
+}
+
+/// ln 2 and ln 10 in fixed point.
+fn constants() -> &'static (BigInt, BigInt) {
+    static CONSTANTS: OnceLock<(BigInt, BigInt)> = OnceLock::new();
+    CONSTANTS.get_or_init(|| {
+        let one = BigInt::from(1u8) << BITS;
+        // ln 2 = 2·atanh(1/3); ln 10 = 3·ln 2 + ln 1.25 = 3·ln 2 + 2·atanh(1/9).
+        let ln2 = atanh(&(&one / 3)) << 1u32;
+        let ln10 = &ln2 * 3 + (atanh(&(&one / 9)) << 1u32);
+        (ln2, ln10)
+    })
+}
+
+/// atanh(z) for fixed-point |z| ≤ 0.18: z + z³/3 + z⁵/5 + …
+fn atanh(z: &BigInt) -> BigInt {
+    let z2 = (z * z) >> BITS;
+    let mut power = z.clone();
+    let mut sum = z.clone();
+    let mut n = 1u32;
+    loop {
+        power = (power * &z2) >> BITS;
+        n += 2;
+        let term = &power / n;
+        if term.sign() == Sign::NoSign {
+            return sum;
+        }
+        sum += term;
+    }
+}
+
+/// ln x in fixed point, for x > 0.
+fn ln_fixed(x: Decimal) -> BigInt {
+    let (ln2, ln10) = constants();
+    let (m, s) = parts(x);
+    // m = y·2^k with y in [1/√2, √2]: ln m = k·ln 2 + 2·atanh((y − 1)/(y + 1)).
+    let mut k = i64::try_from(m.bits()).unwrap_or(0) - 1;
+    let one = BigInt::from(1u8) << BITS;
+    let mut y = BigInt::from(m) << BITS;
+    y >>= k;
+    // 1.5 between the two halves, √2 ≈ 1.414: y below 1.5 keeps |z| ≤ 0.2.
+    if y > (&one * 3) >> 1u32 {
+        y >>= 1u32;
+        k += 1;
+    }
+    let z = ((&y - &one) << BITS) / (&y + &one);
+    (atanh(&z) << 1u32) + ln2 * k - ln10 * i64::from(s)
+}
+
+/// e^x for a fixed-point x: `None` when it overflows, 0 when it is below the decimal range.
+fn exp_fixed(x: &BigInt) -> Option<Decimal> {
+    let (ln2, _) = constants();
+    let one = BigInt::from(1u8) << BITS;
+    // e^67 > 10^29 is beyond the range; e^-70 < 10^-30 rounds to 0.
+    if *x > &one * 67u8 {
+        return None;
+    }
+    if *x < -(&one * 70u8) {
+        return Some(Decimal::ZERO);
+    }
+    // x = k·ln 2 + r with |r| ≤ ln 2 / 2: e^x = 2^k·e^r, and e^r is a short series.
+    let k = (x + (ln2 >> 1u32)).div_floor(ln2);
+    let r = x - &k * ln2;
+    let mut term = one.clone();
+    let mut sum = one;
+    let mut n = 0u32;
+    loop {
+        n += 1;
+        term = ((term * &r) >> BITS) / n;
+        if term.sign() == Sign::NoSign {
+            break;
+        }
+        sum += &term;
+    }
+    let k = i64::try_from(&k).ok()?;
+    let num = sum.magnitude().clone();
+    let den = BigUint::from(1u8) << BITS;
+    if k >= 0 {
+        nearest(false, &(num << k), &den)
+    } else {
+        nearest(false, &num, &(den << k.unsigned_abs()))
+    }
+}
+
+/// ln x for x > 0, within one unit of the last digit.
+pub fn ln(x: Decimal) -> Option<Decimal> {
+    if x <= Decimal::ZERO {
+        return None;
+    }
+    let l = ln_fixed(x);
+    nearest(l.sign() == Sign::Minus, l.magnitude(), &(BigUint::from(1u8) << BITS))
+}
+
+/// e^x within one unit of the last digit; `None` beyond the decimal range.
+pub fn exp(x: Decimal) -> Option<Decimal> {
+    let (m, s) = parts(x);
+    let fixed = BigInt::from_biguint(if x.is_sign_negative() { Sign::Minus } else { Sign::Plus }, (m << BITS) / ten_pow(u64::from(s)));
+    exp_fixed(&fixed)
+}
+
+/// Why a power has no value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowError {
+    ZeroToNegative,
+    NegativeToFractional,
+    Overflow,
+}
+
+/// Whole powers whose exact value has at most this many bits are computed exactly.
+const EXACT_POWER_BITS: u64 = 4096;
+
+/// x^p: exact then rounded for a whole p of moderate size, through 256-bit logarithms
+/// otherwise. A result below the decimal range is 0.
+pub fn pow(x: Decimal, p: Decimal) -> Result<Decimal, PowError> {
+    let whole = p.fract().is_zero();
+    if x.is_zero() {
+        return match p.cmp(&Decimal::ZERO) {
+            std::cmp::Ordering::Less if whole => Err(PowError::ZeroToNegative),
+            std::cmp::Ordering::Equal => Ok(Decimal::ONE),
+            _ => Ok(Decimal::ZERO),
+        };
+    }
+    if !whole && x.is_sign_negative() {
+        return Err(PowError::NegativeToFractional);
+    }
+    let odd = whole && !(p % Decimal::TWO).is_zero();
+    let negative = x.is_sign_negative() && odd;
+    if whole {
+        let (m, s) = parts(x);
+        let (pm, ps) = parts(p.normalize());
+        if ps == 0 {
+            if let Ok(n) = u64::try_from(&pm) {
+                let digits_bits = u64::from(s) * 10 / 3 + 1;
+                if n.saturating_mul(m.bits().max(digits_bits)) <= EXACT_POWER_BITS {
+                    let num = power_of(m, n);
+                    let den = ten_pow(u64::from(s) * n);
+                    let r = if p.is_sign_negative() { nearest(negative, &den, &num) } else { nearest(negative, &num, &den) };
+                    return r.ok_or(PowError::Overflow);
+                }
+            }
+        }
+    }
+    // |x|^p = e^(p·ln|x|), with p applied to the fixed-point logarithm exactly.
+    let (pm, ps) = parts(p);
+    let l = ln_fixed(x.abs());
+    let t = BigInt::from_biguint(if p.is_sign_negative() { Sign::Minus } else { Sign::Plus }, pm) * l;
+    let t = t.div_floor(&BigInt::from(ten_pow(u64::from(ps))));
+    let r = exp_fixed(&t).ok_or(PowError::Overflow)?;
+    Ok(if negative { -r } else { r })
+}
+
+/// A number in scientific notation (`1.5e3`, `-2.5E-2`, `+.5e1`), rounded to the nearest
+/// decimal (ties to even). `None` when it is malformed, beyond the decimal range, or a
+/// nonzero value that rounds to 0.
+pub fn scientific(text: &str) -> Option<Decimal> {
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let (negative, digits) = match mantissa.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let exponent: i64 = exponent.strip_prefix('+').unwrap_or(exponent).parse().ok()?;
+    let m: BigUint = format!("{int}{frac}").parse().ok()?;
+    if m.bits() == 0 {
+        return Some(Decimal::ZERO);
+    }
+    // value = m·10^e lies in [10^(digits+e−1), 10^(digits+e)): out of range above 10^29,
+    // and below 10^-29 it rounds to 0.
+    let e = exponent.checked_sub(i64::try_from(frac.len()).ok()?)?;
+    let magnitude = e.checked_add(i64::try_from(m.to_string().len()).ok()?)?;
+    if !(-28..=29).contains(&magnitude) {
+        return None;
+    }
+    let r = if e >= 0 { nearest(negative, &(m * ten_pow(e.unsigned_abs())), &BigUint::from(1u8)) } else { nearest(negative, &m, &ten_pow(e.unsigned_abs())) }?;
+    (!r.is_zero()).then_some(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn nearest_rounds_half_to_even_and_keeps_the_most_digits() {
+        let n = |a: u64, b: u64| nearest(false, &BigUint::from(a), &BigUint::from(b)).map(|x| x.to_string());
+        assert_eq!(n(1, 3).as_deref(), Some("0.3333333333333333333333333333"));
+        assert_eq!(n(2, 3).as_deref(), Some("0.6666666666666666666666666667"));
+        // 1/8·10^-25 = 1.25·10^-26: 0.00000000000000000000000001|25 at 28 places, a tie to even.
+        assert_eq!(nearest(false, &BigUint::from(125u8), &ten_pow(28)).map(|x| x.to_string()).as_deref(), Some("0.0000000000000000000000000125"));
+        assert_eq!(nearest(false, &BigUint::from(125u8), &ten_pow(30)).map(|x| x.to_string()).as_deref(), Some("0.0000000000000000000000000001"));
+        assert_eq!(nearest(false, &BigUint::from(135u8), &ten_pow(30)).map(|x| x.to_string()).as_deref(), Some("0.0000000000000000000000000001"));
+        assert_eq!(nearest(false, &BigUint::from(155u8), &ten_pow(30)).map(|x| x.to_string()).as_deref(), Some("0.0000000000000000000000000002"));
+        assert_eq!(n(1, 1), Some("1".into()));
+        assert_eq!(nearest(false, &(BigUint::from(1u8) << 96u32), &BigUint::from(1u8)), None);
+    }
+
+    #[test]
+    fn multiples_are_exact() {
+        assert_eq!(multiple(d("2999999.9999999999999999999999"), d("3"), Toward::Down), Some(d("2999997")));
+        assert_eq!(multiple(d("0.01"), d("1000000000000000000000000000"), Toward::Up), Some(d("1000000000000000000000000000")));
+        assert_eq!(multiple(d("-7"), d("2"), Toward::Down), Some(d("-8")));
+        assert_eq!(multiple(d("-7"), d("2"), Toward::Up), Some(d("-6")));
+        assert_eq!(multiple(d("-7"), d("2"), Toward::NearestAway), Some(d("-8")));
+        assert_eq!(multiple(d("7"), d("2"), Toward::NearestAway), Some(d("8")));
+        assert_eq!(multiple(d("6.9"), d("2"), Toward::NearestAway), Some(d("6")));
+    }
+
+    #[test]
+    fn scientific_rounds_half_to_even() {
+        assert_eq!(scientific("1.5e3"), Some(d("1500")));
+        assert_eq!(scientific("+.5E1"), Some(d("5")));
+        assert_eq!(scientific("-2.5e-2"), Some(d("-0.025")));
+        assert_eq!(scientific("1e30"), None);
+        assert_eq!(scientific("1e-29"), None);
+        assert_eq!(scientific("0e-99"), Some(Decimal::ZERO));
+        // The 29th significant digit is a 5 followed by nothing: a tie, kept even.
+        assert_eq!(scientific("1.00000000000000000000000000025e0"), Some(d("1.0000000000000000000000000002")));
+        assert_eq!(scientific("1.00000000000000000000000000035e0"), Some(d("1.0000000000000000000000000004")));
+    }
+}
