@@ -400,3 +400,12 @@ fn a_liquidation_price_in_another_currency_is_refused() {
     insta::assert_snapshot!(text);
     assert!(text.contains("Money(USD)"));
 }
+
+#[test]
+fn a_cure_into_a_figure_the_requirement_does_not_read() {
+    let text = compile_error(
+        "input { as_of: Date  debt: Money(USD)  ebitda: Money(USD)  opex: Money(USD) }\nlet cfads = input.ebitda - input.opex\ncovenant max_lev {\n  require input.debt / input.ebitda <= 4.0x\n  cure equity into cfads\n}\n",
+    );
+    insta::assert_snapshot!(text);
+    assert!(text.contains("it reads `input.debt`, `input.ebitda`"));
+}

@@ -242,3 +242,88 @@ fn the_table_never_rounds_a_ratio_into_a_rounder_one() {
     assert_eq!(shown("c").as_deref(), Some("0.6"));
     assert_eq!(shown("d").as_deref(), Some("1.25x"));
 }
+
+const CURES: &str = r#"
+input { as_of: Date  gpus: List<{ count: Number, rate: Money(USD) }>  opex: Money(USD)
+        debt_service: Money(USD)  debt: Money(USD)  ebitda: Money(USD)  cures: List<Date> }
+let revenue = sum(g.count * g.rate for g in input.gpus)
+let cfads   = revenue - input.opex
+covenant min_dscr "Minimum DSCR" {
+  require cfads / input.debt_service >= 1.30x
+  tested quarterly
+  cure equity into cfads {
+    history input.cures
+    limit 2 in 4 quarters
+  }
+}
+covenant max_lev "Maximum leverage" {
+  require input.debt / input.ebitda <= 4.0x
+  cure equity into input.ebitda
+}
+let one_injection = max(min_dscr.cure_amount, max_lev.cure_amount)
+let dscr_cure_allowed = min_dscr.cure_available
+"#;
+
+fn cures(debt_service: &str, debt: &str, cures: &[&str]) -> Json {
+    let data = json!({"as_of": "2026-03-31", "gpus": [{"count": 100, "rate": "10000"}], "opex": "200000",
+                      "debt_service": debt_service, "debt": debt, "ebitda": "1000000", "cures": cures});
+    json_of(&report(CURES, &data))
+}
+
+#[test]
+fn a_cure_into_a_computed_figure_is_sized_on_that_figure() {
+    // Revenue 100 × 10,000 = 1,000,000; CFADS = 1,000,000 − 200,000 = 800,000.
+    // DSCR = 800,000 / 700,000 = 1.142857… < 1.30x: CFADS must reach 1.30 × 700,000 = 910,000,
+    // so the cure is 110,000. Leverage 5,000,000 / 1,000,000 = 5.0x > 4.0x: EBITDA must reach
+    // 1,250,000, a cure of 250,000. One injection curing both is the larger, 250,000.
+    let r = cures("700000", "5000000", &["2025-12-31"]);
+    assert_eq!(r["covenants"]["min_dscr"]["cure"]["amount"]["amount"], "110000");
+    assert_eq!(r["covenants"]["max_lev"]["cure"]["amount"]["amount"], "250000");
+    assert_eq!(r["values"]["one_injection"]["amount"], "250000");
+    // One cure in the last four quarters: the 2-in-4 limit still allows one.
+    assert_eq!(r["values"]["dscr_cure_allowed"], true);
+}
+
+#[test]
+fn cure_fields_are_zero_when_passing_and_follow_the_limits() {
+    // Debt service 500,000: DSCR 1.6x passes; leverage 3,000,000 / 1,000,000 = 3.0x passes.
+    // Both cure amounts are 0. Two cures in the last four quarters: the limit forbids a third.
+    let r = cures("500000", "3000000", &["2025-06-30", "2025-12-31"]);
+    assert_eq!(r["covenants"]["min_dscr"]["status"], "pass");
+    assert_eq!(r["values"]["one_injection"]["amount"], "0");
+    assert_eq!(r["values"]["dscr_cure_allowed"], false);
+}
+
+#[test]
+fn reading_a_cure_amount_that_does_not_exist_is_an_error_for_that_value() {
+    // A debt of 10^16 against 1,000,000 of EBITDA needs EBITDA of 2.5 × 10^15 for 4.0x, a cure
+    // beyond the search's 10^15 ceiling: no amount restores compliance, so reading
+    // `max_lev.cure_amount` fails, and only the values that read it.
+    let data = json!({"as_of": "2026-03-31", "gpus": [{"count": 100, "rate": "10000"}], "opex": "200000",
+                      "debt_service": "500000", "debt": "10000000000000000", "ebitda": "1000000", "cures": []});
+    let r = json_of(&report(CURES, &data));
+    assert_eq!(r["covenants"]["max_lev"]["status"], "breach");
+    assert_eq!(r["values"]["one_injection"], Json::Null);
+    assert_eq!(r["values"]["cfads"]["amount"], "800000");
+    let messages: Vec<&str> = r["errors"].as_array().into_iter().flatten().filter_map(|e| e["message"].as_str()).collect();
+    assert!(messages.iter().any(|m| m.starts_with("`max_lev` has no cure amount")), "{messages:?}");
+}
+
+#[test]
+fn a_cure_target_the_requirement_does_not_read_is_refused_naming_what_it_reads() {
+    let src = CURES.replace("cure equity into input.ebitda", "cure equity into cfads");
+    let err = Program::compile("test.cov", &src).err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(err.contains("does not depend on `cfads`"), "{err}");
+    assert!(err.contains("`input.debt`, `input.ebitda`"), "{err}");
+    // An input the requirement does not read is refused the same way.
+    let src = CURES.replace("cure equity into input.ebitda", "cure equity into input.opex");
+    let err = Program::compile("test.cov", &src).err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(err.contains("does not depend on `input.opex`"), "{err}");
+}
+
+#[test]
+fn cure_fields_exist_only_with_a_cure_clause() {
+    let src = "input { as_of: Date  x: Number }\ncovenant c { require input.x >= 1 }\nlet a = c.cure_amount\n";
+    let err = Program::compile("test.cov", src).err().map(|e| format!("{e:?}")).unwrap_or_default();
+    assert!(err.contains("cure_amount"), "{err}");
+}

@@ -437,6 +437,25 @@ impl<'a> Checker<'a> {
         if let Some(Some(path)) = pending.cure_paths.get(i) {
             cure_fill = self.cure_path(ir, path);
         }
+        let target_span = pending.cure_target_spans.get(i).copied().flatten().unwrap_or_default();
+        if let Some(l) = ir.covenants.get(i).and_then(|c| c.cure.as_ref()).and_then(|cure| cure.into_let) {
+            cure_fill = self.cure_let(ir, l, target_span);
+        }
+        if let (Some((path, text, _)), Some(c)) = (&cure_fill, ir.covenants.get(i)) {
+            let into_let = c.cure.as_ref().and_then(|cure| cure.into_let);
+            if !requirement_reads(ir, c, into_let, path) {
+                let reads = requirement_reads_list(ir, self.sources, c);
+                let src = self.src(target_span);
+                self.errors.push(CheckError::Invalid {
+                    message: format!("the requirement of `{}` does not depend on `{text}`, so no cure into it can restore compliance", c.name),
+                    label: "not read by the requirement".into(),
+                    help: format!("cure into a Money figure the requirement reads: it reads {reads}"),
+                    span: target_span.source_span(),
+                    src,
+                });
+                cure_fill = None;
+            }
+        }
         if let Some(c) = ir.covenants.get_mut(i) {
             c.value_ty = value_ty;
             if let (Some(cure), Some((p, text, ty))) = (c.cure.as_mut(), cure_fill) {
@@ -478,6 +497,19 @@ impl<'a> Checker<'a> {
             Type::Money(Ccy::Code(_)) => Some((out, text, ty)),
             other => {
                 self.bad_path(path.span, format!("the cure goes into `{text}`, which is {other}, not Money"), "an equity cure adds money to a Money input, such as `input.ttm.ebitda`");
+                None
+            }
+        }
+    }
+
+    /// A cure into a `let`: it must be Money of one currency.
+    fn cure_let(&mut self, ir: &ir::Ir, l: u32, span: Span) -> Option<(Vec<u32>, String, Type)> {
+        let def = ir.lets.get(l as usize)?;
+        match &def.ty {
+            t @ Type::Money(Ccy::Code(_)) => Some((Vec::new(), def.name.to_string(), t.clone())),
+            Type::Error => Some((Vec::new(), def.name.to_string(), Type::Error)),
+            other => {
+                self.bad_path(span, format!("the cure goes into `{}`, which is {other}, not Money", def.name), "an equity cure adds money to a Money figure, such as `cfads` or `input.ttm.ebitda`");
                 None
             }
         }
@@ -1332,6 +1364,88 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// Every body a global evaluates.
+fn global_bodies(ir: &ir::Ir, g: Global) -> Vec<Body> {
+    match g {
+        Global::Let(i) => ir.lets.get(i as usize).map(|l| vec![l.body]).unwrap_or_default(),
+        Global::Pool(i) => ir
+            .pools
+            .get(i as usize)
+            .map(|p| [Some(p.quantity), Some(p.price), p.each.map(|e| e.0), p.haircut, p.lot, p.discount, p.liquidation_price].into_iter().flatten().collect())
+            .unwrap_or_default(),
+        Global::Covenant(i) => ir.covenants.get(i as usize).map(|c| [Some(c.lhs), Some(c.rhs), c.when].into_iter().flatten().collect()).unwrap_or_default(),
+        Global::MarginCall(i) => ir
+            .margin_calls
+            .get(i as usize)
+            .map(|m| [Some(m.trigger), Some(m.amount), m.minimum_transfer, m.rounding.map(|r| r.1), m.due].into_iter().flatten().collect())
+            .unwrap_or_default(),
+        Global::Liquidation(i) => ir.liquidations.get(i as usize).map(|l| [Some(l.debt), l.trigger].into_iter().flatten().collect()).unwrap_or_default(),
+        Global::Default(i) => ir.defaults.get(i as usize).map(|d| d.events.iter().map(|e| e.when).collect()).unwrap_or_default(),
+    }
+}
+
+/// Whether a covenant's requirement can change with its cure's target: the `let` is in the
+/// requirement's dependency cone, or (for an input path) some expression in the cone reads
+/// the path, a record that holds it, or the whole input.
+fn requirement_reads(ir: &ir::Ir, c: &ir::CovenantDef, into_let: Option<u32>, path: &[u32]) -> bool {
+    if let Some(l) = into_let {
+        return c.requirement_deps.contains(&Global::Let(l));
+    }
+    let mut roots: Vec<ExprId> = vec![c.lhs.expr, c.rhs.expr];
+    roots.extend(c.requirement_deps.iter().flat_map(|g| global_bodies(ir, *g)).map(|b| b.expr));
+    let mut nodes = Vec::new();
+    let mut seen_fns: Vec<u32> = Vec::new();
+    while let Some(id) = roots.pop() {
+        let Some(node) = ir.arena.node(id) else { continue };
+        nodes.push(id);
+        if let Node::CallFn { func, .. } = node {
+            if !seen_fns.contains(func) {
+                seen_fns.push(*func);
+                roots.extend(ir.fns.get(*func as usize).map(|f| f.body.expr));
+            }
+        }
+        crate::resolve::children(node, &mut |child| roots.push(child));
+    }
+    let bases: std::collections::HashSet<ExprId> = nodes.iter().filter_map(|id| match ir.arena.node(*id) {
+        Some(Node::Field { base, .. }) => Some(*base),
+        _ => None,
+    }).collect();
+    nodes.iter().filter(|id| !bases.contains(id)).any(|&id| match input_path_of(ir, id) {
+        Some(read) => read.iter().zip(path).all(|(a, b)| a == b),
+        None => false,
+    })
+}
+
+/// The field indices of a chain `input.a.b`, or `None` when the expression is no such chain.
+fn input_path_of(ir: &ir::Ir, id: ExprId) -> Option<Vec<u32>> {
+    match ir.arena.node(id)? {
+        Node::Input => Some(Vec::new()),
+        Node::Field { base, index, .. } => {
+            let mut p = input_path_of(ir, *base)?;
+            p.push(*index);
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+/// The figures a requirement reads directly, for a help line: its `let`s and input paths.
+fn requirement_reads_list(ir: &ir::Ir, sources: &SourceMap, c: &ir::CovenantDef) -> String {
+    let mut names: Vec<String> = Vec::new();
+    let mut pending = vec![c.lhs.expr, c.rhs.expr];
+    while let Some(id) = pending.pop() {
+        let Some(node) = ir.arena.node(id) else { continue };
+        match node {
+            Node::Global(Global::Let(i)) => names.extend(ir.lets.get(*i as usize).map(|l| format!("`{}`", l.name))),
+            Node::Field { .. } if input_path_of(ir, id).is_some() => names.push(format!("`{}`", sources.text(ir.arena.span(id)).trim())),
+            _ => crate::resolve::children(node, &mut |child| pending.push(child)),
+        }
+    }
+    names.sort();
+    names.dedup();
+    if names.is_empty() { "no figure of the data".into() } else { names.join(", ") }
+}
+
 /// Where a list of shocks is declared: a scenario, or a test's own what-ifs.
 #[derive(Clone, Copy)]
 enum ShockSet {
@@ -1406,6 +1520,14 @@ fn rule_field(ir: &ir::Ir, kind: RuleKind, i: u32, name: &str) -> Option<(Node, 
                 "value" => (CovenantField::Value, v.clone()),
                 "limit" => (CovenantField::Limit, v),
                 "headroom" => (CovenantField::Headroom, Type::Optional(Arc::new(Type::Number))),
+                "cure_amount" | "cure_available" if ir.covenants.get(idx).is_some_and(|c| c.cure.is_some()) => {
+                    let cure_ty = ir.covenants.get(idx).and_then(|c| c.cure.as_ref()).map_or(Type::Error, |c| c.ty.clone());
+                    if name == "cure_amount" {
+                        (CovenantField::CureAmount, cure_ty)
+                    } else {
+                        (CovenantField::CureAvailable, Type::Bool)
+                    }
+                }
                 _ => return None,
             };
             (Node::CovenantField(i, f), t)

@@ -376,7 +376,7 @@ impl<'p> Evaluator<'p> {
                 }
             }
             Node::PoolField(i, f) => lending::pool_field(self, *i, *f),
-            Node::CovenantField(i, f) => lending::covenant_field(self, *i, *f),
+            Node::CovenantField(i, f) => lending::covenant_field(self, *i, *f, span),
             Node::MarginField(i, f) => lending::margin_field(self, *i, *f),
             Node::LiquidationField(i, f) => lending::liquidation_field(self, *i, *f),
             Node::DefaultField(i, f) => lending::default_field(self, *i, *f),

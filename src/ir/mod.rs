@@ -143,6 +143,8 @@ pub enum CovenantField {
     Value,
     Limit,
     Headroom,
+    CureAmount,
+    CureAvailable,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -269,8 +271,10 @@ pub enum Testing {
 
 #[derive(Debug)]
 pub struct CureDef {
-    /// Field indices from the input root to the cured amount.
+    /// Field indices from the input root to the cured amount, when it goes into the input.
     pub path: Vec<u32>,
+    /// The `let` the cure goes into, when it goes into a computed figure.
+    pub into_let: Option<u32>,
     pub path_text: String,
     pub ty: Type,
     pub history: Option<Body>,

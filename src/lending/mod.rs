@@ -236,6 +236,9 @@ pub struct CovenantOutcome {
     pub limit: Option<Decimal>,
     pub headroom: Option<Decimal>,
     pub cure: Option<Cure>,
+    /// For a covenant with a cure clause: whether its limits allow a cure on this date,
+    /// whatever the status (`None` when the cure history could not be read).
+    pub cure_available: Option<bool>,
     pub failure: Option<Fail>,
 }
 
@@ -243,7 +246,10 @@ pub struct CovenantOutcome {
 const MAX_CURE_UNITS: i64 = 1_000_000_000_000_000;
 
 pub fn covenant(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> CovenantOutcome {
-    let mut out = CovenantOutcome { status: CovenantStatus::Error, value: None, limit: None, headroom: None, cure: None, failure: None };
+    let mut out = CovenantOutcome { status: CovenantStatus::Error, value: None, limit: None, headroom: None, cure: None, cure_available: None, failure: None };
+    if let Some(cure) = &def.cure {
+        out.cure_available = blocked_by(ev, cure).ok().map(|b| b.is_empty());
+    }
     let tested = match tested(ev, def) {
         Ok(t) => t,
         Err(f) => {
@@ -326,6 +332,13 @@ pub fn headroom(op: CmpOp, value: Decimal, limit: Decimal) -> Option<Decimal> {
 }
 
 fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> EvalResult<Cure> {
+    let blocked_by = blocked_by(ev, cure)?;
+    let (amount, note) = least_cure(ev, def, cure);
+    Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
+}
+
+/// The cure limits that forbid a cure on this date, given the history of earlier cures.
+fn blocked_by(ev: &mut Evaluator<'_>, cure: &ir::CureDef) -> EvalResult<Vec<String>> {
     let history = match cure.history {
         Some(h) => ev.dates(h)?,
         None => Vec::new(),
@@ -346,8 +359,7 @@ fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -
             blocked_by.push(limit.label());
         }
     }
-    let (amount, note) = least_cure(ev, def, cure);
-    Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
+    Ok(blocked_by)
 }
 
 /// What one probe of the cure search found.
@@ -366,13 +378,35 @@ enum Probe {
 fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
     let cent = ir::cent();
     let max_cents = MAX_CURE_UNITS.saturating_mul(100);
+    // A cure into a `let` replaces its value by the base value plus the amount; everything
+    // in the requirement's cone downstream of it is re-evaluated from there.
+    let target_let = cure.into_let.and_then(|l| match ev.out.lets.get(l as usize) {
+        Some(Some(Ok(Value::Num(base)))) => Some((l, *base)),
+        _ => None,
+    });
+    if cure.into_let.is_some() && target_let.is_none() {
+        return (None, Some(format!("`{}` could not be computed, so no cure into it can be sized", cure.path_text)));
+    }
     let probe = |cents: i64| -> Probe {
         let amount = Decimal::from(cents) * cent;
-        let Some(input) = add_at(&ev.input, &cure.path, amount) else { return Probe::Fails };
-        let mut probe = Evaluator::new(ev.ir, input, ev.as_of);
+        let mut probe = match target_let {
+            Some(_) => Evaluator::new(ev.ir, ev.input.clone(), ev.as_of),
+            None => match add_at(&ev.input, &cure.path, amount) {
+                Some(input) => Evaluator::new(ev.ir, input, ev.as_of),
+                None => return Probe::Fails,
+            },
+        };
         probe.searching = true;
         for &g in &def.requirement_deps {
-            probe.global(g);
+            match target_let {
+                Some((l, base)) if g == ir::Global::Let(l) => {
+                    let Some(cured) = base.checked_add(amount) else { return Probe::Fails };
+                    if let Some(slot) = probe.out.lets.get_mut(l as usize) {
+                        *slot = Some(Ok(Value::Num(cured)));
+                    }
+                }
+                _ => probe.global(g),
+            }
         }
         match requirement(&mut probe, def) {
             Ok((_, _, true)) => Probe::Restores,
@@ -424,9 +458,19 @@ fn add_at(input: &Value, path: &[u32], amount: Decimal) -> Option<Value> {
     }
 }
 
-pub fn covenant_field(ev: &mut Evaluator<'_>, i: u32, f: CovenantField) -> EvalResult<Value> {
+pub fn covenant_field(ev: &mut Evaluator<'_>, i: u32, f: CovenantField, span: Span) -> EvalResult<Value> {
     let Some(Some(c)) = ev.out.covenants.get(i as usize) else { return Err(Fail::Upstream) };
     match f {
+        CovenantField::CureAmount => match (c.status, &c.cure) {
+            (CovenantStatus::Pass | CovenantStatus::NotTested, _) => Ok(Value::Num(Decimal::ZERO)),
+            (CovenantStatus::Breach, Some(Cure { amount: Some(a), .. })) => Ok(Value::Num(*a)),
+            (CovenantStatus::Breach, Some(Cure { note, .. })) => {
+                let name = ev.ir.covenants.get(i as usize).map_or_else(String::new, |d| d.name.to_string());
+                fail(span, format!("`{name}` has no cure amount: {}", note.as_deref().unwrap_or("no amount restores compliance")))
+            }
+            _ => Err(Fail::Upstream),
+        },
+        CovenantField::CureAvailable => c.cure_available.map(Value::Bool).ok_or(Fail::Upstream),
         CovenantField::Status => Ok(Value::Text(Arc::from(c.status.as_str()))),
         CovenantField::Passed => Ok(Value::Bool(matches!(c.status, CovenantStatus::Pass | CovenantStatus::NotTested))),
         CovenantField::Value => c.value.map(Value::Num).ok_or(Fail::Upstream),

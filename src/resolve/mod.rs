@@ -65,6 +65,8 @@ pub struct Pending {
     pub let_display_spans: Vec<Option<Span>>,
     pub fn_sigs: Vec<(Vec<ast::Param>, TypeExpr)>,
     pub cure_paths: Vec<Option<ast::InputPath>>,
+    /// Per covenant, where its cure's target is written.
+    pub cure_target_spans: Vec<Option<Span>>,
     pub shock_paths: Vec<Vec<ast::InputPath>>,
     /// Per test, the paths of its own shocks.
     pub test_shock_paths: Vec<Vec<ast::InputPath>>,
@@ -177,6 +179,7 @@ impl<'s> Resolver<'s> {
                 let_display_spans: Vec::new(),
                 fn_sigs: Vec::new(),
                 cure_paths: Vec::new(),
+                cure_target_spans: Vec::new(),
                 shock_paths: Vec::new(),
                 test_shock_paths: Vec::new(),
                 require_spans: Vec::new(),
@@ -689,14 +692,40 @@ impl<'s> Resolver<'s> {
             Some(ast::Tested::On(e)) => ir::Testing::On(self.simple(e)),
         };
         let when = c.when.as_ref().map(|e| self.simple(e));
+        let cure_target_span = c.cure.as_ref().map(|cure| match &cure.into {
+            ast::CureTarget::Input(path) => path.span,
+            ast::CureTarget::Let(name) => name.span,
+        });
         let cure = c.cure.map(|cure| {
             let history = cure.history.as_ref().map(|e| self.simple(e));
-            self.pending.cure_paths.push(Some(cure.into));
-            ir::CureDef { path: Vec::new(), path_text: String::new(), ty: crate::types::Type::Error, history, limits: cure.limits, span: cure.span }
+            let (mut into_let, mut path_text) = (None, String::new());
+            match cure.into {
+                ast::CureTarget::Input(path) => self.pending.cure_paths.push(Some(path)),
+                ast::CureTarget::Let(name) => {
+                    self.pending.cure_paths.push(None);
+                    match self.values.get(&name.name).map(|(g, _)| *g) {
+                        Some(Global::Let(l)) => into_let = Some(l),
+                        Some(_) => self.misuse(
+                            name.span,
+                            format!("`{}` is a rule, and a cure goes into money", name.name),
+                            "not a `let`",
+                            "cure into a Money `let` (such as `cfads`) or a Money input (such as `input.ttm.ebitda`)",
+                        ),
+                        None => {
+                            let help = self.suggest_value(&name.name);
+                            let src = self.src(name.span);
+                            self.errors.push(ResolveError::UnknownName { name: name.name.clone(), help, span: name.span.source_span(), src });
+                        }
+                    }
+                    path_text = name.name;
+                }
+            }
+            ir::CureDef { path: Vec::new(), into_let, path_text, ty: crate::types::Type::Error, history, limits: cure.limits, span: cure.span }
         });
         if cure.is_none() {
             self.pending.cure_paths.push(None);
         }
+        self.pending.cure_target_spans.push(cure_target_span);
         self.ir_parts.covenants.push(ir::CovenantDef {
             name: Arc::from(c.name.name.as_str()),
             title: c.title,

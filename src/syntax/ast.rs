@@ -194,10 +194,17 @@ pub enum PathStep {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct CureDef {
-    pub into: InputPath,
+    pub into: CureTarget,
     pub history: Option<Expr>,
     pub limits: Vec<CureLimit>,
     pub span: Span,
+}
+
+/// Where an equity cure's money goes: a Money input, or a Money `let` computed from the data.
+#[derive(Clone, Debug, Serialize)]
+pub enum CureTarget {
+    Input(InputPath),
+    Let(Ident),
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -459,7 +459,8 @@ impl<'a> Parser<'a> {
         for p in pair.into_inner() {
             let pspan = self.span(&p);
             match p.as_rule() {
-                Rule::input_path => into = Some(self.input_path(p)?),
+                Rule::input_path => into = Some(CureTarget::Input(self.input_path(p)?)),
+                Rule::ident => into = Some(CureTarget::Let(self.ident(p))),
                 Rule::history_rule => history = Some(self.expr(last(p)?)?),
                 Rule::window_limit => {
                     let nums: Vec<Pair<'_, Rule>> = p.into_inner().filter(|x| x.as_rule() == Rule::number).collect();
@@ -475,7 +476,7 @@ impl<'a> Parser<'a> {
                 _ => {}
             }
         }
-        let into = into.ok_or_else(|| self.bad_form(span, "a cure needs `into input.PATH`", "write `cure equity into input.ttm.ebitda`"))?;
+        let into = into.ok_or_else(|| self.bad_form(span, "a cure needs `into input.PATH` or `into NAME`", "write `cure equity into input.ttm.ebitda`, or into a Money `let` such as `cure equity into cfads`"))?;
         Ok(CureDef { into, history, limits, span })
     }
 
