@@ -246,3 +246,142 @@ fn test_data_outside_the_program_directory_is_refused() {
     let (out, _) = covenant(&["test", &p, "--allow-path", &dir.path("other")]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("input.debt: expected a decimal amount in USD"));
 }
+
+// ------------------------------------------------------------------ output
+
+const PROGRAM: &str = "input { as_of: Date  borrower: Text  debt: Money(USD)  ebitda: Money(USD) }
+let borrower = input.borrower
+let leverage = input.debt / input.ebitda
+covenant max_lev \"Maximum leverage\" { require leverage <= 4.00x }
+";
+
+#[test]
+fn data_text_cannot_forge_a_line_of_the_table() {
+    let dir = TempDir::new("forge");
+    let p = dir.file("p.cov", PROGRAM);
+    // A borrower's name that, printed raw, would clear the line and write a passing
+    // covenant row under the real one (which is in breach: 900 / 100 = 9.00x > 4.00x).
+    let forged = r#"Acme\r\n  max_lev — Maximum leverage  pass  1.00x  <= 4.00x  75.00%\u001b[2K\u001b]0;title\u0007\u202e"#;
+    let d = dir.file("d.json", format!(r#"{{"as_of": "2026-03-31", "borrower": "{forged}", "debt": "900", "ebitda": "100"}}"#));
+    let (out, _) = covenant(&["run", &p, "--data", &d]);
+    assert_eq!(out.status.code(), Some(0));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.chars().any(|c| c.is_control() && c != '\n' || c == '\u{202e}'), "{table:?}");
+    let borrower = table.lines().find(|l| l.trim_start().starts_with("borrower")).unwrap();
+    assert!(borrower.ends_with(r"Acme\r\n  max_lev — Maximum leverage  pass  1.00x  <= 4.00x  75.00%\x1b[2K\x1b]0;title\x07\u{202e}"), "{borrower}");
+    assert_eq!(table.lines().filter(|l| l.contains("max_lev")).count(), 2, "the borrower's line and the covenant's own: {table}");
+    assert!(table.lines().any(|l| l.starts_with("  max_lev") && l.contains("BREACH")), "{table}");
+    // In a data error too.
+    let d = dir.file("e.json", r#"{"as_of": "2026-03-31", "borrower": "a", "debt": "\u001b[2J\nok", "ebitda": "100"}"#);
+    let (out, _) = covenant(&["run", &p, "--data", &d]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(r#"found "\x1b[2J\nok""#), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+/// Runs the binary through `sh` with its stdout closed.
+fn with_stdout_closed(args: &[&str]) -> Output {
+    Command::new("sh").arg("-c").arg("exec \"$0\" \"$@\" >&-").arg(env!("CARGO_BIN_EXE_covenant")).args(args).output().unwrap()
+}
+
+fn with_stdout_full(args: &[&str]) -> Output {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_covenant")).args(args).stdout(full).output().unwrap()
+}
+
+fn test_program(dir: &TempDir) -> String {
+    dir.file("d.json", r#"{"as_of": "2026-03-31", "borrower": "a", "debt": "300", "ebitda": "100"}"#);
+    let tests: String = (0..2000).map(|i| format!("test \"case {i}\" {{\n  data \"d.json\"\n  expect leverage == 3\n}}\n")).collect();
+    dir.file("t.cov", format!("{PROGRAM}{tests}"))
+}
+
+#[test]
+fn a_closed_stdout_is_an_error() {
+    let dir = TempDir::new("closed");
+    let p = dir.file("p.cov", PROGRAM);
+    let d = dir.file("d.json", r#"{"as_of": "2026-03-31", "borrower": "a", "debt": "300", "ebitda": "100"}"#);
+    let lines = dir.file("d.jsonl", format!("{}\n", std::fs::read_to_string(&d).unwrap()).repeat(3));
+    let t = test_program(&dir);
+    for args in [vec!["batch", &p, "--data", &lines], vec!["run", &p, "--data", &d], vec!["test", &t]] {
+        let out = with_stdout_closed(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("stdout is closed"), "{args:?}: {stderr}");
+        // Sent to /dev/null on purpose, the output is discarded as asked.
+        let discarded = Command::new(env!("CARGO_BIN_EXE_covenant")).args(&args).stdout(Stdio::null()).status().unwrap();
+        assert_eq!(discarded.code(), Some(0), "{args:?}");
+    }
+}
+
+#[test]
+fn a_full_stdout_is_an_error() {
+    let dir = TempDir::new("full");
+    let p = dir.file("p.cov", PROGRAM);
+    let d = dir.file("d.json", r#"{"as_of": "2026-03-31", "borrower": "a", "debt": "300", "ebitda": "100"}"#);
+    let lines = dir.file("d.jsonl", format!("{}\n", std::fs::read_to_string(&d).unwrap()).repeat(3));
+    let t = test_program(&dir);
+    for args in [vec!["batch", &p, "--data", &lines], vec!["run", &p, "--data", &d], vec!["test", &t]] {
+        let out = with_stdout_full(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("no space left on device"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_stops_the_command_without_a_panic() {
+    let dir = TempDir::new("pipe");
+    let t = test_program(&dir);
+    let p = dir.file("p.cov", PROGRAM);
+    let lines = dir.file("d.jsonl", format!("{}\n", r#"{"as_of": "2026-03-31", "borrower": "a", "debt": "300", "ebitda": "100"}"#).repeat(5000));
+    for args in [vec!["test", &t], vec!["batch", &p, "--data", &lines]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_covenant")).args(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // As `| head -1` does: the reader leaves before the output is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+// ------------------------------------------------------------------ data
+
+#[test]
+fn data_faults_get_messages_that_say_what_is_wrong() {
+    let dir = TempDir::new("data");
+    let p = dir.file("p.cov", "input { as_of: Date  debt: Money(USD)  rows: List<{ a: Number }>? }\nlet debt = input.debt\n");
+    let cases: [(&str, &[u8], &[&str]); 8] = [
+        ("a repeated key", br#"{"as_of": "2026-03-31", "debt": 1, "debt": 2}"#, &["covenant::data::duplicate_key", "input.debt: the key is given twice"]),
+        (
+            "a repeated currency",
+            br#"{"as_of": "2026-03-31", "debt": {"amount": "5", "currency": "EUR", "currency": "USD"}}"#,
+            &["input.debt.currency: the key is given twice"],
+        ),
+        ("a repeated key in a list", br#"{"as_of": "2026-03-31", "debt": 1, "rows": [{"a": 1}, {"a": 1, "a": 2}]}"#, &["input.rows[1].a: the key is given twice"]),
+        ("a repeated key outside the schema", br#"{"as_of": "2026-03-31", "debt": 1, "note": {"x": 1, "x": 2}}"#, &["input.note.x: the key is given twice"]),
+        ("a byte-order mark", b"\xef\xbb\xbf{\"as_of\": \"2026-03-31\", \"debt\": 1}", &["covenant::data::bom", "byte-order mark"]),
+        ("a null amount", br#"{"as_of": "2026-03-31", "debt": {"amount": null, "currency": "USD"}}"#, &["input.debt.amount: expected a decimal amount in USD, found null"]),
+        ("a signed month", br#"{"as_of": "2026-+3-31", "debt": 1}"#, &["input.as_of: expected a calendar date"]),
+        ("blank data", b"  \n", &["covenant::data::blank", "the facility data is blank"]),
+    ];
+    for (case, data, needles) in cases {
+        let d = dir.file("d.json", data);
+        refused(case, &["run", &p, "--data", &d], needles, &[]);
+    }
+    // A blank line in a batch is an error line that says so; the lines around it are read.
+    let d = dir.file("d.jsonl", "{\"as_of\": \"2026-03-31\", \"debt\": 1}\n\n{\"as_of\": \"2026-03-31\", \"debt\": 2}\n");
+    let (out, _) = covenant(&["batch", &p, "--data", &d]);
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["error"]["code"], "covenant::data::blank");
+    assert_eq!(lines[2]["values"]["debt"]["amount"], "2");
+}
+
+#[test]
+fn an_over_large_duration_says_so() {
+    let dir = TempDir::new("duration");
+    let p = dir.file("p.cov", "input { as_of: Date }\nlet later = input.as_of + 99999999999999999999 days\n");
+    refused("a 20-digit duration", &["check", &p], &["over the largest count of units", "3652059 days"], &["whole units"]);
+}

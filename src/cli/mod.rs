@@ -165,16 +165,22 @@ fn output_failed(e: &std::io::Error) -> ExitCode {
     ExitCode::from(INVALID)
 }
 
-/// Whether stdout is open. Writes to a closed stdout would otherwise vanish without an
-/// error, the standard library taking them for success.
-fn stdout_is_open() -> bool {
-    #[cfg(unix)]
+/// Whether stdout was closed when the command started. The Rust runtime reopens a closed
+/// standard descriptor on `/dev/null`, read-write, where writes vanish without an error; a
+/// shell's `> /dev/null` opens it write-only. Linux only (it reads `/proc`).
+fn stdout_was_closed() -> bool {
+    #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsFd as _;
-        std::io::stdout().as_fd().try_clone_to_owned().is_ok()
+        if std::fs::read_link("/proc/self/fd/1").ok().as_deref() != Some(Path::new("/dev/null")) {
+            return false;
+        }
+        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+        let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+        // O_ACCMODE is 3, O_RDWR 2.
+        flags.is_some_and(|f| f & 3 == 2)
     }
-    #[cfg(not(unix))]
-    true
+    #[cfg(not(target_os = "linux"))]
+    false
 }
 
 fn compile(file: &Path, limits: Limits, loader: &FsLoader) -> Result<Program, ExitCode> {
@@ -196,9 +202,8 @@ pub fn main() -> ExitCode {
         }
     };
     let limits = cli.limits.limits();
-    // Checked before any file is opened, which could take the closed descriptor's number.
-    if !matches!(cli.command, Command::Check { .. }) && !stdout_is_open() {
-        warn(format_args!("error: stdout is closed: the output would be lost\n"));
+    if !matches!(cli.command, Command::Check { .. }) && stdout_was_closed() {
+        warn(format_args!("error: stdout is closed (reopened on /dev/null for reading and writing): the output would be lost\n"));
         return ExitCode::from(INVALID);
     }
     let loader = FsLoader::confined_to(cli.allow_paths);
