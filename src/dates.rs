@@ -31,13 +31,13 @@ impl Date {
         if bytes.len() != 10 || bytes.get(4) != Some(&b'-') || bytes.get(7) != Some(&b'-') {
             return None;
         }
-        let year = text.get(0..4)?.parse::<i32>().ok()?;
-        let month = text.get(5..7)?.parse::<u32>().ok()?;
-        let day = text.get(8..10)?.parse::<u32>().ok()?;
-        if !text.get(0..4)?.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Date::from_ymd(year, month, day)
+        // Digits only: `parse` alone would take a sign (`2026-+3-31`).
+        let number = |range: std::ops::Range<usize>| -> Option<u32> {
+            let part = bytes.get(range)?;
+            part.iter().try_fold(0u32, |n, &b| b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0')))
+        };
+        let year = i32::try_from(number(0..4)?).ok()?;
+        Date::from_ymd(year, number(5..7)?, number(8..10)?)
     }
 
     pub fn days(self) -> i32 {
@@ -184,6 +184,14 @@ mod tests {
         assert_eq!(Date::parse("2026-13-01"), None);
         assert_eq!(Date::parse("26-01-01"), None);
         assert_eq!(d("1970-01-01").days(), 0);
+    }
+
+    #[test]
+    fn only_digits_make_a_date() {
+        for text in ["2026-+3-31", "2026-03-+1", "+026-03-31", "2026- 3-31", "2026-03-3\u{0}", "２０２６-03-31"] {
+            assert_eq!(Date::parse(text), None, "{text}");
+        }
+        assert_eq!(Date::parse("0001-01-01").map(Date::ymd), Some((1, 1, 1)));
     }
 
     #[test]

@@ -40,6 +40,7 @@ pub mod resolve;
 pub mod span;
 pub mod stdlib;
 pub mod syntax;
+pub mod text;
 pub mod types;
 pub mod value;
 
@@ -76,7 +77,7 @@ use crate::value::Value;
 /// use miette::Diagnostic;
 ///
 /// let limits = covenant::Limits::default().with_max_nesting(4).with_max_data_bytes(64);
-/// let loader = &covenant::resolve::FsLoader;
+/// let loader = &covenant::resolve::FsLoader::new();
 /// let deep = "input { as_of: Date }\nlet x = ((((((1))))))\n";
 /// let err = covenant::Program::compile_with("deep.cov", deep, limits, loader).unwrap_err();
 /// let diagnostic = err.diagnostics.first().unwrap();
@@ -281,9 +282,10 @@ impl fmt::Debug for Program {
 }
 
 impl Program {
-    /// Compiles a program, reading its file imports relative to `name`.
+    /// Compiles a program, reading its file imports relative to `name`, from the directory
+    /// of `name` and its subdirectories only (see [`resolve::FsLoader`]).
     pub fn compile(name: &str, source: &str) -> Result<Program, CompileError> {
-        Program::compile_with(name, source, Limits::default(), &resolve::FsLoader)
+        Program::compile_with(name, source, Limits::default(), &resolve::FsLoader::new())
     }
 
     /// Compiles a program under `limits`, loading its file imports (`import "terms.cov"`)
@@ -369,8 +371,15 @@ impl Program {
     }
 
     /// Reads and compiles a file. A file over `max_source_bytes` is refused by its length,
-    /// without being read whole.
+    /// without being read whole. Imports are read from the file's directory and its
+    /// subdirectories only.
     pub fn compile_file_with(path: &Path, limits: Limits) -> Result<Program, CompileError> {
+        Program::compile_file_through(path, limits, &resolve::FsLoader::new())
+    }
+
+    /// [`Program::compile_file_with`], reading imports through `loader`: say, an
+    /// [`resolve::FsLoader::confined_to`] that allows a shared directory of terms.
+    pub fn compile_file_through(path: &Path, limits: Limits, loader: &dyn resolve::Loader) -> Result<Program, CompileError> {
         let name = path.display().to_string();
         let read_error = |reason: String| CompileError { diagnostics: vec![Box::new(resolve::ResolveError::Read { path: name.clone(), reason })] };
         let io_reason = |e: std::io::Error| {
@@ -398,7 +407,7 @@ impl Program {
             return Err(too_large(bytes.len()));
         }
         let text = String::from_utf8(bytes).map_err(|e| read_error(format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to())))?;
-        Program::compile_with(&name, &text, limits, &resolve::FsLoader)
+        Program::compile_with(&name, &text, limits, loader)
     }
 
     /// A hash of every source the program was compiled from (FNV-1a, stable across runs and
@@ -566,29 +575,40 @@ impl Program {
     }
 
     /// Runs the tests written in the program (`test "…" { … }`); data paths are relative to
-    /// `base_dir`.
+    /// `base_dir`, and read from it and its subdirectories only.
     pub fn run_tests(&self, base_dir: &Path) -> Vec<TestOutcome> {
+        self.run_tests_through(base_dir, &resolve::FsLoader::new())
+    }
+
+    /// [`Program::run_tests`], reading the data files through `loader`, which confines them
+    /// as it confines imports (with `base_dir` as the root file's directory).
+    pub fn run_tests_through(&self, base_dir: &Path, loader: &dyn resolve::Loader) -> Vec<TestOutcome> {
         let mut results = Vec::new();
         for t in &self.ir.tests {
             let (line, _) = self.sources.line_column(t.span);
             let mut outcome = TestOutcome { title: t.title.clone(), line, failures: Vec::new() };
-            let data = match &t.data {
-                Some(p) if std::fs::metadata(base_dir.join(p)).is_ok_and(|m| m.len() > self.limits.max_data_bytes as u64) => {
-                    let size = std::fs::metadata(base_dir.join(p)).map_or(0, |m| usize::try_from(m.len()).unwrap_or(usize::MAX));
-                    outcome.failures.push(DataError::TooLarge { size, limit: self.limits.max_data_bytes }.to_string());
+            let Some(p) = &t.data else {
+                outcome.failures.push("the test names no `data` file".into());
+                results.push(outcome);
+                continue;
+            };
+            let limit = self.limits.max_data_bytes;
+            let read = loader.locate(&base_dir.join(p), base_dir).and_then(|at| loader.load_at_most(&at, limit));
+            let data = match read {
+                Ok(d) if d.len() <= limit => d,
+                Ok(d) => {
+                    outcome.failures.push(DataError::TooLarge { size: d.len(), limit }.to_string());
                     results.push(outcome);
                     continue;
                 }
-                Some(p) => match std::fs::read_to_string(base_dir.join(p)) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        outcome.failures.push(format!("cannot read `{p}`: {}", e.to_string().to_lowercase()));
-                        results.push(outcome);
-                        continue;
-                    }
-                },
-                None => {
-                    outcome.failures.push("the test names no `data` file".into());
+                Err(e) => {
+                    outcome.failures.push(match resolve::OverLimit::of(&e) {
+                        Some(over) => DataError::TooLarge { size: over.size, limit }.to_string(),
+                        None if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                            format!("cannot read `{p}`: {}; test data is read from the program's directory and its subdirectories (allow another with `--allow-path DIR`)", e.to_string().to_lowercase())
+                        }
+                        None => format!("cannot read `{p}`: {}", e.to_string().to_lowercase()),
+                    });
                     results.push(outcome);
                     continue;
                 }

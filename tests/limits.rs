@@ -327,10 +327,10 @@ fn batch_gives_one_line_per_line_under_every_fault() {
         (format!(r#"{{"as_of": "2026-03-31", "debt": {}, "ebitda": "200"}}"#, "1".repeat(1000)).into_bytes(), Some("covenant::limit::number_digits")),
         (br#"{"as_of": "2026-03-31", "debt": "300", "ebitda": "200", "xs": [1, 2, 3, 4, 5, 6, 7, 8, 9]}"#.to_vec(), Some("covenant::limit::collection")),
         (format!(r#"{{"as_of": "2026-03-31", "debt": "300", "ebitda": "200", "xs": [{}]}}"#, ["1.2345678901234567890"; 8].join(", ")).into_bytes(), Some("covenant::limit::output_size")),
-        (Vec::new(), Some("covenant::data::json")),
+        (Vec::new(), Some("covenant::data::blank")),
         (b"{\"as_of\": \"2026-03-31\", \"debt\": \"3\xff0\", \"ebitda\": \"200\"}".to_vec(), Some("covenant::data::read")),
         (format!(r#"{{"as_of": "2026-03-31", "debt": "300", "ebitda": "200", "pad": "{}"}}"#, "x".repeat(5000)).into_bytes(), Some("covenant::limit::data_size")),
-        (b"\r".to_vec(), Some("covenant::data::json")),
+        (b"\r".to_vec(), Some("covenant::data::blank")),
         (GOOD.into(), None),
     ];
     // The output limit sits just above the largest report expected, below one with a list of

@@ -12,6 +12,8 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
+use covenant::resolve::FsLoader;
+use covenant::text::escape_controls;
 use covenant::{Limits, OutputError, Program, Report};
 
 #[derive(Parser)]
@@ -27,6 +29,10 @@ pub struct Cli {
     command: Command,
     #[command(flatten)]
     limits: LimitArgs,
+    /// A directory imports and test data may also be read from, besides the program's own
+    /// directory and its subdirectories; repeatable
+    #[arg(long = "allow-path", global = true, value_name = "DIR")]
+    allow_paths: Vec<PathBuf>,
 }
 
 /// The limits, as flags accepted by every command.
@@ -141,16 +147,48 @@ pub fn render_diagnostic(d: &dyn Diagnostic) -> String {
     out
 }
 
-fn print_diagnostic(d: &dyn Diagnostic) {
-    eprint!("{}", render_diagnostic(d));
+/// Writes to stderr; a stderr that cannot be written to leaves nowhere to say so.
+fn warn(text: std::fmt::Arguments<'_>) {
+    let _ = std::io::stderr().write_fmt(text);
 }
 
-fn compile(file: &Path, limits: Limits) -> Result<Program, ExitCode> {
-    Program::compile_file_with(file, limits).map_err(|e| {
+fn print_diagnostic(d: &dyn Diagnostic) {
+    warn(format_args!("{}", render_diagnostic(d)));
+}
+
+/// Stdout could not be written: said on stderr (not for a pipe whose reader has gone, as
+/// `| head` does), and the command fails.
+fn output_failed(e: &std::io::Error) -> ExitCode {
+    if e.kind() != std::io::ErrorKind::BrokenPipe {
+        warn(format_args!("error: cannot write the output: {}\n", e.to_string().to_lowercase()));
+    }
+    ExitCode::from(INVALID)
+}
+
+/// Whether stdout was closed when the command started. The Rust runtime reopens a closed
+/// standard descriptor on `/dev/null`, read-write, where writes vanish without an error; a
+/// shell's `> /dev/null` opens it write-only. Linux only (it reads `/proc`).
+fn stdout_was_closed() -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        if std::fs::read_link("/proc/self/fd/1").ok().as_deref() != Some(Path::new("/dev/null")) {
+            return false;
+        }
+        let info = std::fs::read_to_string("/proc/self/fdinfo/1").unwrap_or_default();
+        let flags = info.lines().find_map(|l| l.strip_prefix("flags:")).and_then(|f| u32::from_str_radix(f.trim(), 8).ok());
+        // O_ACCMODE is 3, O_RDWR 2.
+        flags.is_some_and(|f| f & 3 == 2)
+    }
+    #[cfg(not(target_os = "linux"))]
+    false
+}
+
+fn compile(file: &Path, limits: Limits, loader: &FsLoader) -> Result<Program, ExitCode> {
+    Program::compile_file_through(file, limits, loader).map_err(|e| {
         for d in &e.diagnostics {
             print_diagnostic(&**d);
         }
-        eprintln!("{}: {e}", file.display());
+        warn(format_args!("{}: {e}\n", file.display()));
         ExitCode::from(INVALID)
     })
 }
@@ -164,19 +202,31 @@ pub fn main() -> ExitCode {
         }
     };
     let limits = cli.limits.limits();
+    if !matches!(cli.command, Command::Check { .. }) && stdout_was_closed() {
+        warn(format_args!("error: stdout is closed (reopened on /dev/null for reading and writing): the output would be lost\n"));
+        return ExitCode::from(INVALID);
+    }
+    let loader = FsLoader::confined_to(cli.allow_paths);
     match cli.command {
-        Command::Check { file } => match compile(&file, limits) {
+        Command::Check { file } => match compile(&file, limits, &loader) {
             Ok(_) => {
-                eprintln!("{}: ok", file.display());
+                warn(format_args!("{}: ok\n", file.display()));
                 ExitCode::from(OK)
             }
             Err(code) => code,
         },
         Command::Run { file, data, scenarios, all_scenarios, format, fail_on_breach } => {
-            run(&file, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
+            let program = match compile(&file, limits, &loader) {
+                Ok(p) => p,
+                Err(code) => return code,
+            };
+            run(&program, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
         }
-        Command::Test { files } => test(&files, limits),
-        Command::Batch { file, data, scenarios, threads } => batch(&file, &data, limits, scenarios, threads.map(usize::from)),
+        Command::Test { files } => test(&files, limits, &loader),
+        Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
+            Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
+            Err(code) => code,
+        },
     }
 }
 
@@ -185,7 +235,7 @@ pub fn main() -> ExitCode {
 fn read_data(data: &Path, limit: usize) -> Result<String, ExitCode> {
     use std::io::Read as _;
     let cannot = |reason: String| {
-        eprintln!("error: cannot read `{}`: {reason}", data.display());
+        warn(format_args!("error: cannot read `{}`: {reason}\n", data.display()));
         ExitCode::from(INVALID)
     };
     let too_large = |size: usize| {
@@ -209,11 +259,7 @@ fn read_data(data: &Path, limit: usize) -> Result<String, ExitCode> {
     String::from_utf8(bytes).map_err(|e| cannot(format!("not UTF-8 text (an invalid byte at byte {})", e.utf8_error().valid_up_to() + 1)))
 }
 
-fn run(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, all: bool, format: Format, fail_on_breach: bool) -> ExitCode {
-    let program = match compile(file, limits) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+fn run(program: &Program, data: &Path, limits: Limits, scenarios: Vec<String>, all: bool, format: Format, fail_on_breach: bool) -> ExitCode {
     let text = match read_data(data, limits.max_data_bytes) {
         Ok(t) => t,
         Err(code) => return code,
@@ -262,8 +308,8 @@ fn run(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, all: bo
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()).is_err() {
-        return ExitCode::from(INVALID);
+    if let Err(e) = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
+        return output_failed(&e);
     }
     if fail_on_breach && reports.iter().any(covenant::report::has_breach) {
         return ExitCode::from(FAILED);
@@ -271,11 +317,13 @@ fn run(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, all: bo
     ExitCode::from(OK)
 }
 
-fn test(files: &[PathBuf], limits: Limits) -> ExitCode {
+fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut invalid = false;
+    let mut out = std::io::stdout().lock();
+    let mut write = |text: std::fmt::Arguments<'_>| writeln!(out, "{text}").and_then(|()| out.flush());
     for file in files {
-        let program = match compile(file, limits) {
+        let program = match compile(file, limits, loader) {
             Ok(p) => p,
             Err(_) => {
                 invalid = true;
@@ -283,20 +331,25 @@ fn test(files: &[PathBuf], limits: Limits) -> ExitCode {
             }
         };
         let dir = file.parent().unwrap_or(Path::new("."));
-        for t in program.run_tests(dir) {
+        for t in program.run_tests_through(dir, loader) {
+            let (mark, title) = (if t.failures.is_empty() { "ok  " } else { "FAIL" }, escape_controls(&t.title));
+            let mut written = write(format_args!("{mark} {}:{} {title}", file.display(), t.line));
             if t.failures.is_empty() {
                 passed += 1;
-                println!("ok   {}:{} {}", file.display(), t.line, t.title);
             } else {
                 failed += 1;
-                println!("FAIL {}:{} {}", file.display(), t.line, t.title);
-                for f in &t.failures {
-                    println!("     {f}");
-                }
+            }
+            for f in &t.failures {
+                written = written.and_then(|()| write(format_args!("     {}", escape_controls(f))));
+            }
+            if let Err(e) = written {
+                return output_failed(&e);
             }
         }
     }
-    println!("{passed} passed, {failed} failed");
+    if let Err(e) = write(format_args!("{passed} passed, {failed} failed")) {
+        return output_failed(&e);
+    }
     if invalid {
         ExitCode::from(INVALID)
     } else if failed > 0 {
@@ -320,13 +373,9 @@ impl<R: std::io::Read> std::io::Read for Counting<R> {
     }
 }
 
-fn batch(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, threads: Option<usize>) -> ExitCode {
+fn batch(program: &Program, data: &Path, scenarios: Vec<String>, threads: Option<usize>) -> ExitCode {
     use std::io::IsTerminal;
 
-    let program = match compile(file, limits) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
     if let Some(bad) = scenarios.iter().find(|s| !program.scenario_names().any(|n| n == s.as_str())) {
         if let Err(e) = program.evaluate_bound(covenant::value::Value::Null, Some(bad)) {
             print_diagnostic(&e);
@@ -339,7 +388,7 @@ fn batch(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, threa
             (f, total)
         }
         Err(e) => {
-            eprintln!("error: cannot read `{}`: {}", data.display(), e.to_string().to_lowercase());
+            warn(format_args!("error: cannot read `{}`: {}\n", data.display(), e.to_string().to_lowercase()));
             return ExitCode::from(INVALID);
         }
     };
@@ -347,22 +396,23 @@ fn batch(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, threa
     let input = std::io::BufReader::with_capacity(1 << 20, Counting { inner: input, read: Arc::clone(&read) });
     let stdout = std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
     let started = Instant::now();
-    let show = |lines: usize| eprint!("\r{}", progress_line(lines, read.load(Ordering::Relaxed), total, started.elapsed().as_secs_f64()));
+    let show = |lines: usize| warn(format_args!("\r{}", progress_line(lines, read.load(Ordering::Relaxed), total, started.elapsed().as_secs_f64())));
     let terminal = std::io::stderr().is_terminal();
     if threads.is_none() {
         // Evaluation recurses once per nesting level: give the global pool's workers the
         // stack a dedicated pool would have. Ignored if the pool already exists.
-        let _ = rayon::ThreadPoolBuilder::new().stack_size(covenant::batch::worker_stack(&program)).build_global();
+        let _ = rayon::ThreadPoolBuilder::new().stack_size(covenant::batch::worker_stack(program)).build_global();
     }
     let options = covenant::batch::Options { scenarios, threads, ..Default::default() };
-    let done = covenant::batch::run(&program, input, stdout, &options, terminal.then_some(&show as covenant::batch::Progress<'_>));
+    let done = covenant::batch::run(program, input, stdout, &options, terminal.then_some(&show as covenant::batch::Progress<'_>));
     if terminal {
-        eprintln!();
+        warn(format_args!("\n"));
     }
     match done {
         Ok(_) => ExitCode::from(OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => output_failed(&e),
         Err(e) => {
-            eprintln!("error: the batch stopped: {}", e.to_string().to_lowercase());
+            warn(format_args!("error: the batch stopped: {}\n", e.to_string().to_lowercase()));
             ExitCode::from(INVALID)
         }
     }

@@ -1,6 +1,8 @@
 //! Facility data (JSON) → a value bound to the input schema. Decimals are read from the JSON
 //! text itself, never through binary floating point; every error names its JSON path.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use miette::Diagnostic;
@@ -56,6 +58,21 @@ pub enum DataError {
     #[diagnostic(code(covenant::limit::data_size), help("raise `max_data_bytes` in the limits (`--max-data-bytes` on the command line)"))]
     TooLarge { size: usize, limit: usize },
 
+    #[error("{path}: the key is given twice")]
+    #[diagnostic(code(covenant::data::duplicate_key), help("a JSON object names each key once; which of the two values is meant cannot be told, so neither is taken"))]
+    Duplicate { path: String },
+
+    #[error("the facility data starts with a byte-order mark (U+FEFF)")]
+    #[diagnostic(code(covenant::data::bom), help("save the data as UTF-8 without a byte-order mark"))]
+    ByteOrderMark,
+
+    #[error("the facility data is blank")]
+    #[diagnostic(
+        code(covenant::data::blank),
+        help("the data is one JSON object matching the program's `input` schema; in a batch, each line holds one facility, so remove blank lines")
+    )]
+    Blank,
+
     #[error("check failed: {message}")]
     #[diagnostic(code(covenant::data::check), help("the program's `check` at line {line} rejects this facility"))]
     Check { message: String, line: usize },
@@ -74,7 +91,7 @@ fn describe(j: &Json) -> String {
         Json::Number(n) => format!("the number {n}"),
         Json::String(s) => {
             let short: String = s.chars().take(40).collect();
-            format!("\"{short}\"")
+            format!("\"{}\"", crate::text::escape_controls(&short))
         }
         Json::Array(_) => "a list".into(),
         Json::Object(_) => "an object".into(),
@@ -201,15 +218,30 @@ fn digit_count(text: &str) -> usize {
 
 impl Binder {
     /// Parses JSON text, after a scan that refuses lists and numbers over the limits.
+    /// Parses JSON text, after a scan that refuses lists and numbers over the limits. A key
+    /// given twice in one object is refused, wherever it is.
     pub fn parse(&self, text: &str) -> Result<Json, DataError> {
+        if text.starts_with('\u{feff}') {
+            return Err(DataError::ByteOrderMark);
+        }
+        if text.trim().is_empty() {
+            return Err(DataError::Blank);
+        }
         if let Some(e) = self.over_limit(text) {
             return Err(e);
         }
-        serde_json::from_str(text).map_err(|e| DataError::Json {
+        let json = serde_json::from_str(text).map_err(|e| DataError::Json {
             message: e.to_string().split(" at line").next().unwrap_or("").to_string(),
             line: e.line(),
             column: e.column(),
-        })
+        })?;
+        // serde_json keeps the last of two equal keys; a second pass finds them.
+        let mut path = String::from("input");
+        let walked = serde::de::DeserializeSeed::deserialize(NoRepeats { path: &mut path }, &mut serde_json::Deserializer::from_str(text));
+        match walked {
+            Ok(()) => Ok(json),
+            Err(_) => Err(DataError::Duplicate { path: crate::text::escape_controls(&path).into_owned() }),
+        }
     }
 
     fn over_limit(&self, text: &str) -> Option<DataError> {
@@ -264,7 +296,7 @@ impl Binder {
             path: path.clone(),
             expected: expected.into(),
             found: describe(json),
-            help: help.into(),
+            help: if json.is_null() { "null stands for an absent value, which only a field declared optional (`T?`) may have".into() } else { help.into() },
         };
         match ty {
             Type::Optional(inner) => match json {
@@ -277,18 +309,20 @@ impl Binder {
             }
             Type::Money(Ccy::Code(code)) => {
                 if let Json::Object(map) = json {
-                    if let Some(a) = map.get("amount") {
-                        self.digits_within(a, &format!("{path}.amount"))?;
-                    }
-                    let amount = map.get("amount").and_then(decimal);
-                    let currency = map.get("currency").and_then(Json::as_str);
-                    return match (amount, currency) {
-                        (Some(a), Some(c)) if c == &**code => Ok(Value::Num(a)),
-                        (Some(_), Some(c)) => Err(DataError::Currency { path: path.clone(), expected: code.to_string(), found: c.to_string() }),
-                        _ => Err(mismatch(
-                            &format!("a decimal amount in {code}"),
-                            &format!("money is a number, a decimal string, or {{\"amount\": \"…\", \"currency\": \"{code}\"}}"),
-                        )),
+                    let shape = format!("money as an object is {{\"amount\": \"…\", \"currency\": \"{code}\"}}");
+                    let part = |key: &str, expected: &str, found: String| DataError::Mismatch { path: format!("{path}.{key}"), expected: expected.into(), found, help: shape.clone() };
+                    let amount = match map.get("amount") {
+                        None => return Err(part("amount", &format!("a decimal amount in {code}"), "nothing (no `amount` key)".into())),
+                        Some(a) => {
+                            self.digits_within(a, &format!("{path}.amount"))?;
+                            decimal(a).ok_or_else(|| part("amount", &format!("a decimal amount in {code}"), describe(a)))?
+                        }
+                    };
+                    return match map.get("currency") {
+                        Some(Json::String(c)) if c == &**code => Ok(Value::Num(amount)),
+                        Some(Json::String(c)) => Err(DataError::Currency { path: path.clone(), expected: code.to_string(), found: crate::text::escape_controls(c).into_owned() }),
+                        Some(other) => Err(part("currency", &format!("the currency code {code}"), describe(other))),
+                        None => Err(part("currency", &format!("the currency code {code}"), "nothing (no `currency` key)".into())),
                     };
                 }
                 self.digits_within(json, path)?;
@@ -366,7 +400,7 @@ impl Binder {
             b'"' if raw.contains('\\') => (std::borrow::Cow::Owned(serde_json::from_str::<String>(raw).ok()?), true),
             b'"' => (std::borrow::Cow::Borrowed(raw.get(1..raw.len().checked_sub(1)?)?), true),
             b'{' => {
-                let json: Json = serde_json::from_str(raw).ok()?;
+                let json = self.parse(raw).ok()?;
                 return self.value(&json, ty, &mut String::new()).ok();
             }
             _ => (std::borrow::Cow::Borrowed(raw), false),
@@ -442,17 +476,23 @@ impl<'de> serde::de::Visitor<'de> for RecordVisitor<'_> {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut slots: Vec<Option<Value>> = vec![None; self.record.fields.len()];
-        while let Some(field) = map.next_key_seed(FieldIndex(self.record))? {
-            match field.and_then(|i| Some((i, self.record.fields.get(i)?))) {
-                // A repeated key keeps its last value, as the tree path does.
-                Some((i, (_, ty))) => {
+        // Keys outside the schema, kept (borrowed from the text) only to find one repeated.
+        let mut others: Option<HashSet<Cow<'de, str>>> = None;
+        while let Some(key) = map.next_key_seed(FieldIndex(self.record))? {
+            match key {
+                // A repeated key is refused, by the tree path, which names it.
+                Key::Field(i) => {
+                    let (Some(None), Some((_, ty))) = (slots.get(i), self.record.fields.get(i)) else { return Err(give_up()) };
                     let v = map.next_value_seed(Shaped { binder: self.binder, ty: Shape::Of(ty) })?;
                     if let Some(slot) = slots.get_mut(i) {
                         *slot = Some(v);
                     }
                 }
-                None => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
+                Key::Other(name) => {
+                    if !others.get_or_insert_with(HashSet::new).insert(name) {
+                        return Err(give_up());
+                    }
+                    map.next_value_seed(NoRepeats { path: &mut String::new() })?;
                 }
             }
         }
@@ -468,26 +508,141 @@ impl<'de> serde::de::Visitor<'de> for RecordVisitor<'_> {
     }
 }
 
-/// A key of a record: the index of the schema field it names, `None` for any other key.
+/// A key of a record: the index of the schema field it names, or any other key.
 struct FieldIndex<'b>(&'b RecordType);
 
-impl<'de> serde::de::DeserializeSeed<'de> for FieldIndex<'_> {
-    type Value = Option<usize>;
+enum Key<'de> {
+    Field(usize),
+    Other(Cow<'de, str>),
+}
 
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+impl<'de> serde::de::DeserializeSeed<'de> for FieldIndex<'_> {
+    type Value = Key<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Key<'de>, D::Error> {
         d.deserialize_str(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for FieldIndex<'_> {
-    type Value = Option<usize>;
+    type Value = Key<'de>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a field name")
     }
 
-    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.fields.iter().position(|(name, _)| &**name == key))
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+        Ok(self.0.fields.iter().position(|(name, _)| &**name == key).map_or(Key::Other(Cow::Borrowed(key)), Key::Field))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+        Ok(self.0.fields.iter().position(|(name, _)| &**name == key).map_or_else(|| Key::Other(Cow::Owned(key.to_string())), Key::Field))
+    }
+}
+
+/// Reads through any JSON value, failing at the first object that gives a key twice; on
+/// failure `path` is left naming that key (`input.debt.currency`).
+struct NoRepeats<'p> {
+    path: &'p mut String,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoRepeats<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// A key's text, borrowed from the input when it holds no escapes.
+struct KeyText;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Cow<'de, str>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeyText {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Borrowed(key))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Cow<'de, str>, E> {
+        Ok(Cow::Owned(key.to_string()))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoRepeats<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let base = self.path.len();
+        for i in 0usize.. {
+            self.path.truncate(base);
+            self.path.push_str(&format!("[{i}]"));
+            if seq.next_element_seed(NoRepeats { path: &mut *self.path })?.is_none() {
+                break;
+            }
+        }
+        self.path.truncate(base);
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let base = self.path.len();
+        let mut keys: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(KeyText)? {
+            self.path.truncate(base);
+            self.path.push('.');
+            self.path.push_str(&key);
+            if !keys.insert(key) {
+                return Err(serde::de::Error::custom("a repeated key"));
+            }
+            map.next_value_seed(NoRepeats { path: &mut *self.path })?;
+        }
+        self.path.truncate(base);
+        Ok(())
     }
 }
 
@@ -617,6 +772,14 @@ mod tests {
             r#"[1, 2]"#,
             r#"{"as_of": "2026-03-31", "debt": 5, "rate": 123456789012345678901234567890123, "rows": []}"#,
             r#"{"as_of": "2026-03-31", "debt": 5, "rate": "-0.000", "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": {"amount": 5, "currency": "EUR", "currency": "USD"}, "rate": 1, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": {"amount": null, "currency": "USD"}, "rate": 1, "rows": []}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [], "x": 1, "x": 2}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [], "x": {"y": [{"z": 1, "z": 1}]}}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [{"amount": 1, "amount": 1}]}"#,
+            r#"{"as_of": "2026-03-31", "debt": 5, "rate": 1, "rows": [], "a\u0062": 1, "ab": 2}"#,
+            "\u{feff}{\"as_of\": \"2026-03-31\", \"debt\": 5, \"rate\": 1, \"rows\": []}",
+            " \n ",
             "",
         ];
         // A small list limit makes the direct path scan first; a large one lets it skip.
@@ -626,6 +789,26 @@ mod tests {
                 assert_eq!(b.bind_text(text, &schema), tree, "{text}");
             }
         }
+    }
+
+    /// A key given twice is refused, naming its path, whichever value comes first: the money
+    /// object's currency included (once the last one won: 5 USD bound, the EUR unseen).
+    #[test]
+    fn a_repeated_key_is_refused_by_its_path() {
+        let schema = Arc::new(RecordType {
+            name: None,
+            fields: vec![(Arc::from("as_of"), Type::Date), (Arc::from("debt"), Type::Money(Ccy::Code(Arc::from("USD"))))],
+        });
+        let b = Binder { max_list_len: 10, max_number_digits: 30 };
+        let cases = [
+            (r#"{"as_of": "2026-03-31", "debt": {"amount": 5, "currency": "EUR", "currency": "USD"}}"#, "input.debt.currency"),
+            (r#"{"as_of": "2026-03-31", "debt": 5, "debt": 6}"#, "input.debt"),
+            (r#"{"as_of": "2026-03-31", "debt": 5, "note": [{"k": 1}, {"k": 2, "\u006b": 3}]}"#, "input.note[1].k"),
+        ];
+        for (text, path) in cases {
+            assert_eq!(b.bind_text(text, &schema), Err(DataError::Duplicate { path: path.into() }), "{text}");
+        }
+        assert!(b.bind_text(r#"{"as_of": "2026-03-31", "debt": 5, "note": [{"k": 1}, {"k": 2}]}"#, &schema).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use rust_decimal::prelude::*;
 use serde_json::Value as Json;
 
 use super::{Money, NumberStyle, Report};
+use crate::text::escape_controls;
 
 /// Groups the integer part in thousands and keeps at most `places` decimals.
 pub fn grouped(d: Decimal, places: u32) -> String {
@@ -125,8 +126,9 @@ impl Table {
         Table { head: head.to_vec(), rows: Vec::new() }
     }
 
+    /// Adds a row; text from the data or the program is escaped, so a cell is one line.
     fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.into_iter().map(|c| escape_controls(&c).into_owned()).collect());
     }
 
     fn render(&self, out: &mut String) {
@@ -174,14 +176,14 @@ fn status_mark(status: &str) -> String {
 
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
-    let title = r.facility.as_deref().unwrap_or("Facility");
+    let title = escape_controls(r.facility.as_deref().unwrap_or("Facility"));
     let _ = writeln!(out, "{title}");
     let scenario = match (&r.scenario, &r.scenario_title) {
         (Some(n), Some(t)) => format!("scenario {n}: {t}"),
         (Some(n), None) => format!("scenario {n}"),
         _ => "base case".into(),
     };
-    let _ = writeln!(out, "as of {} · {}", r.as_of, scenario);
+    let _ = writeln!(out, "as of {} · {}", escape_controls(&r.as_of), escape_controls(&scenario));
 
     if !r.values.is_empty() {
         let _ = writeln!(out, "\nValues");
@@ -259,7 +261,7 @@ pub fn render(r: &Report) -> String {
         t.render(&mut out);
     }
     for (name, l) in &r.liquidations {
-        let _ = writeln!(out, "\nLiquidation {}", label(name, &l.title));
+        let _ = writeln!(out, "\nLiquidation {}", escape_controls(&label(name, &l.title)));
         if l.status == Some("error") {
             let _ = writeln!(out, "  ERROR: see errors below");
             continue;
@@ -297,7 +299,8 @@ pub fn render(r: &Report) -> String {
     if !r.errors.is_empty() {
         let _ = writeln!(out, "\nErrors");
         for e in &r.errors {
-            let _ = writeln!(out, "  {} ({}:{}:{}): {}", e.name, e.file, e.line, e.column, e.message);
+            let line = format!("{} ({}:{}:{}): {}", e.name, e.file, e.line, e.column, e.message);
+            let _ = writeln!(out, "  {}", escape_controls(&line));
         }
     }
     out

@@ -81,6 +81,13 @@ pub enum ResolveError {
     #[diagnostic(transparent)]
     InImport(#[from] Box<SyntaxError>),
 
+    #[error("`{path}` does not read as a Covenant program: a syntax error at line {line}, column {column}, on its first line or among control characters")]
+    #[diagnostic(
+        code(covenant::resolve::not_source),
+        help("an import names a Covenant source file; the text of one that does not read as Covenant is not shown (check it on its own with `covenant check`)")
+    )]
+    NotSource { path: String, line: usize, column: usize },
+
     #[error("cannot read `{path}`: {reason}")]
     #[diagnostic(code(covenant::resolve::read), help("a Covenant program is a UTF-8 text file"))]
     Read { path: String, reason: String },

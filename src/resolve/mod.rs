@@ -18,7 +18,8 @@ use crate::syntax::ast::{self, Arg, ExprKind, Item, TypeExpr};
 use crate::syntax::{self, SyntaxError};
 use crate::value::{Duration, Value};
 
-/// Where imported files come from: the file system, relative to the importing file.
+/// Where imported files (and test data) come from. Each path is the importing file's
+/// directory joined with the path written in the import.
 pub trait Loader: Sync {
     fn load(&self, path: &Path) -> std::io::Result<String>;
 
@@ -29,22 +30,160 @@ pub trait Loader: Sync {
         let _ = max_bytes;
         self.load(path)
     }
+
+    /// The file's identity, under which it is loaded once however many imports name it and
+    /// however they spell it; or an error when the loader may not read it. `root_dir` is the
+    /// directory of the root file. The default resolves `.` and `..` in the text of the path.
+    fn locate(&self, path: &Path, root_dir: &Path) -> std::io::Result<PathBuf> {
+        let _ = root_dir;
+        Ok(normalise(path))
+    }
 }
 
-pub struct FsLoader;
+/// `path` with `.` and `..` resolved in its text, without asking the file system.
+pub fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            Component::ParentDir if out.has_root() => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// A file over a size limit, carried inside an `io::Error` so that callers can name the limit.
+#[derive(Debug)]
+pub struct OverLimit {
+    pub size: usize,
+    pub limit: usize,
+}
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} bytes, over the limit of {}", self.size, self.limit)
+    }
+}
+
+impl std::error::Error for OverLimit {}
+
+impl OverLimit {
+    /// The size and limit of an `io::Error` made from an `OverLimit`.
+    pub fn of(e: &std::io::Error) -> Option<&OverLimit> {
+        e.get_ref().and_then(|inner| inner.downcast_ref::<OverLimit>())
+    }
+}
+
+/// Reads files from the file system, confined to the root file's directory and its
+/// subdirectories, and to any directory allowed besides: a path that leads elsewhere (an
+/// absolute path, `..` past the root, a symbolic link out) is refused, judged on the
+/// canonical path. Only regular files are read, never more than the limit and a byte.
+///
+/// ```
+/// let loader = covenant::resolve::FsLoader::confined_to(["/srv/shared-terms"]);
+/// # let _ = loader;
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct FsLoader {
+    allowed: Vec<PathBuf>,
+}
+
+impl FsLoader {
+    /// The root file's directory only.
+    pub fn new() -> FsLoader {
+        FsLoader::default()
+    }
+
+    /// The root file's directory, and `dirs` (with their subdirectories) besides.
+    pub fn confined_to<P: Into<PathBuf>>(dirs: impl IntoIterator<Item = P>) -> FsLoader {
+        FsLoader { allowed: dirs.into_iter().map(Into::into).collect() }
+    }
+
+    /// The directories a file may be in, canonical; those that do not exist are left out.
+    fn roots(&self, root_dir: &Path) -> Vec<PathBuf> {
+        let root_dir = if root_dir.as_os_str().is_empty() { Path::new(".") } else { root_dir };
+        std::iter::once(root_dir).chain(self.allowed.iter().map(PathBuf::as_path)).filter_map(|d| std::fs::canonicalize(d).ok()).collect()
+    }
+}
+
+fn outside() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::PermissionDenied, "outside the directories the program may read")
+}
 
 impl Loader for FsLoader {
     fn load(&self, path: &Path) -> std::io::Result<String> {
-        std::fs::read_to_string(path)
+        self.load_at_most(path, usize::MAX)
     }
 
     fn load_at_most(&self, path: &Path, max_bytes: usize) -> std::io::Result<String> {
-        let size = std::fs::metadata(path)?.len();
-        if usize::try_from(size).map_or(true, |s| s > max_bytes) {
-            return Err(std::io::Error::other(format!("{size} bytes, over the limit of {max_bytes} (`max_source_bytes`)")));
+        use std::io::Read as _;
+        let not_regular = || std::io::Error::other("not a regular file");
+        // Looked at before opening too: opening a FIFO would wait for a writer.
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(not_regular());
         }
-        std::fs::read_to_string(path)
+        let file = std::fs::File::open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(not_regular());
+        }
+        let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+        if size > max_bytes {
+            return Err(std::io::Error::other(OverLimit { size, limit: max_bytes }));
+        }
+        // The file may grow after the size was read.
+        let mut bytes = Vec::new();
+        file.take(u64::try_from(max_bytes).unwrap_or(u64::MAX).saturating_add(1)).read_to_end(&mut bytes)?;
+        if bytes.len() > max_bytes {
+            return Err(std::io::Error::other(OverLimit { size: bytes.len(), limit: max_bytes }));
+        }
+        String::from_utf8(bytes).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text (an invalid byte at byte {})", e.utf8_error().valid_up_to() + 1)))
     }
+
+    fn locate(&self, path: &Path, root_dir: &Path) -> std::io::Result<PathBuf> {
+        let roots = self.roots(root_dir);
+        let within = |p: &Path| roots.iter().any(|r| p.starts_with(r));
+        match std::fs::canonicalize(path) {
+            Ok(canonical) if within(&canonical) => Ok(canonical),
+            Ok(_) => Err(outside()),
+            // A missing file outside is refused as outside: whether it exists is not told.
+            Err(e) => {
+                let absolute = std::env::current_dir().map(|d| normalise(&d.join(path))).unwrap_or_else(|_| normalise(path));
+                if within(&absolute) {
+                    Err(e)
+                } else {
+                    Err(outside())
+                }
+            }
+        }
+    }
+}
+
+/// Whether an imported file's text may be shown in a diagnostic: it holds no control
+/// characters but tabs and line ends, and its syntax error lies past its first line of
+/// text. A file that is not Covenant at all (a password file, a key, an environment block)
+/// fails on its first line or holds such characters; its content is never quoted.
+fn reads_as_source(text: &str, error_at: Option<usize>) -> bool {
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
+        return false;
+    }
+    // The end of the first line holding more than a comment.
+    let mut first_line_end = text.len();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        offset += line.len();
+        let t = line.trim();
+        if !t.is_empty() && !t.starts_with('#') {
+            first_line_end = offset;
+            break;
+        }
+    }
+    error_at.is_some_and(|at| at >= first_line_end)
 }
 
 /// A loaded file's items, and whether it is the root file (whose lets are reported) or part
@@ -211,12 +350,17 @@ impl<'s> Resolver<'s> {
 
     fn load_all(&mut self, root_name: &str, root_text: &str, options: &Options<'_>) -> Result<Vec<LoadedModule>, ResolveError> {
         let mut modules = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut seen_std: HashSet<String> = HashSet::new();
         let root_dir = Path::new(root_name).parent().map(Path::to_path_buf).unwrap_or_default();
+        // Files are known by their identity, so a file importing itself, or one reached by
+        // several spellings of its path, is loaded once.
+        let mut seen_files: HashSet<PathBuf> = HashSet::new();
+        if let Ok(root) = options.loader.locate(Path::new(root_name), &root_dir) {
+            seen_files.insert(root);
+        }
         // (name, text, directory, is_std, is_root)
         let mut queue: Vec<(String, Arc<str>, PathBuf, bool, bool)> =
-            vec![(root_name.to_string(), Arc::from(root_text), root_dir, false, true)];
-        seen.insert(root_name.to_string());
+            vec![(root_name.to_string(), Arc::from(root_text), root_dir.clone(), false, true)];
         while let Some((name, text, dir, is_std, is_root)) = queue.pop() {
             if text.len() > options.max_source_bytes {
                 return Err(ResolveError::InImport(Box::new(SyntaxError::TooLarge {
@@ -227,13 +371,19 @@ impl<'s> Resolver<'s> {
             }
             let file = self.sources.add(name.clone(), text.clone());
             let src = self.sources.named_source(file);
-            let module = syntax::parse_with(&text, file, &src, options.max_nesting, options.max_number_digits).map_err(|e| ResolveError::InImport(Box::new(e)))?;
+            let module = match syntax::parse_with(&text, file, &src, options.max_nesting, options.max_number_digits) {
+                Ok(m) => m,
+                Err(e) if is_root || is_std || reads_as_source(&text, e.offset()) => return Err(ResolveError::InImport(Box::new(e))),
+                Err(e) => {
+                    let (line, column) = self.sources.line_column(Span::new(file, e.offset().unwrap_or(0), 0));
+                    return Err(ResolveError::NotSource { path: name, line, column });
+                }
+            };
             for item in &module.items {
                 let Item::Import(import) = item else { continue };
                 match import {
                     ast::Import::Std { module: m, span } => {
-                        let key = m.clone();
-                        if !seen.insert(key.clone()) {
+                        if !seen_std.insert(m.clone()) {
                             continue;
                         }
                         let short = m.strip_prefix("std.").unwrap_or(m);
@@ -253,25 +403,24 @@ impl<'s> Resolver<'s> {
                     }
                     ast::Import::File { path, span } => {
                         let full = dir.join(path);
-                        let key = full.to_string_lossy().to_string();
-                        if !seen.insert(key.clone()) {
+                        let refused = |e: std::io::Error, r: &Self| {
+                            if let Some(over) = OverLimit::of(&e) {
+                                return ResolveError::InImport(Box::new(SyntaxError::TooLarge { name: path.clone(), size: over.size, limit: options.max_source_bytes }));
+                            }
+                            let help = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                                "imports are read from the root file's directory and its subdirectories; allow another directory with `--allow-path DIR` (`FsLoader::confined_to` in the library)"
+                            } else {
+                                "import paths are relative to the importing file"
+                            };
+                            ResolveError::Import { what: path.clone(), reason: e.to_string().to_lowercase(), help: help.into(), span: span.source_span(), src: r.src(*span) }
+                        };
+                        let identity = options.loader.locate(&full, &root_dir).map_err(|e| refused(e, self))?;
+                        if !seen_files.insert(identity.clone()) {
                             continue;
                         }
-                        match options.loader.load_at_most(&full, options.max_source_bytes) {
-                            Ok(text) => {
-                                let next_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
-                                queue.push((key, Arc::from(text), next_dir, false, false));
-                            }
-                            Err(e) => {
-                                return Err(ResolveError::Import {
-                                    what: path.clone(),
-                                    reason: e.to_string().to_lowercase(),
-                                    help: "import paths are relative to the importing file".into(),
-                                    span: span.source_span(),
-                                    src: self.src(*span),
-                                })
-                            }
-                        }
+                        let text = options.loader.load_at_most(&identity, options.max_source_bytes).map_err(|e| refused(e, self))?;
+                        let next_dir = full.parent().map(Path::to_path_buf).unwrap_or_default();
+                        queue.push((full.to_string_lossy().to_string(), Arc::from(text), next_dir, false, false));
                     }
                 }
             }

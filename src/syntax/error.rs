@@ -127,3 +127,21 @@ pub enum SyntaxError {
         src: NamedSource<Arc<str>>,
     },
 }
+
+impl SyntaxError {
+    /// The byte offset the error points at, when it points into the text.
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            SyntaxError::Unexpected { span, .. }
+            | SyntaxError::TooDeep { span, .. }
+            | SyntaxError::TooManyDigits { span, .. }
+            | SyntaxError::NulByte { span, .. }
+            | SyntaxError::BadLiteral { span, .. }
+            | SyntaxError::ChainedComparison { span, .. }
+            | SyntaxError::DuplicateClause { span, .. }
+            | SyntaxError::MissingClause { span, .. }
+            | SyntaxError::BadForm { span, .. } => Some(span.offset()),
+            SyntaxError::TooLarge { .. } | SyntaxError::NestingCeiling { .. } => None,
+        }
+    }
+}

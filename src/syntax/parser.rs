@@ -746,13 +746,21 @@ impl<'a> Parser<'a> {
             Rule::duration => {
                 let mut i = pair.into_inner();
                 let n = next(&mut i)?;
-                let count = n.as_str().replace('_', "").parse::<i64>().map_err(|_| SyntaxError::BadLiteral {
-                    what: "duration",
-                    text: n.as_str().to_string(),
-                    reason: "a duration counts whole units".into(),
-                    help: "write `30 days` or `3 months`; for part of a period use a day count".into(),
-                    span: span.source_span(),
-                    src: self.src(),
+                let digits = n.as_str().replace('_', "");
+                let count = digits.parse::<i64>().map_err(|_| {
+                    let whole = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                    SyntaxError::BadLiteral {
+                        what: "duration",
+                        text: n.as_str().to_string(),
+                        reason: if whole { format!("over the largest count of units, {}", i64::MAX) } else { "a duration counts whole units".into() },
+                        help: if whole {
+                            "dates run from year 1 to 9999, so no duration past 3652059 days (119988 months) moves a date and stays a date".into()
+                        } else {
+                            "write `30 days` or `3 months`; for part of a period use a day count".into()
+                        },
+                        span: span.source_span(),
+                        src: self.src(),
+                    }
                 })?;
                 let unit = next(&mut i)?.as_str();
                 let (count, unit) = if unit.starts_with("business") {
