@@ -56,3 +56,32 @@ fn every_scenario_of_every_example_evaluates_cleanly() {
         }
     }
 }
+
+/// Each standard-library definition, whitespace collapsed, as the reference writes it out.
+fn stdlib_definitions(source: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (at, _) in source.match_indices("\nfn ") {
+        let rest = &source[at + 4..];
+        let name = rest.split('(').next().unwrap_or_default().to_string();
+        let Some(arrow) = rest.find(") -> ") else { continue };
+        let Some(eq) = rest[arrow..].find(" =") else { continue };
+        let body = &rest[arrow + eq + 2..];
+        let end = [body.find("\n\n"), body.find("\n##")].into_iter().flatten().min().unwrap_or(body.len());
+        out.push((name, body[..end].split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+    out
+}
+
+#[test]
+fn the_reference_writes_out_every_standard_library_formula() {
+    let reference = std::fs::read_to_string("docs/language.md").expect("the reference exists");
+    let mut checked = 0;
+    for module in ["lending", "liquidity", "gpu", "crypto"] {
+        let source = std::fs::read_to_string(format!("stdlib/{module}.cov")).expect("the module exists");
+        for (name, body) in stdlib_definitions(&source) {
+            assert!(reference.contains(&format!("`{body}`")), "docs/language.md §10 lacks the definition of {module}.{name}: `{body}`");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 36, "only {checked} definitions found");
+}
