@@ -409,3 +409,10 @@ fn a_cure_into_a_figure_the_requirement_does_not_read() {
     insta::assert_snapshot!(text);
     assert!(text.contains("it reads `input.debt`, `input.ebitda`"));
 }
+
+#[test]
+fn a_count_compared_with_an_amount_in_a_unit() {
+    let text = compile_error("input { as_of: Date  coins: Number }\nlet big = input.coins > 500 BTC\n");
+    insta::assert_snapshot!(text);
+    assert!(text.contains("drop the unit (`500`)") && text.contains("money(input.coins, BTC)"));
+}

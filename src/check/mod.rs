@@ -1075,7 +1075,22 @@ impl<'a> Checker<'a> {
         let ordered = matches!(lt, Type::Number | Type::Money(_) | Type::Date);
         let ok = same && (ordered || (matches!(op, CmpOp::Eq | CmpOp::Ne) && matches!(lt, Type::Bool | Type::Text)));
         if !ok {
-            let help = if !same {
+            let money_literal = |e: ExprId, t: &Type| match (ir.arena.node(e), t) {
+                (Some(Node::Const(Value::Num(_))), Type::Money(Ccy::Code(c))) => Some(c.to_string()),
+                _ => None,
+            };
+            // A count compared with an amount written in a unit (`coins > 500 BTC`).
+            let count_against_money = match (lt, rt) {
+                (Type::Number, _) => money_literal(rhs, rt).map(|code| (lhs, rhs, code)),
+                (_, Type::Number) => money_literal(lhs, lt).map(|code| (rhs, lhs, code)),
+                _ => None,
+            };
+            let help = if let Some((number_side, literal_side, code)) = count_against_money {
+                let literal = self.text(ir.arena.span(literal_side));
+                let bare = literal.trim_end_matches(code.as_str()).trim().to_string();
+                let number = self.text(ir.arena.span(number_side));
+                format!("`{literal}` is money in {code}; to compare a count, drop the unit (`{bare}`), or compare money with `money({number}, {code})`")
+            } else if !same {
                 "both sides of a comparison have one type (and one currency)".to_string()
             } else {
                 format!("{lt} can be tested with `==` and `!=` only")
