@@ -51,6 +51,12 @@ struct LimitArgs {
     /// Bytes of the output for one facility (the whole output of `run`, one line of `batch`)
     #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size, default_value_t = Limits::default().max_output_bytes)]
     max_output_bytes: usize,
+    /// Steps of one evaluation (each expression evaluated, in functions and searches too)
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::default().max_operations)]
+    max_operations: u64,
+    /// Elements of the lists one evaluation builds, in total
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::default().max_values)]
+    max_values: u64,
 }
 
 impl LimitArgs {
@@ -62,6 +68,8 @@ impl LimitArgs {
             max_data_bytes: self.max_data_bytes,
             max_number_digits: self.max_number_digits,
             max_output_bytes: self.max_output_bytes,
+            max_operations: self.max_operations,
+            max_values: self.max_values,
         }
     }
 }

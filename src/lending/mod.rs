@@ -341,12 +341,13 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
     let restores = |cents: i64| -> bool {
         let amount = Decimal::from(cents) * cent;
         let Some(input) = add_at(&ev.input, &cure.path, amount) else { return false };
-        let mut probe = Evaluator::new(ev.ir, input, ev.as_of);
-        probe.searching = true;
+        let mut probe = ev.probe(input);
         for &g in &def.requirement_deps {
             probe.global(g);
         }
-        matches!(requirement(&mut probe, def), Ok((_, _, true)))
+        let restored = matches!(requirement(&mut probe, def), Ok((_, _, true)));
+        ev.absorb(&probe);
+        restored
     };
     if !restores(max_cents) {
         return (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text)));
