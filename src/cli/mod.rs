@@ -130,7 +130,7 @@ enum Command {
         /// A scenario to evaluate for every facility; repeatable (a line then holds an array).
         #[arg(long = "scenario")]
         scenarios: Vec<String>,
-        /// Worker threads (default: one per core).
+        /// Worker threads (default: one per core; at most four per core, more are clamped).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
     },
@@ -361,6 +361,9 @@ fn batch(file: &Path, data: &Path, limits: Limits, scenarios: Vec<String>, threa
         // Evaluation recurses once per nesting level: give the global pool's workers the
         // stack a dedicated pool would have. Ignored if the pool already exists.
         let _ = rayon::ThreadPoolBuilder::new().stack_size(covenant::batch::worker_stack(&program)).build_global();
+    }
+    if let Some(n) = threads.filter(|&n| n > covenant::batch::max_threads()) {
+        eprintln!("note: {n} threads asked for; using {}, four per core", covenant::batch::max_threads());
     }
     let options = covenant::batch::Options { scenarios, threads, ..Default::default() };
     let done = covenant::batch::run(&program, input, stdout, &options, terminal.then_some(&show as covenant::batch::Progress<'_>));
