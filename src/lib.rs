@@ -749,16 +749,16 @@ impl Program {
             // Shock values are read against the data as shocked so far.
             let mut ev = self.evaluator(shocked.clone(), *budget);
             let by = ev.eval_body(shock.value);
+            let applied = match by {
+                Ok(by) => apply_shock(&mut ev, &shocked, &shock.path, shock.op, &by, shock.span),
+                Err(eval::Fail::Here { message, .. }) => Err(message),
+                Err(eval::Fail::Upstream) => Err("a value it reads failed".into()),
+            };
             if let Some(what) = ev.exceeded() {
                 return Err(EvalError::exceeded(what, &self.limits));
             }
             *budget = ev.budget_left();
-            let by = match by {
-                Ok(v) => v,
-                Err(eval::Fail::Here { message, .. }) => return Err(refused(message)),
-                Err(eval::Fail::Upstream) => return Err(refused("a value it reads failed".into())),
-            };
-            shocked = apply_shock(&shocked, &shock.path, shock.op, &by).map_err(refused)?;
+            shocked = applied.map_err(refused)?;
         }
         Ok(shocked)
     }
@@ -769,37 +769,37 @@ fn epoch() -> dates::Date {
     dates::Date::EPOCH
 }
 
-fn apply_shock(v: &Value, path: &[PathStep], op: ShockOp, by: &Value) -> Result<Value, String> {
+fn apply_shock(ev: &mut Evaluator<'_>, v: &Value, path: &[PathStep], op: ShockOp, by: &Value, span: span::Span) -> Result<Value, String> {
     Ok(match (path.split_first(), v) {
-        (None, old) => shocked_leaf(old, op, by)?,
+        (None, old) => shocked_leaf(ev, old, op, by, span)?,
         (Some((PathStep::Field(i), rest)), Value::Record(fields)) => {
             let mut copy = fields.to_vec();
             if let Some(slot) = copy.get_mut(*i as usize) {
-                *slot = apply_shock(slot, rest, op, by)?;
+                *slot = apply_shock(ev, slot, rest, op, by, span)?;
             }
             Value::Record(copy.into())
         }
-        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(x, rest, op, by)).collect::<Result<_, _>>()?),
+        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(ev, x, rest, op, by, span)).collect::<Result<_, _>>()?),
         // An absent optional stays absent unless the shock sets it.
         (Some(_), other) => other.clone(),
     })
 }
 
-fn shocked_leaf(old: &Value, op: ShockOp, by: &Value) -> Result<Value, String> {
+fn shocked_leaf(ev: &mut Evaluator<'_>, old: &Value, op: ShockOp, by: &Value, span: span::Span) -> Result<Value, String> {
     let overflow = || "arithmetic overflow: the shocked value exceeds the decimal range".to_string();
     Ok(match (op, old, by) {
         (ShockOp::Set, _, new) => new.clone(),
         (ShockOp::Mul, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_mul(*b).ok_or_else(overflow)?),
         (ShockOp::Add, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_add(*b).ok_or_else(overflow)?),
         (ShockOp::Sub, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_sub(*b).ok_or_else(overflow)?),
+        // Moved as `date + duration` moves it: business days by the program's calendar.
         (ShockOp::Add | ShockOp::Sub, Value::Date(d), Value::Duration(dur)) => {
             let sign = if op == ShockOp::Sub { -1 } else { 1 };
-            let count = dur.count.saturating_mul(sign);
-            let moved = match dur.unit {
-                syntax::ast::DurationUnit::Months => d.add_months(count),
-                _ => d.add_days(count),
-            };
-            Value::Date(moved.ok_or_else(|| format!("the date falls outside years 1 to 9999 ({d} moved by {count} units)"))?)
+            match ev.add_duration(*d, *dur, sign, span) {
+                Ok(moved) => Value::Date(moved),
+                Err(eval::Fail::Here { message, .. }) => return Err(message),
+                Err(eval::Fail::Upstream) => return Err("the calendar could not be evaluated".to_string()),
+            }
         }
         // An absent optional, scaled or moved, stays absent.
         (_, Value::Null, _) => Value::Null,

@@ -197,6 +197,14 @@ impl<'a> Checker<'a> {
                         self.errors.push(CheckError::MissingAsOf { span: span.source_span(), src });
                     }
                 }
+                if let Some(path) = duration_in(&Type::Record(r.clone()), "input") {
+                    self.invalid(
+                        *span,
+                        format!("`{path}` is a Duration, which no data can supply"),
+                        "declares a Duration",
+                        "take the count from the data as a Number and apply it in the program, e.g. `add_business_days(as_of, input.notice_days)`",
+                    );
+                }
                 ir.input = r;
             }
             _ => self.invalid(*span, "the input schema must be a record", "not a record", "write `input { as_of: Date … }`"),
@@ -1417,5 +1425,16 @@ fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
         ir::Global::Covenant(i) => ir.covenants.get(i as usize).map(|d| d.name.clone()),
         ir::Global::MarginCall(i) => ir.margin_calls.get(i as usize).map(|d| d.name.clone()),
         ir::Global::Liquidation(i) => ir.liquidations.get(i as usize).map(|d| d.name.clone()),
+    }
+}
+
+/// The path of the first Duration in a schema type: JSON has no duration to bind to it.
+fn duration_in(ty: &Type, path: &str) -> Option<String> {
+    match ty {
+        Type::Duration => Some(path.to_string()),
+        Type::Optional(inner) => duration_in(inner, path),
+        Type::List(inner) => duration_in(inner, &format!("{path}[*]")),
+        Type::Record(r) => r.fields.iter().find_map(|(name, t)| duration_in(t, &format!("{path}.{name}"))),
+        _ => None,
     }
 }

@@ -287,6 +287,12 @@ impl<'s> Resolver<'s> {
     }
 
     fn declare_value(&mut self, name: &ast::Ident, global: Global, is_std: bool) {
+        // Every reference to `as_of` reads the data; a value of that name could never be read.
+        if name.name == "as_of" {
+            let src = self.src(name.span);
+            self.errors.push(ResolveError::ReservedAsOf { span: name.span.source_span(), src });
+            return;
+        }
         if let Some((_, prior_std)) = self.values.get(&name.name) {
             if !*prior_std || is_std {
                 let src = self.src(name.span);
