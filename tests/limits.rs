@@ -599,3 +599,24 @@ fn batch_threads_are_clamped() {
     assert!(stderr.contains("4000 threads asked for; using") && stderr.contains("four per core"), "{stderr}");
     assert!(covenant::batch::max_threads() >= 4);
 }
+
+/// `let a1 = [a0]`, `let a2 = [a1]`, …: with `max_values` raised, 50,000 levels overflowed
+/// the stack while the value was walked and written. A type nests lists at most 64 deep.
+#[test]
+fn list_nesting_is_bounded_at_compile_time() {
+    let chain = |levels: usize| {
+        let mut src = String::from("input { as_of: Date }\nlet a1 = [1]\n");
+        for i in 2..=levels {
+            src.push_str(&format!("let a{i} = [a{}]\n", i - 1));
+        }
+        src
+    };
+    let program = Program::compile("ok.cov", &chain(64)).unwrap();
+    let report = program.evaluate(r#"{"as_of": "2026-03-31"}"#, None).unwrap();
+    assert_eq!(report.values["a64"].to_string(), format!("{}\"1\"{}", "[".repeat(64), "]".repeat(64)));
+    for levels in [65, 50_000] {
+        let err = Program::compile("deep.cov", &chain(levels)).unwrap_err();
+        assert_eq!(err.diagnostics.len(), 1);
+        assert_eq!(err.diagnostics[0].to_string(), "this value nests lists more than 64 levels deep");
+    }
+}

@@ -33,6 +33,9 @@ pub fn check(resolved: Resolved, sources: &SourceMap) -> Result<ir::Ir, Vec<Chec
     c.signatures(&mut ir, &pending);
     c.bodies(&mut ir, &pending);
     if c.errors.is_empty() {
+        c.value_nesting(&ir);
+    }
+    if c.errors.is_empty() {
         Ok(ir)
     } else {
         Err(c.errors)
@@ -183,6 +186,22 @@ impl<'a> Checker<'a> {
                     Type::Error
                 }
             },
+        }
+    }
+
+    /// Refuses the first expression whose values would nest lists and records more than
+    /// `MAX_VALUE_NESTING` deep (`let a1 = [a0]`, `let a2 = [a1]`, …): walking, writing and
+    /// freeing such a value recurse once per level, on whatever stack the caller has.
+    fn value_nesting(&mut self, ir: &ir::Ir) {
+        let deep = ir.arena.types.iter().position(|t| nesting(t, MAX_VALUE_NESTING) > MAX_VALUE_NESTING);
+        if let Some(i) = deep {
+            let span = ir.arena.span(ir::ExprId(u32::try_from(i).unwrap_or(0)));
+            self.invalid(
+                span,
+                format!("this value nests lists more than {MAX_VALUE_NESTING} levels deep"),
+                "nested too deeply",
+                "a list of lists of … is limited to 64 levels: flatten the lists, or keep fewer levels",
+            );
         }
     }
 
@@ -1436,5 +1455,19 @@ fn duration_in(ty: &Type, path: &str) -> Option<String> {
         Type::List(inner) => duration_in(inner, &format!("{path}[*]")),
         Type::Record(r) => r.fields.iter().find_map(|(name, t)| duration_in(t, &format!("{path}.{name}"))),
         _ => None,
+    }
+}
+
+/// The deepest nesting of lists and records a value may have.
+pub const MAX_VALUE_NESTING: usize = 64;
+
+/// How deeply a type nests lists and records, counted no further than `cap + 1`.
+fn nesting(ty: &Type, cap: usize) -> usize {
+    let below = |t: &Type| if cap == 0 { 1 } else { nesting(t, cap - 1) };
+    match ty {
+        Type::Optional(inner) => nesting(inner, cap),
+        Type::List(inner) => 1 + below(inner),
+        Type::Record(r) => 1 + r.fields.iter().map(|(_, t)| below(t)).max().unwrap_or(0),
+        _ => 0,
     }
 }
