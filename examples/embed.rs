@@ -171,7 +171,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!("application {id} evaluated again gives a different call");
             std::process::exit(1);
         }
-        println!("report for application {id}:\n{}", program.report_json(&evaluation.report())?);
+        println!("report for application {id}:\n{}", program.report_json(&evaluation.report()?)?);
     }
     Ok(())
 }

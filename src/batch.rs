@@ -40,7 +40,8 @@ pub struct Options {
     pub chunk_lines: usize,
     /// Input bytes per chunk, beyond its first line.
     pub chunk_bytes: usize,
-    /// Worker threads: a dedicated pool of this many, or rayon's global pool when `None`.
+    /// Worker threads: a dedicated pool of this many, or rayon's global pool when `None`. At
+    /// most [`max_threads`]: more are clamped to it.
     pub threads: Option<usize>,
 }
 
@@ -69,6 +70,12 @@ enum Line {
     Text(String),
     NotUtf8(usize),
     TooLarge(usize),
+}
+
+/// The most worker threads a batch starts: four per core. More would only add stacks and
+/// scheduling (thousands of threads can exhaust the address space before they all start).
+pub fn max_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).saturating_mul(4)
 }
 
 /// Stack for a dedicated pool's workers: evaluation recurses once per nesting level.
@@ -128,7 +135,7 @@ pub fn run<R: BufRead, W: Write>(
     let pool = match options.threads {
         Some(n) => Some(
             rayon::ThreadPoolBuilder::new()
-                .num_threads(n)
+                .num_threads(n.clamp(1, max_threads()))
                 .stack_size(worker_stack(program))
                 .thread_name(|i| format!("covenant-batch-{i}"))
                 .build()

@@ -180,8 +180,9 @@ impl<'p> Evaluation<'p> {
         &self.outcome.errors
     }
 
-    /// The serde-serialisable report of this evaluation.
-    pub fn report(&self) -> Report {
-        report::build(self.program.ir(), self.program.sources(), &self.outcome, self.scenario)
+    /// The serde-serialisable report of this evaluation, refused (`OutputError::TooLarge`) when
+    /// its values alone would pass the program's `max_output_bytes` written as JSON.
+    pub fn report(&self) -> Result<Report, crate::OutputError> {
+        report::build(self.program.ir(), self.program.sources(), &self.outcome, self.scenario, self.program.limits().max_output_bytes)
     }
 }

@@ -109,8 +109,18 @@ pub struct Limits {
     /// the limit only refuses cheaply the texts that could never fit.
     pub max_number_digits: usize,
     /// Bytes of the text written for one facility: a `run`'s output, one `batch` line, or
-    /// [`Program::report_json`]. Writing stops as soon as it passes the limit.
+    /// [`Program::report_json`]. Writing stops as soon as it passes the limit, and a report
+    /// whose values alone would pass it is refused while it is built.
     pub max_output_bytes: usize,
+    /// Steps of one evaluation: every expression evaluated, in functions, pools, searches
+    /// (cure amounts, lots to sell) and scenario shocks alike. Over it, the evaluation is
+    /// refused with [`EvalError::Operations`].
+    pub max_operations: u64,
+    /// Elements of the lists one evaluation builds (list literals and `[… for …]`), in total,
+    /// a list or record put into a list counted with all it holds (as the report would write
+    /// it).
+    /// Over it, the evaluation is refused with [`EvalError::Values`].
+    pub max_values: u64,
 }
 
 impl Default for Limits {
@@ -122,6 +132,8 @@ impl Default for Limits {
             max_data_bytes: 256 << 20,
             max_number_digits: 64,
             max_output_bytes: 256 << 20,
+            max_operations: 100_000_000,
+            max_values: 10_000_000,
         }
     }
 }
@@ -160,6 +172,20 @@ impl Limits {
     pub fn with_max_output_bytes(mut self, n: usize) -> Self {
         self.max_output_bytes = n;
         self
+    }
+
+    pub fn with_max_operations(mut self, n: u64) -> Self {
+        self.max_operations = n;
+        self
+    }
+
+    pub fn with_max_values(mut self, n: u64) -> Self {
+        self.max_values = n;
+        self
+    }
+
+    fn budget(&self) -> eval::Budget {
+        eval::Budget { operations: self.max_operations, values: self.max_values }
     }
 
     /// The binder for data under these limits.
@@ -253,9 +279,47 @@ pub enum EvalError {
     )]
     Shock { scenario: String, line: usize, message: String },
 
+    #[error("scenario `{scenario}`: the shocked data fails the check at line {line}: {message}")]
+    #[diagnostic(
+        code(covenant::eval::scenario_check),
+        help("a scenario that takes the data past one of the program's `check`s is refused rather than evaluated on data the program rejects")
+    )]
+    ScenarioCheck { scenario: String, line: usize, message: String },
+
     #[error(transparent)]
     #[diagnostic(transparent)]
     Output(#[from] OutputError),
+
+    #[error("the evaluation is over the limit of {limit} operations (`max_operations`)")]
+    #[diagnostic(
+        code(covenant::limit::operations),
+        help("the program does too much work for this facility: look for loops over a list inside loops over a list, or functions that call others several times over; raise `max_operations` (`--max-operations` on the command line) if the work is meant")
+    )]
+    Operations { limit: u64 },
+
+    #[error("the evaluation builds more than {limit} list elements (`max_values`)")]
+    #[diagnostic(
+        code(covenant::limit::values),
+        help("the program's lists, in total, are larger than allowed; raise `max_values` (`--max-values` on the command line) if they are meant")
+    )]
+    Values { limit: u64 },
+
+    #[error("the evaluation nests deeper than {limit} levels of expressions and function calls")]
+    #[diagnostic(
+        code(covenant::limit::depth),
+        help("a chain of functions each calling the next is too long to evaluate on a thread's stack; shorten the chain")
+    )]
+    Depth { limit: u32 },
+}
+
+impl EvalError {
+    fn exceeded(what: eval::Exceeded, limits: &Limits) -> EvalError {
+        match what {
+            eval::Exceeded::Operations => EvalError::Operations { limit: limits.max_operations },
+            eval::Exceeded::Values => EvalError::Values { limit: limits.max_values },
+            eval::Exceeded::Depth => EvalError::Depth { limit: eval::MAX_DEPTH },
+        }
+    }
 }
 
 /// The result of one `test` block.
@@ -512,20 +576,20 @@ impl Program {
             return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
         }
         let input = self.limits.binder().bind_text(data, &self.ir.input)?;
-        self.run_checks(&input)?;
+        self.run_checks(&input, &mut self.limits.budget())?;
         Ok(input)
     }
 
     /// Binds data to the schema and runs the program's checks on it.
     pub fn bind(&self, json: &serde_json::Value) -> Result<Value, EvalError> {
         let input = self.limits.binder().bind(json, &self.ir.input)?;
-        self.run_checks(&input)?;
+        self.run_checks(&input, &mut self.limits.budget())?;
         Ok(input)
     }
 
     /// Evaluates bound data under a scenario or the base case.
     pub fn evaluate_bound(&self, input: Value, scenario: Option<&str>) -> Result<Report, EvalError> {
-        Ok(self.run_bound(input, scenario)?.report())
+        Ok(self.run_bound(input, scenario)?.report()?)
     }
 
     /// Evaluates facility data (JSON text) into typed results, without building a report.
@@ -547,11 +611,24 @@ impl Program {
     /// ```
     pub fn run_bound(&self, input: Value, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
         let scenario = self.find_scenario(scenario)?;
+        // One budget for the whole evaluation: the shocks, the checks on the shocked data and
+        // the rules.
+        let mut budget = self.limits.budget();
         let input = match scenario {
-            Some(s) => self.apply_scenario(input, s)?,
+            Some(s) => {
+                let shocked = self.apply_scenario(input, s, &mut budget)?;
+                self.run_checks(&shocked, &mut budget).map_err(|e| match e {
+                    EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
+                    other => other,
+                })?;
+                shocked
+            }
             None => input,
         };
-        let outcome = self.evaluator(input).run_all();
+        let outcome = self.evaluator(input, budget).run_all();
+        if let Some(what) = outcome.exceeded {
+            return Err(EvalError::exceeded(what, &self.limits));
+        }
         Ok(Evaluation { program: self, scenario, outcome })
     }
 
@@ -621,24 +698,33 @@ impl Program {
                     continue;
                 }
             };
-            let input = match t.scenario.and_then(|i| self.ir.scenarios.get(i as usize)).map(|s| self.apply_scenario(input.clone(), s)) {
-                Some(Ok(shocked)) => shocked,
-                Some(Err(e)) => {
-                    outcome.failures.push(e.to_string());
+            let mut budget = self.limits.budget();
+            let scenario = t.scenario.and_then(|i| self.ir.scenarios.get(i as usize));
+            let mut shocked: Result<Value, String> = Ok(input);
+            if let Some(s) = scenario {
+                shocked = shocked.and_then(|i| self.apply_scenario(i, s, &mut budget).map_err(|e| e.to_string()));
+            }
+            if !t.shocks.is_empty() {
+                shocked = shocked.and_then(|i| {
+                    self.apply_shocks(i, &t.shocks, &mut budget).map_err(|e| match e {
+                        ShockError::Refused { line, message } => format!("the shock at line {line} cannot be applied: {message}"),
+                        ShockError::Limit(e) => e.to_string(),
+                    })
+                });
+            }
+            // The checks hold on the data the test evaluates, shocked or not.
+            if scenario.is_some() || !t.shocks.is_empty() {
+                shocked = shocked.and_then(|i| self.run_checks(&i, &mut budget).map(|()| i).map_err(|e| e.to_string()));
+            }
+            let input = match shocked {
+                Ok(i) => i,
+                Err(e) => {
+                    outcome.failures.push(e);
                     results.push(outcome);
                     continue;
                 }
-                None => input,
             };
-            let input = match self.apply_shocks(input, &t.shocks) {
-                Ok(shocked) => shocked,
-                Err((line, message)) => {
-                    outcome.failures.push(format!("the shock at line {line} cannot be applied: {message}"));
-                    results.push(outcome);
-                    continue;
-                }
-            };
-            let mut ev = self.evaluator(input);
+            let mut ev = self.evaluator(input, budget);
             ev.run_globals();
             for e in &t.expects {
                 let text = self.sources.text(self.ir.arena.span(e.expr)).to_string();
@@ -648,12 +734,15 @@ impl Program {
                     Err(_) => outcome.failures.push(format!("`{text}` could not be evaluated (a value it reads failed)")),
                 }
             }
+            if let Some(what) = ev.exceeded() {
+                outcome.failures = vec![EvalError::exceeded(what, &self.limits).to_string()];
+            }
             results.push(outcome);
         }
         results
     }
 
-    fn evaluator(&self, input: Value) -> Evaluator<'_> {
+    fn evaluator(&self, input: Value, budget: eval::Budget) -> Evaluator<'_> {
         let as_of = match &input {
             Value::Record(f) => match f.get(self.ir.as_of_field as usize) {
                 Some(Value::Date(d)) => *d,
@@ -661,45 +750,66 @@ impl Program {
             },
             _ => epoch(),
         };
-        Evaluator::new(&self.ir, input, as_of)
+        Evaluator::new(&self.ir, input, as_of).with_budget(budget)
     }
 
-    fn run_checks(&self, input: &Value) -> Result<(), DataError> {
+    /// Runs the `check`s, each over the values its condition reads and no others.
+    fn run_checks(&self, input: &Value, budget: &mut eval::Budget) -> Result<(), EvalError> {
         if self.ir.checks.is_empty() {
             return Ok(());
         }
-        let mut ev = self.evaluator(input.clone());
-        ev.run_globals();
+        let mut ev = self.evaluator(input.clone(), *budget);
         for c in &self.ir.checks {
+            for &g in &c.deps {
+                ev.ensure(g);
+            }
             let ok = matches!(ev.eval_body(c.cond), Ok(Value::Bool(true)));
+            if let Some(what) = ev.exceeded() {
+                return Err(EvalError::exceeded(what, &self.limits));
+            }
             if !ok {
                 let (line, _) = self.sources.line_column(c.span);
-                return Err(DataError::Check { message: c.message.clone(), line });
+                return Err(DataError::Check { message: c.message.clone(), line }.into());
             }
         }
+        *budget = ev.budget_left();
         Ok(())
     }
 
-    fn apply_scenario(&self, input: Value, s: &ir::ScenarioDef) -> Result<Value, EvalError> {
-        self.apply_shocks(input, &s.shocks).map_err(|(line, message)| EvalError::Shock { scenario: s.name.to_string(), line, message })
+    fn apply_scenario(&self, input: Value, s: &ir::ScenarioDef, budget: &mut eval::Budget) -> Result<Value, EvalError> {
+        self.apply_shocks(input, &s.shocks, budget).map_err(|e| match e {
+            ShockError::Refused { line, message } => EvalError::Shock { scenario: s.name.to_string(), line, message },
+            ShockError::Limit(e) => e,
+        })
     }
 
-    /// Applies shocks in order; a refusal gives the shock's line and why.
-    fn apply_shocks(&self, input: Value, shocks: &[ir::ShockDef]) -> Result<Value, (usize, String)> {
+    /// Applies shocks in order, a scenario's or a test's.
+    fn apply_shocks(&self, input: Value, shocks: &[ir::ShockDef], budget: &mut eval::Budget) -> Result<Value, ShockError> {
         let mut shocked = input;
         for shock in shocks {
-            let refused = |message: String| (self.sources.line_column(shock.span).0, message);
+            let refused = |message: String| ShockError::Refused { line: self.sources.line_column(shock.span).0, message };
             // Shock values are read against the data as shocked so far.
-            let mut ev = self.evaluator(shocked.clone());
-            let by = match ev.eval_body(shock.value) {
-                Ok(v) => v,
-                Err(eval::Fail::Here { message, .. }) => return Err(refused(message)),
-                Err(eval::Fail::Upstream) => return Err(refused("a value it reads failed".into())),
+            let mut ev = self.evaluator(shocked.clone(), *budget);
+            let by = ev.eval_body(shock.value);
+            let applied = match by {
+                Ok(by) => apply_shock(&mut ev, &shocked, &shock.path, shock.op, &by, shock.span),
+                Err(eval::Fail::Here { message, .. }) => Err(message),
+                Err(eval::Fail::Upstream) => Err("a value it reads failed".into()),
             };
-            shocked = apply_shock(&shocked, &shock.path, shock.op, &by).map_err(refused)?;
+            if let Some(what) = ev.exceeded() {
+                return Err(ShockError::Limit(EvalError::exceeded(what, &self.limits)));
+            }
+            *budget = ev.budget_left();
+            shocked = applied.map_err(refused)?;
         }
         Ok(shocked)
     }
+}
+
+/// Why shocks could not be applied: the shock's own failure, or a limit of the evaluation.
+enum ShockError {
+    Refused { line: usize, message: String },
+    Limit(EvalError),
 }
 
 /// Binding guarantees `as_of`; this stands in only for a value that cannot occur.
@@ -707,37 +817,37 @@ fn epoch() -> dates::Date {
     dates::Date::EPOCH
 }
 
-fn apply_shock(v: &Value, path: &[PathStep], op: ShockOp, by: &Value) -> Result<Value, String> {
+fn apply_shock(ev: &mut Evaluator<'_>, v: &Value, path: &[PathStep], op: ShockOp, by: &Value, span: span::Span) -> Result<Value, String> {
     Ok(match (path.split_first(), v) {
-        (None, old) => shocked_leaf(old, op, by)?,
+        (None, old) => shocked_leaf(ev, old, op, by, span)?,
         (Some((PathStep::Field(i), rest)), Value::Record(fields)) => {
             let mut copy = fields.to_vec();
             if let Some(slot) = copy.get_mut(*i as usize) {
-                *slot = apply_shock(slot, rest, op, by)?;
+                *slot = apply_shock(ev, slot, rest, op, by, span)?;
             }
             Value::Record(copy.into())
         }
-        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(x, rest, op, by)).collect::<Result<_, _>>()?),
+        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(ev, x, rest, op, by, span)).collect::<Result<_, _>>()?),
         // An absent optional stays absent unless the shock sets it.
         (Some(_), other) => other.clone(),
     })
 }
 
-fn shocked_leaf(old: &Value, op: ShockOp, by: &Value) -> Result<Value, String> {
+fn shocked_leaf(ev: &mut Evaluator<'_>, old: &Value, op: ShockOp, by: &Value, span: span::Span) -> Result<Value, String> {
     let overflow = || "arithmetic overflow: the shocked value exceeds the decimal range".to_string();
     Ok(match (op, old, by) {
         (ShockOp::Set, _, new) => new.clone(),
         (ShockOp::Mul, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_mul(*b).ok_or_else(overflow)?),
         (ShockOp::Add, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_add(*b).ok_or_else(overflow)?),
         (ShockOp::Sub, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_sub(*b).ok_or_else(overflow)?),
+        // Moved as `date + duration` moves it: business days by the program's calendar.
         (ShockOp::Add | ShockOp::Sub, Value::Date(d), Value::Duration(dur)) => {
             let sign = if op == ShockOp::Sub { -1 } else { 1 };
-            let count = dur.count.saturating_mul(sign);
-            let moved = match dur.unit {
-                syntax::ast::DurationUnit::Months => d.add_months(count),
-                _ => d.add_days(count),
-            };
-            Value::Date(moved.ok_or_else(|| format!("the date falls outside years 1 to 9999 ({d} moved by {count} units)"))?)
+            match ev.add_duration(*d, *dur, sign, span) {
+                Ok(moved) => Value::Date(moved),
+                Err(eval::Fail::Here { message, .. }) => return Err(message),
+                Err(eval::Fail::Upstream) => return Err("the calendar could not be evaluated".to_string()),
+            }
         }
         // An absent optional, scaled or moved, stays absent.
         (_, Value::Null, _) => Value::Null,

@@ -272,3 +272,104 @@ let v = s(1)
     let r = report(src, r#"{"as_of": "2026-03-31", "xs": [1, 2, 3]}"#);
     assert_eq!(r.values["v"], "1006");
 }
+
+// ---------------------------------------------------------------- hardening: found by reading
+
+fn compile_error(src: &str) -> Vec<(String, String)> {
+    use miette::Diagnostic;
+    let err = Program::compile("test.cov", src).expect_err("should not compile");
+    err.diagnostics.iter().map(|d| (d.code().map(|c| c.to_string()).unwrap_or_default(), d.to_string())).collect()
+}
+
+/// Thursday 2026-04-02 + 2 business days, Friday 04-03 a holiday: Monday 04-06 is the first,
+/// Tuesday 04-07 the second (2 calendar days would give Saturday 04-04).
+#[test]
+fn business_day_shock_counts_business_days_by_the_calendar() {
+    let src = "input { as_of: Date  due: Date  holidays: List<Date> }
+calendar { holidays input.holidays }
+let due = input.due
+scenario late { input.due += 2 business days }
+scenario early { input.due -= 1 business day }
+";
+    let program = Program::compile("test.cov", src).unwrap();
+    let data = r#"{"as_of": "2026-03-31", "due": "2026-04-02", "holidays": ["2026-04-03"]}"#;
+    assert_eq!(program.evaluate(data, Some("late")).unwrap().values["due"], "2026-04-07");
+    // 04-02 − 1 business day: Wednesday 04-01.
+    assert_eq!(program.evaluate(data, Some("early")).unwrap().values["due"], "2026-04-01");
+}
+
+#[test]
+fn as_of_cannot_be_defined() {
+    let errors = compile_error("input { as_of: Date }\nlet as_of = 2020-01-01\nlet d = as_of\n");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0, "covenant::resolve::reserved");
+    assert!(errors[0].1.contains("`as_of` is reserved"), "{errors:?}");
+}
+
+#[test]
+fn duration_in_the_schema_is_refused() {
+    for schema in ["notice: Duration", "notice: { period: Duration? }", "notices: List<Duration>"] {
+        let errors = compile_error(&format!("input {{ as_of: Date  {schema} }}\n"));
+        assert_eq!(errors.len(), 1, "{schema}: {errors:?}");
+        assert_eq!(errors[0].0, "covenant::check::invalid", "{schema}");
+        assert!(errors[0].1.contains("is a Duration, which no data can supply"), "{schema}: {errors:?}");
+    }
+    let errors = compile_error("input { as_of: Date  notice: { period: Duration? } }\n");
+    assert!(errors[0].1.contains("`input.notice.period`"), "{errors:?}");
+}
+
+#[test]
+fn optional_money_keeps_its_currency_in_the_report() {
+    let src = "input { as_of: Date  cash: Money(USD)? }\nlet read = input.cash\nlet declared: Money(USD)? = input.cash\nlet absent: Money(USD)? = input.cash\n";
+    let r = report(src, r#"{"as_of": "2026-03-31", "cash": "5"}"#);
+    assert_eq!(r.values["read"], json!({"amount": "5", "currency": "USD"}));
+    assert_eq!(r.values["declared"], json!({"amount": "5", "currency": "USD"}));
+    let r = report(src, AS_OF);
+    assert_eq!(r.values["absent"], Json::Null);
+}
+
+/// A check evaluates the values its condition reads, not the whole program: a costly value
+/// elsewhere (2^10 calls of `f0`, some 3,000 steps) does not count against binding.
+#[test]
+fn check_evaluates_only_what_it_reads() {
+    let mut src = String::from("input { as_of: Date  cash: Number }\nfn f0(x: Number) -> Number = x\n");
+    for i in 1..=10 {
+        src.push_str(&format!("fn f{i}(x: Number) -> Number = f{p}(x) + f{p}(x)\n", p = i - 1));
+    }
+    src.push_str("let costly = f10(input.cash)\nlet floor = 0\ncheck input.cash >= floor else \"cash cannot be negative\"\n");
+    let limits = covenant::Limits::default().with_max_operations(1_000);
+    let program = Program::compile_with("test.cov", &src, limits, &covenant::resolve::FsLoader::new()).unwrap();
+    let input = program.bind_text(r#"{"as_of": "2026-03-31", "cash": "1"}"#).unwrap();
+    let err = program.evaluate_bound(input, None).unwrap_err();
+    assert!(matches!(err, covenant::EvalError::Operations { limit: 1_000 }), "{err}");
+    let err = program.bind_text(r#"{"as_of": "2026-03-31", "cash": "-1"}"#).unwrap_err();
+    assert_eq!(err.to_string(), "check failed: cash cannot be negative");
+}
+
+#[test]
+fn checks_run_on_shocked_data() {
+    let src = "input { as_of: Date  cash: Money(USD) }
+let cash = input.cash
+check input.cash >= 0 USD else \"cash cannot be negative\"
+scenario drain \"Cash −150\" { input.cash -= 150 USD }
+scenario dip { input.cash -= 50 USD }
+";
+    let program = Program::compile("test.cov", src).unwrap();
+    let data = r#"{"as_of": "2026-03-31", "cash": "100"}"#;
+    // 100 − 50 = 50 passes the check; 100 − 150 = −50 does not.
+    assert_eq!(program.evaluate(data, Some("dip")).unwrap().values["cash"]["amount"], "50");
+    let err = program.evaluate(data, Some("drain")).unwrap_err();
+    assert_eq!(err.to_string(), "scenario `drain`: the shocked data fails the check at line 3: cash cannot be negative");
+    assert!(program.evaluate(data, None).is_ok());
+}
+
+/// A headroom of (1 − 10^-28) ÷ 10^-28 ≈ 10^28 is past the decimal range once multiplied by
+/// 100 for the table's percentage.
+#[test]
+fn table_renders_a_headroom_near_the_decimal_range() {
+    let src = "input { as_of: Date  x: Number }\ncovenant tiny { require input.x >= 0.0000000000000000000000000001 }\n";
+    let r = report(src, r#"{"as_of": "2026-03-31", "x": "1"}"#);
+    assert_eq!(r.covenants["tiny"].headroom.as_deref(), Some("9999999999999999999999999999"));
+    let table = covenant::report::table::render(&r);
+    assert!(table.contains("999,999,999,999,999,999,999,999,999,900.00%"), "{table}");
+}

@@ -308,7 +308,13 @@ fn limits_follow_their_flags() {
     // Every flag is documented in --help.
     let (help, _) = covenant(&["batch", "--help"]);
     let help = String::from_utf8_lossy(&help.stdout);
-    for flag in ["--max-source-bytes", "--max-nesting", "--max-list-len", "--max-data-bytes", "--max-number-digits", "--max-output-bytes", "--threads"] {
+    // Evaluation budgets: `leverage` alone is a handful of steps; `[1, 2, 3]` builds 3 elements.
+    refused("--max-operations 2", &["run", &program, "--data", &data, "--max-operations", "2"], &["max_operations", "limit of 2 operations"]);
+    let three = dir.file("three.cov", "input { as_of: Date }\nlet xs = [1, 2, 3]\n");
+    let as_of = dir.file("as_of.json", r#"{"as_of": "2026-03-31"}"#);
+    assert_eq!(covenant(&["run", &three, "--data", &as_of, "--max-values", "3"]).0.status.code(), Some(0));
+    refused("--max-values 2", &["run", &three, "--data", &as_of, "--max-values", "2"], &["max_values", "more than 2 list elements"]);
+    for flag in ["--max-source-bytes", "--max-nesting", "--max-list-len", "--max-data-bytes", "--max-number-digits", "--max-output-bytes", "--max-operations", "--max-values", "--threads"] {
         assert!(help.contains(flag), "{flag} in --help: {help}");
     }
 }
@@ -401,4 +407,217 @@ fn batch_library_streams_with_progress() {
     covenant::batch::run(&program, format!("{GOOD}\n").as_bytes(), &mut out, &options, None).unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v[0]["scenario"], "stress");
+}
+
+/// `fn f0(x) = x`, `fn fN(x) = fN-1(x) + fN-1(x)` up to `f40`: 2^40 calls from 1.9 KB.
+fn doubling_functions() -> String {
+    let mut src = String::from("input { as_of: Date }\nfn f0(x: Number) -> Number = x\n");
+    for i in 1..=40 {
+        src.push_str(&format!("fn f{i}(x: Number) -> Number = f{p}(x) + f{p}(x)\n", p = i - 1));
+    }
+    src + "let big = f40(1)\n"
+}
+
+/// `fn f0(x) = x`, `fn fN(x) = fN-1(x) + 1`: a call chain `n` deep.
+fn chained_functions(n: usize) -> String {
+    let mut src = String::from("input { as_of: Date }\nfn f0(x: Number) -> Number = x\n");
+    for i in 1..n {
+        src.push_str(&format!("fn f{i}(x: Number) -> Number = f{}(x) + 1\n", i - 1));
+    }
+    src.push_str(&format!("let deep = f{}(1)\n", n - 1));
+    src
+}
+
+const QUADRATIC: &str = "input { as_of: Date  xs: List<{ v: Number }> }\nlet conc = sum(sum(b.v for b in input.xs) for a in input.xs)\n";
+
+fn positions(n: usize) -> String {
+    let xs: Vec<String> = (0..n).map(|i| format!(r#"{{"v": "{i}"}}"#)).collect();
+    format!(r#"{{"as_of": "2026-03-31", "xs": [{}]}}"#, xs.join(","))
+}
+
+/// Runs for days without a budget; the default budget (10^8 steps) stops it in seconds.
+#[test]
+fn doubling_functions_stop_at_the_operation_budget() {
+    let dir = TempDir::new("doubling");
+    let program = dir.file("p.cov", doubling_functions());
+    let data = dir.file("d.json", r#"{"as_of": "2026-03-31"}"#);
+    let (out, took) = covenant(&["run", &program, "--data", &data]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("covenant::limit::operations") && stderr.contains("100000000 operations"), "{stderr}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    eprintln!("doubling functions: refused in {took:?}");
+}
+
+/// 20,000 × 20,000 = 4·10^8 inner steps: minutes without a budget.
+#[test]
+fn quadratic_formula_over_twenty_thousand_positions_stops_at_the_budget() {
+    let dir = TempDir::new("quadratic");
+    let program = dir.file("p.cov", QUADRATIC);
+    let data = dir.file("d.json", positions(20_000));
+    let (out, took) = covenant(&["run", &program, "--data", &data]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("covenant::limit::operations"), "{stderr}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    eprintln!("quadratic formula over 20,000 positions: refused in {took:?}");
+    // 200 positions: 200 × 200 × 199 / 2 = 3,980,000 (each `a` sums 0 + 1 + … + 199 = 19,900).
+    let small = dir.file("s.json", positions(200));
+    let (out, _) = covenant(&["run", &program, "--data", &small, "--format", "json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(r#""conc": "3980000""#), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// One line over the budget is an error line; the lines around it are evaluated.
+#[test]
+fn batch_line_over_the_operation_budget_does_not_stall_the_batch() {
+    let program = Program::compile_with("q.cov", QUADRATIC, Limits::default().with_max_operations(1_000_000), &covenant::resolve::FsLoader::new()).unwrap();
+    let input = [positions(3), positions(2_000), positions(2)].join("\n");
+    let mut out = Vec::new();
+    let summary = covenant::batch::run(&program, input.as_bytes(), &mut out, &Default::default(), None).unwrap();
+    let out = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!((summary.ok, summary.failed), (2, 1), "{out}");
+    // 3 positions: 3 × (0 + 1 + 2) = 9; 2 positions: 2 × (0 + 1) = 2.
+    assert!(lines[0].contains(r#""conc":"9""#), "{out}");
+    assert!(lines[1].contains(r#""line":2"#) && lines[1].contains("covenant::limit::operations"), "{out}");
+    assert!(lines[2].contains(r#""conc":"2""#), "{out}");
+}
+
+/// The cure search's probes spend the evaluation's budget: the requirement is 2 steps (its
+/// two sides), and bisecting 10^17 cents takes 57 probes of 2 steps more (plus the first, at
+/// 10^17): 30 steps cover the covenant but not the search.
+#[test]
+fn cure_search_spends_the_evaluation_budget() {
+    let src = "input { as_of: Date  debt: Money(USD)  cash: Money(USD) }
+covenant cover { require input.cash >= input.debt  cure equity into input.cash { } }
+";
+    let data = r#"{"as_of": "2026-03-31", "debt": "100", "cash": "40"}"#;
+    let compile = |ops| Program::compile_with("c.cov", src, Limits::default().with_max_operations(ops), &covenant::resolve::FsLoader::new()).unwrap();
+    let report = compile(200).evaluate(data, None).unwrap();
+    assert_eq!(report.covenants["cover"].cure.as_ref().unwrap().amount.as_ref().unwrap().amount, "60");
+    let refused = compile(30).evaluate(data, None).unwrap_err();
+    assert!(matches!(refused, covenant::EvalError::Operations { limit: 30 }), "{refused}");
+}
+
+/// Nested lists that share their parts: 4 KB of source, 100^7 numbers written out.
+fn shared_lists(levels: usize) -> String {
+    let mut src = String::from("input { as_of: Date }\n");
+    src.push_str(&format!("let l0 = [{}]\n", (0..100).map(|i| i.to_string()).collect::<Vec<_>>().join(", ")));
+    for level in 1..levels {
+        src.push_str(&format!("let l{level} = [{}]\n", vec![format!("l{}", level - 1); 100].join(", ")));
+    }
+    src
+}
+
+#[test]
+fn nested_shared_lists_stop_at_the_value_budget() {
+    let dir = TempDir::new("shared");
+    let source = shared_lists(7);
+    assert!(source.len() < 5_000, "{}", source.len());
+    let program = dir.file("p.cov", source);
+    let data = dir.file("d.json", r#"{"as_of": "2026-03-31"}"#);
+    refused("nested shared lists", &["run", &program, "--data", &data, "--format", "json"], &["covenant::limit::values", "more than 10000000 list elements"]);
+    refused("nested shared lists, big output limit", &["run", &program, "--data", &data, "--max-output-bytes", "100G"], &["covenant::limit::values"]);
+}
+
+/// Three levels are 10^6 numbers (under `max_values`), over 64 KB written out: refused while
+/// the report is built, not only when it is serialised.
+#[test]
+fn report_is_refused_while_built_over_the_output_limit() {
+    let limits = Limits::default().with_max_output_bytes(64 << 10);
+    let program = Program::compile_with("s.cov", &shared_lists(3), limits, &covenant::resolve::FsLoader::new()).unwrap();
+    let err = program.evaluate(r#"{"as_of": "2026-03-31"}"#, None).unwrap_err();
+    assert!(matches!(err, covenant::EvalError::Output(covenant::OutputError::TooLarge { limit: 65_536 })), "{err}");
+    let evaluation = program.run(r#"{"as_of": "2026-03-31"}"#, None).unwrap();
+    assert!(evaluation.report().is_err());
+}
+
+/// An embedder's ordinary thread: a chain of 20,000 functions is an evaluation error, not a
+/// stack overflow; 1,200 (2,400 levels) evaluate.
+#[test]
+fn deep_call_chain_is_refused_on_a_two_mebibyte_thread() {
+    let evaluate = |n: usize| {
+        let program = Program::compile("chain.cov", &chained_functions(n)).unwrap();
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || program.evaluate(r#"{"as_of": "2026-03-31"}"#, None).map(|r| r.values["deep"].clone()))
+            .unwrap()
+            .join()
+            .unwrap()
+    };
+    // f0(1) = 1, each further function adds 1.
+    assert_eq!(evaluate(1_200).unwrap(), "1200");
+    let err = evaluate(20_000).unwrap_err();
+    assert!(matches!(err, covenant::EvalError::Depth { limit: 2_500 }), "{err}");
+}
+
+/// 8,000 chained functions overflowed `run`'s stack, 10,000 made `batch` write nothing.
+#[test]
+fn deep_call_chain_through_the_binary() {
+    let dir = TempDir::new("chain");
+    let data = dir.file("d.json", r#"{"as_of": "2026-03-31"}"#);
+    let lines = dir.file("d.jsonl", "{\"as_of\": \"2026-03-31\"}\n{\"as_of\": \"2026-03-31\"}\n");
+    let eight = dir.file("c8.cov", chained_functions(8_000));
+    refused("8,000 chained functions", &["run", &eight, "--data", &data], &["covenant::limit::depth"]);
+    let ten = dir.file("c10.cov", chained_functions(10_000));
+    let (out, _) = covenant(&["batch", &ten, "--data", &lines]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.contains("covenant::limit::depth")).count(), 2, "{stdout}");
+    // Compiling a chain that fills the 4 MiB source limit stays within the compiler's stack.
+    let longest = chained_functions(85_000);
+    assert!(longest.len() < 4 << 20);
+    let longest = dir.file("c85.cov", longest);
+    let (out, took) = covenant(&["check", &longest]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("85,000 chained functions: compiled in {took:?}");
+}
+
+/// 4,000 threads never finished; the pool is clamped to four per core.
+#[test]
+fn batch_threads_are_clamped() {
+    let dir = TempDir::new("threads");
+    let program = dir.file("p.cov", "input { as_of: Date }\nlet one = 1\n");
+    let lines = dir.file("d.jsonl", "{\"as_of\": \"2026-03-31\"}\n{\"as_of\": \"2026-03-31\"}\n");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_covenant"))
+        .args(["batch", &program, "--data", &lines, "--threads", "4000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("`--threads 4000` did not finish in 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).matches(r#""one":"1""#).count(), 2);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("4000 threads asked for; using") && stderr.contains("four per core"), "{stderr}");
+    assert!(covenant::batch::max_threads() >= 4);
+}
+
+/// `let a1 = [a0]`, `let a2 = [a1]`, …: with `max_values` raised, 50,000 levels overflowed
+/// the stack while the value was walked and written. A type nests lists at most 64 deep.
+#[test]
+fn list_nesting_is_bounded_at_compile_time() {
+    let chain = |levels: usize| {
+        let mut src = String::from("input { as_of: Date }\nlet a1 = [1]\n");
+        for i in 2..=levels {
+            src.push_str(&format!("let a{i} = [a{}]\n", i - 1));
+        }
+        src
+    };
+    let program = Program::compile("ok.cov", &chain(64)).unwrap();
+    let report = program.evaluate(r#"{"as_of": "2026-03-31"}"#, None).unwrap();
+    assert_eq!(report.values["a64"].to_string(), format!("{}\"1\"{}", "[".repeat(64), "]".repeat(64)));
+    for levels in [65, 50_000] {
+        let err = Program::compile("deep.cov", &chain(levels)).unwrap_err();
+        assert_eq!(err.diagnostics.len(), 1);
+        assert_eq!(err.diagnostics[0].to_string(), "this value nests lists more than 64 levels deep");
+    }
 }

@@ -33,6 +33,9 @@ pub fn check(resolved: Resolved, sources: &SourceMap) -> Result<ir::Ir, Vec<Chec
     c.signatures(&mut ir, &pending);
     c.bodies(&mut ir, &pending);
     if c.errors.is_empty() {
+        c.value_nesting(&ir);
+    }
+    if c.errors.is_empty() {
         Ok(ir)
     } else {
         Err(c.errors)
@@ -186,6 +189,22 @@ impl<'a> Checker<'a> {
         }
     }
 
+    /// Refuses the first expression whose values would nest lists and records more than
+    /// `MAX_VALUE_NESTING` deep (`let a1 = [a0]`, `let a2 = [a1]`, …): walking, writing and
+    /// freeing such a value recurse once per level, on whatever stack the caller has.
+    fn value_nesting(&mut self, ir: &ir::Ir) {
+        let deep = ir.arena.types.iter().position(|t| nesting(t, MAX_VALUE_NESTING) > MAX_VALUE_NESTING);
+        if let Some(i) = deep {
+            let span = ir.arena.span(ir::ExprId(u32::try_from(i).unwrap_or(0)));
+            self.invalid(
+                span,
+                format!("this value nests lists more than {MAX_VALUE_NESTING} levels deep"),
+                "nested too deeply",
+                "a list of lists of … is limited to 64 levels: flatten the lists, or keep fewer levels",
+            );
+        }
+    }
+
     fn schema(&mut self, ir: &mut ir::Ir, pending: &Pending) {
         let Some((schema, span)) = &pending.input else { return };
         match self.resolve_type(schema, false, 0) {
@@ -196,6 +215,14 @@ impl<'a> Checker<'a> {
                         let src = self.src(*span);
                         self.errors.push(CheckError::MissingAsOf { span: span.source_span(), src });
                     }
+                }
+                if let Some(path) = duration_in(&Type::Record(r.clone()), "input") {
+                    self.invalid(
+                        *span,
+                        format!("`{path}` is a Duration, which no data can supply"),
+                        "declares a Duration",
+                        "take the count from the data as a Number and apply it in the program, e.g. `add_business_days(as_of, input.notice_days)`",
+                    );
                 }
                 ir.input = r;
             }
@@ -1620,5 +1647,30 @@ fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
         ir::Global::MarginCall(i) => ir.margin_calls.get(i as usize).map(|d| d.name.clone()),
         ir::Global::Liquidation(i) => ir.liquidations.get(i as usize).map(|d| d.name.clone()),
         ir::Global::Default(i) => ir.defaults.get(i as usize).map(|d| d.name.clone()),
+    }
+}
+
+/// The path of the first Duration in a schema type: JSON has no duration to bind to it.
+fn duration_in(ty: &Type, path: &str) -> Option<String> {
+    match ty {
+        Type::Duration => Some(path.to_string()),
+        Type::Optional(inner) => duration_in(inner, path),
+        Type::List(inner) => duration_in(inner, &format!("{path}[*]")),
+        Type::Record(r) => r.fields.iter().find_map(|(name, t)| duration_in(t, &format!("{path}.{name}"))),
+        _ => None,
+    }
+}
+
+/// The deepest nesting of lists and records a value may have.
+pub const MAX_VALUE_NESTING: usize = 64;
+
+/// How deeply a type nests lists and records, counted no further than `cap + 1`.
+fn nesting(ty: &Type, cap: usize) -> usize {
+    let below = |t: &Type| if cap == 0 { 1 } else { nesting(t, cap - 1) };
+    match ty {
+        Type::Optional(inner) => nesting(inner, cap),
+        Type::List(inner) => 1 + below(inner),
+        Type::Record(r) => 1 + r.fields.iter().map(|(_, t)| below(t)).max().unwrap_or(0),
+        _ => 0,
     }
 }

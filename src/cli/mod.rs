@@ -57,6 +57,12 @@ struct LimitArgs {
     /// Bytes of the output for one facility (the whole output of `run`, one line of `batch`)
     #[arg(long, global = true, value_name = "BYTES", value_parser = parse_size, default_value_t = Limits::default().max_output_bytes)]
     max_output_bytes: usize,
+    /// Steps of one evaluation (each expression evaluated, in functions and searches too)
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::default().max_operations)]
+    max_operations: u64,
+    /// Elements of the lists one evaluation builds, in total
+    #[arg(long, global = true, value_name = "N", default_value_t = Limits::default().max_values)]
+    max_values: u64,
 }
 
 impl LimitArgs {
@@ -68,6 +74,8 @@ impl LimitArgs {
             max_data_bytes: self.max_data_bytes,
             max_number_digits: self.max_number_digits,
             max_output_bytes: self.max_output_bytes,
+            max_operations: self.max_operations,
+            max_values: self.max_values,
         }
     }
 }
@@ -128,7 +136,7 @@ enum Command {
         /// A scenario to evaluate for every facility; repeatable (a line then holds an array).
         #[arg(long = "scenario")]
         scenarios: Vec<String>,
-        /// Worker threads (default: one per core).
+        /// Worker threads (default: one per core; at most four per core, more are clamped).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
     },
@@ -402,6 +410,9 @@ fn batch(program: &Program, data: &Path, scenarios: Vec<String>, threads: Option
         // Evaluation recurses once per nesting level: give the global pool's workers the
         // stack a dedicated pool would have. Ignored if the pool already exists.
         let _ = rayon::ThreadPoolBuilder::new().stack_size(covenant::batch::worker_stack(program)).build_global();
+    }
+    if let Some(n) = threads.filter(|&n| n > covenant::batch::max_threads()) {
+        eprintln!("note: {n} threads asked for; using {}, four per core", covenant::batch::max_threads());
     }
     let options = covenant::batch::Options { scenarios, threads, ..Default::default() };
     let done = covenant::batch::run(program, input, stdout, &options, terminal.then_some(&show as covenant::batch::Progress<'_>));

@@ -5,6 +5,7 @@
 pub mod ops;
 pub mod wide;
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -39,6 +40,28 @@ pub struct ErrorEntry {
     pub span: Span,
 }
 
+/// What one evaluation may spend: evaluator steps, and elements of the lists it builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    pub operations: u64,
+    pub values: u64,
+}
+
+/// The bound an evaluation ran into. Past it every step fails, so the evaluation as a whole
+/// is refused rather than reported in part.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exceeded {
+    Operations,
+    Values,
+    Depth,
+}
+
+/// How deeply expressions and function calls may nest while evaluating, counted in
+/// `Evaluator::expr` frames (a function call is one for the call and one per level of its
+/// body). An optimised build spends about 400 bytes of stack a level, so this takes about
+/// 1 MiB: half of an ordinary 2 MiB thread (measured: 6,400 levels overflow one).
+pub const MAX_DEPTH: u32 = 2_500;
+
 /// Everything one evaluation computed.
 #[derive(Debug)]
 pub struct Outcome {
@@ -50,6 +73,8 @@ pub struct Outcome {
     pub liquidations: Vec<Option<EvalResult<LiquidationOutcome>>>,
     pub defaults: Vec<Option<DefaultOutcome>>,
     pub errors: Vec<ErrorEntry>,
+    /// Set when the evaluation ran out of its budget or depth: its results are incomplete.
+    pub exceeded: Option<Exceeded>,
 }
 
 pub struct Evaluator<'p> {
@@ -62,6 +87,12 @@ pub struct Evaluator<'p> {
     /// Cure searches re-evaluate a covenant's requirement; they never search for cures
     /// themselves.
     pub searching: bool,
+    /// Steps and list elements left. Cells, so that a cure search's probes, which borrow the
+    /// evaluator they search for, can draw on the same budget and hand back what is left.
+    operations_left: Cell<u64>,
+    values_left: Cell<u64>,
+    depth_left: u32,
+    exceeded: Cell<Option<Exceeded>>,
 }
 
 impl<'p> Evaluator<'p> {
@@ -81,19 +112,123 @@ impl<'p> Evaluator<'p> {
                 liquidations: vec![None; ir.liquidations.len()],
                 defaults: vec![None; ir.defaults.len()],
                 errors: Vec::new(),
+                exceeded: None,
             },
             searching: false,
+            operations_left: Cell::new(u64::MAX),
+            values_left: Cell::new(u64::MAX),
+            depth_left: MAX_DEPTH,
+            exceeded: Cell::new(None),
         }
+    }
+
+    /// This evaluator, spending at most `budget`.
+    pub fn with_budget(self, budget: Budget) -> Self {
+        self.operations_left.set(budget.operations);
+        self.values_left.set(budget.values);
+        self
+    }
+
+    /// What is left of the budget.
+    pub fn budget_left(&self) -> Budget {
+        Budget { operations: self.operations_left.get(), values: self.values_left.get() }
+    }
+
+    pub fn exceeded(&self) -> Option<Exceeded> {
+        self.exceeded.get()
+    }
+
+    /// An evaluator for a search's probe (over `input`), spending this one's budget: hand it
+    /// back with `absorb` when the probe is done.
+    pub fn probe(&self, input: Value) -> Evaluator<'p> {
+        let mut probe = Evaluator::new(self.ir, input, self.as_of).with_budget(self.budget_left());
+        probe.searching = true;
+        probe
+    }
+
+    /// Takes back what a probe left of the budget, and whether it ran out.
+    pub fn absorb(&self, probe: &Evaluator<'_>) {
+        self.operations_left.set(probe.operations_left.get());
+        self.values_left.set(probe.values_left.get());
+        if let Some(e) = probe.exceeded.get() {
+            self.exceeded.set(Some(e));
+        }
+    }
+
+    fn refuse<T>(&self, what: Exceeded, span: Span) -> EvalResult<T> {
+        self.exceeded.set(Some(what));
+        let message = match what {
+            Exceeded::Operations => "the evaluation is over its operation budget",
+            Exceeded::Values => "the evaluation built more list elements than its budget",
+            Exceeded::Depth => "the evaluation nests too deeply",
+        };
+        fail(span, message)
+    }
+
+    /// Spends `n` steps of the operation budget (work a builtin does in a loop).
+    pub fn spend(&self, n: u64, span: Span) -> EvalResult<()> {
+        match self.operations_left.get().checked_sub(n) {
+            Some(left) => {
+                self.operations_left.set(left);
+                Ok(())
+            }
+            None => {
+                self.operations_left.set(0);
+                self.refuse(Exceeded::Operations, span)
+            }
+        }
+    }
+
+    /// Spends `n` list elements of the value budget.
+    fn spend_values(&self, n: usize, span: Span) -> EvalResult<()> {
+        match self.values_left.get().checked_sub(n as u64) {
+            Some(left) => {
+                self.values_left.set(left);
+                Ok(())
+            }
+            None => {
+                self.values_left.set(0);
+                self.refuse(Exceeded::Values, span)
+            }
+        }
+    }
+
+    /// Spends the elements nested in a value put into a list: a list or record is counted
+    /// with everything in it, shared parts as often as they occur, as the report writes them.
+    fn spend_contents(&self, v: &Value, span: Span) -> EvalResult<()> {
+        if let Value::List(items) | Value::Record(items) = v {
+            self.spend_values(items.len(), span)?;
+            for item in items.iter() {
+                self.spend_contents(item, span)?;
+            }
+        }
+        Ok(())
     }
 
     /// Evaluates every global, dependencies first.
     pub fn run_all(mut self) -> Outcome {
         self.run_globals();
+        self.out.exceeded = self.exceeded.get();
         self.out
     }
 
     pub fn run_globals(&mut self) {
         for &g in &self.ir.topo {
+            self.global(g);
+        }
+    }
+
+    /// Evaluates a global unless it already has been.
+    pub fn ensure(&mut self, g: Global) {
+        let done = match g {
+            Global::Let(i) => matches!(self.out.lets.get(i as usize), Some(Some(_))),
+            Global::Pool(i) => matches!(self.out.pools.get(i as usize), Some(Some(_))),
+            Global::Covenant(i) => matches!(self.out.covenants.get(i as usize), Some(Some(_))),
+            Global::MarginCall(i) => matches!(self.out.margin_calls.get(i as usize), Some(Some(_))),
+            Global::Liquidation(i) => matches!(self.out.liquidations.get(i as usize), Some(Some(_))),
+            Global::Default(i) => matches!(self.out.defaults.get(i as usize), Some(Some(_))),
+        };
+        if !done {
             self.global(g);
         }
     }
@@ -272,6 +407,7 @@ impl<'p> Evaluator<'p> {
         if n.abs() > MAX_BUSINESS_DAYS {
             return fail(span, format!("{n} business days is beyond the limit of {MAX_BUSINESS_DAYS}"));
         }
+        self.spend(n.unsigned_abs(), span)?;
         let holidays = self.holidays()?;
         let step = if n < 0 { -1 } else { 1 };
         let mut left = n.abs();
@@ -345,7 +481,23 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    /// Evaluates one expression: one step of the operation budget and one level of depth.
     pub fn expr(&mut self, id: ExprId, base: usize) -> EvalResult<Value> {
+        let left = self.operations_left.get();
+        if left == 0 {
+            return self.refuse(Exceeded::Operations, self.ir.arena.span(id));
+        }
+        self.operations_left.set(left - 1);
+        if self.depth_left == 0 {
+            return self.refuse(Exceeded::Depth, self.ir.arena.span(id));
+        }
+        self.depth_left -= 1;
+        let r = self.step(id, base);
+        self.depth_left += 1;
+        r
+    }
+
+    fn step(&mut self, id: ExprId, base: usize) -> EvalResult<Value> {
         let ir = self.ir;
         let span = ir.arena.span(id);
         let Some(node) = ir.arena.node(id) else { return fail(span, "malformed program") };
@@ -418,9 +570,12 @@ impl<'p> Evaluator<'p> {
                 }
             }
             Node::List(items) => {
+                self.spend_values(items.len(), span)?;
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
-                    out.push(self.expr(*item, base)?);
+                    let v = self.expr(*item, base)?;
+                    self.spend_contents(&v, span)?;
+                    out.push(v);
                 }
                 Ok(Value::List(out.into()))
             }
@@ -450,22 +605,7 @@ impl<'p> Evaluator<'p> {
                 self.stack.truncate(frame);
                 r
             }
-            Node::CallBuiltin { builtin, args } => {
-                // Builtins take at most a handful of arguments: no allocation for those.
-                const INLINE: usize = 4;
-                if args.len() <= INLINE {
-                    let mut values: [Value; INLINE] = [Value::Null, Value::Null, Value::Null, Value::Null];
-                    for (slot, a) in values.iter_mut().zip(args) {
-                        *slot = self.expr(*a, base)?;
-                    }
-                    return ops::builtin(self, *builtin, values.get(..args.len()).unwrap_or(&[]), span);
-                }
-                let mut values = Vec::with_capacity(args.len());
-                for a in args {
-                    values.push(self.expr(*a, base)?);
-                }
-                ops::builtin(self, *builtin, &values, span)
-            }
+            Node::CallBuiltin { builtin, args } => self.call_builtin(*builtin, args, base, span),
             Node::Aggregate { kind, var, list, body, filter, default } => {
                 let items = match self.expr(*list, base)? {
                     Value::List(items) => items,
@@ -478,7 +618,28 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    // Out of line, like the other bulky arms: `step` recurses once per nesting level and call,
+    // and its frame is what bounds how deep an evaluation can go on a small stack.
+    #[inline(never)]
+    fn call_builtin(&mut self, builtin: ir::Builtin, args: &[ExprId], base: usize, span: Span) -> EvalResult<Value> {
+        // Builtins take at most a handful of arguments: no allocation for those.
+        const INLINE: usize = 4;
+        if args.len() <= INLINE {
+            let mut values: [Value; INLINE] = [Value::Null, Value::Null, Value::Null, Value::Null];
+            for (slot, a) in values.iter_mut().zip(args) {
+                *slot = self.expr(*a, base)?;
+            }
+            return ops::builtin(self, builtin, values.get(..args.len()).unwrap_or(&[]), span);
+        }
+        let mut values = Vec::with_capacity(args.len());
+        for a in args {
+            values.push(self.expr(*a, base)?);
+        }
+        ops::builtin(self, builtin, &values, span)
+    }
+
     #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
     fn aggregate(
         &mut self,
         kind: Aggregate,
@@ -520,7 +681,12 @@ impl<'p> Evaluator<'p> {
                         return Ok(Value::Bool(false));
                     }
                 }
-                Aggregate::List => collected.push(self.expr(body, base)?),
+                Aggregate::List => {
+                    self.spend_values(1, span)?;
+                    let v = self.expr(body, base)?;
+                    self.spend_contents(&v, span)?;
+                    collected.push(v);
+                }
                 Aggregate::Sum => {
                     let v = self.n(body, base)?;
                     let total = match &acc {
@@ -567,6 +733,7 @@ impl<'p> Evaluator<'p> {
         }
     }
 
+    #[inline(never)]
     fn schedule(&mut self, rows: &[ir::ScheduleRow], interpolate: bool, base: usize, span: Span) -> EvalResult<Value> {
         let key = self.local(base, 0);
         if !interpolate {

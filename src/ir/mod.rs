@@ -241,6 +241,8 @@ pub struct CheckDef {
     pub cond: Body,
     pub message: String,
     pub span: Span,
+    /// The globals the condition reads, dependencies first: all a check evaluates.
+    pub deps: Vec<Global>,
 }
 
 #[derive(Debug)]

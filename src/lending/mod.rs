@@ -389,14 +389,14 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
     }
     let probe = |cents: i64| -> Probe {
         let amount = Decimal::from(cents) * cent;
-        let mut probe = match target_let {
-            Some(_) => Evaluator::new(ev.ir, ev.input.clone(), ev.as_of),
+        let input = match target_let {
+            Some(_) => ev.input.clone(),
             None => match add_at(&ev.input, &cure.path, amount) {
-                Some(input) => Evaluator::new(ev.ir, input, ev.as_of),
+                Some(input) => input,
                 None => return Probe::Fails,
             },
         };
-        probe.searching = true;
+        let mut probe = ev.probe(input);
         for &g in &def.requirement_deps {
             match target_let {
                 Some((l, base)) if g == ir::Global::Let(l) => {
@@ -408,11 +408,13 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
                 _ => probe.global(g),
             }
         }
-        match requirement(&mut probe, def) {
+        let found = match requirement(&mut probe, def) {
             Ok((_, _, true)) => Probe::Restores,
             Ok(_) => Probe::Breaches,
             Err(_) => Probe::Fails,
-        }
+        };
+        ev.absorb(&probe);
+        found
     };
     // Bracket: `lo` does not restore (the covenant is in breach at 0); `hi` restores or
     // cannot be evaluated.

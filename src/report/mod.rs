@@ -14,6 +14,7 @@ use crate::ir::{Global, Ir};
 use crate::span::SourceMap;
 use crate::types::{Ccy, Type};
 use crate::value::Value;
+use crate::OutputError;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Money {
@@ -223,31 +224,60 @@ fn duration_text(d: &crate::value::Duration) -> String {
 
 /// A value as JSON, given its checked type.
 pub fn value_json(v: &Value, ty: &Type) -> Json {
-    match (v, ty) {
-        (Value::Null, _) => Json::Null,
-        (Value::Num(d), Type::Money(Ccy::Code(c))) => serde_json::json!({"amount": number(*d), "currency": &**c}),
-        (Value::Num(d), _) => Json::String(number(*d)),
-        (Value::Bool(b), _) => Json::Bool(*b),
-        (Value::Text(t), _) => Json::String(t.to_string()),
-        (Value::Date(d), _) => Json::String(d.to_string()),
-        (Value::Duration(d), _) => Json::String(duration_text(d)),
+    let mut unbounded = usize::MAX;
+    value_json_within(v, ty, &mut unbounded).unwrap_or(Json::Null)
+}
+
+/// A value as JSON, spending from `bytes` at least what its compact JSON text would take:
+/// `None` once that passes, before the rest is built. Lists share their elements at run
+/// time, so a small program can make a value far larger written out than held.
+pub fn value_json_within(v: &Value, ty: &Type, bytes: &mut usize) -> Option<Json> {
+    fn spend(bytes: &mut usize, n: usize) -> Option<()> {
+        *bytes = bytes.checked_sub(n)?;
+        Some(())
+    }
+    // The quotes of a string, or a separator.
+    const PUNCTUATION: usize = 2;
+    let text = |t: String, bytes: &mut usize| spend(bytes, t.len() + PUNCTUATION).map(|()| Json::String(t));
+    Some(match (v, ty) {
+        (Value::Null, _) => {
+            spend(bytes, 4)?;
+            Json::Null
+        }
+        // An optional is written as its value.
+        (v, Type::Optional(inner)) => value_json_within(v, inner, bytes)?,
+        (Value::Num(d), Type::Money(Ccy::Code(c))) => {
+            let amount = number(*d);
+            spend(bytes, amount.len() + c.len() + "{\"amount\":\"\",\"currency\":\"\"}".len())?;
+            serde_json::json!({"amount": amount, "currency": &**c})
+        }
+        (Value::Num(d), _) => text(number(*d), bytes)?,
+        (Value::Bool(b), _) => {
+            spend(bytes, 5)?;
+            Json::Bool(*b)
+        }
+        (Value::Text(t), _) => text(t.to_string(), bytes)?,
+        (Value::Date(d), _) => text(d.to_string(), bytes)?,
+        (Value::Duration(d), _) => text(duration_text(d), bytes)?,
         (Value::List(items), t) => {
             let elem = match t {
                 Type::List(e) => (**e).clone(),
                 _ => Type::Error,
             };
-            Json::Array(items.iter().map(|i| value_json(i, &elem)).collect())
+            spend(bytes, PUNCTUATION + items.len())?;
+            Json::Array(items.iter().map(|i| value_json_within(i, &elem, bytes)).collect::<Option<_>>()?)
         }
         (Value::Record(fields), Type::Record(r)) => {
             let mut map = serde_json::Map::new();
+            spend(bytes, PUNCTUATION)?;
             for ((name, t), v) in r.fields.iter().zip(fields.iter()) {
-                map.insert(name.to_string(), value_json(v, t));
+                spend(bytes, name.len() + PUNCTUATION + 2)?;
+                map.insert(name.to_string(), value_json_within(v, t, bytes)?);
             }
             Json::Object(map)
         }
-        (Value::Record(_), Type::Optional(inner)) => value_json(v, inner),
         (Value::Record(_), _) => Json::Null,
-    }
+    })
 }
 
 fn style_of(sources: &SourceMap, ir: &Ir, expr: crate::ir::ExprId) -> NumberStyle {
@@ -271,7 +301,10 @@ fn style_of(sources: &SourceMap, ir: &Ir, expr: crate::ir::ExprId) -> NumberStyl
     }
 }
 
-pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crate::ir::ScenarioDef>) -> Report {
+/// The report of an evaluation, refused when its values alone would pass `max_output_bytes`
+/// written as JSON.
+pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crate::ir::ScenarioDef>, max_output_bytes: usize) -> Result<Report, OutputError> {
+    let mut bytes = max_output_bytes;
     let mut report = Report {
         facility: ir.facility.clone(),
         as_of: out.as_of.to_string(),
@@ -291,7 +324,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
             continue;
         }
         let v = match out.lets.get(i) {
-            Some(Some(Ok(v))) => value_json(v, &def.ty),
+            Some(Some(Ok(v))) => value_json_within(v, &def.ty, &mut bytes).ok_or(OutputError::TooLarge { limit: max_output_bytes })?,
             _ => Json::Null,
         };
         report.values.insert(def.name.to_string(), v);
@@ -430,7 +463,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
         let file = sources.file(e.span.file).map_or_else(String::new, |f| f.name.clone());
         report.errors.push(ErrorReport { name: e.name.to_string(), message: e.message.clone(), file, line, column });
     }
-    report
+    Ok(report)
 }
 
 /// Whether any tested covenant is in breach (for `--fail-on-breach`).

@@ -1,6 +1,9 @@
 //! The report as a credit analyst reads it: aligned columns, thousands separators, money
 //! with its currency, ratios as percentages or multiples as the program wrote them.
 
+// Rendering runs on every report: no arithmetic here may panic on an extreme figure.
+#![deny(clippy::arithmetic_side_effects)]
+
 use std::fmt::Write as _;
 
 use rust_decimal::prelude::*;
@@ -32,17 +35,21 @@ fn honest_places(d: Decimal, places: u32) -> u32 {
         if r == d || !last_digit_zero {
             break;
         }
-        p += 1;
+        p = p.saturating_add(1);
     }
     p
 }
 
 fn group(r: Decimal) -> String {
-    let text = r.abs().to_string();
-    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    group_text(&r.abs().to_string(), r.is_sign_negative() && !r.is_zero())
+}
+
+/// Groups the integer part of an unsigned decimal text.
+fn group_text(text: &str, negative: bool) -> String {
+    let (int, frac) = text.split_once('.').unwrap_or((text, ""));
     let mut out = String::new();
     for (i, c) in int.chars().enumerate() {
-        if i > 0 && (int.len() - i) % 3 == 0 {
+        if i > 0 && int.len().saturating_sub(i) % 3 == 0 {
             out.push(',');
         }
         out.push(c);
@@ -51,7 +58,7 @@ fn group(r: Decimal) -> String {
         out.push('.');
         out.push_str(frac);
     }
-    if r.is_sign_negative() && !r.is_zero() {
+    if negative {
         out.insert(0, '-');
     }
     out
@@ -73,13 +80,12 @@ fn money_opt(m: &Option<Money>) -> String {
 }
 
 pub fn percent(s: &str) -> String {
-    match dec(s) {
-        Some(d) => match d.checked_mul(Decimal::ONE_HUNDRED) {
-            Some(pct) => format!("{}%", fixed(pct, honest_places(pct, 2))),
-            // Past the decimal range once multiplied: written as the product, not computed.
-            None => format!("{} × 100%", grouped(d, 2)),
-        },
-        None => s.to_string(),
+    let Some(d) = dec(s) else { return s.to_string() };
+    match d.checked_mul(Decimal::ONE_HUNDRED) {
+        Some(p) => format!("{}%", fixed(p, honest_places(p, 2))),
+        // Only a ratio of 10^26 or more leaves the decimal range when multiplied by 100 (a
+        // headroom over a tiny limit), and its fraction is nothing: the point moves by text.
+        None => format!("{}%", group_text(&format!("{}00.00", d.round().abs()), d.is_sign_negative())),
     }
 }
 
@@ -326,5 +332,8 @@ mod tests {
         assert_eq!(fixed(Decimal::new(-5, 1), 2), "-0.50");
         assert_eq!(percent("0.7123"), "71.23%");
         assert_eq!(percent("0.5"), "50.00%");
+        // 79,228,162,514,264,337,593,543,950,335 × 100 is past the decimal range: moved by text.
+        assert_eq!(percent("79228162514264337593543950335"), "7,922,816,251,426,433,759,354,395,033,500.00%");
+        assert_eq!(percent("-79228162514264337593543950335"), "-7,922,816,251,426,433,759,354,395,033,500.00%");
     }
 }

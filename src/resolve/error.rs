@@ -41,6 +41,15 @@ pub enum ResolveError {
         src: NamedSource<Arc<str>>,
     },
 
+    #[error("`as_of` is reserved: it is the data's date, `input.as_of`")]
+    #[diagnostic(code(covenant::resolve::reserved), help("choose another name; `as_of` always reads the evaluation date from the data"))]
+    ReservedAsOf {
+        #[label("`as_of` cannot be defined")]
+        span: SourceSpan,
+        #[source_code]
+        src: NamedSource<Arc<str>>,
+    },
+
     #[error("`{name}` is a built-in function and cannot be redefined")]
     #[diagnostic(code(covenant::resolve::builtin), help("choose another name"))]
     Builtin {

@@ -446,6 +446,12 @@ impl<'s> Resolver<'s> {
     }
 
     fn declare_value(&mut self, name: &ast::Ident, global: Global, is_std: bool) {
+        // Every reference to `as_of` reads the data; a value of that name could never be read.
+        if name.name == "as_of" {
+            let src = self.src(name.span);
+            self.errors.push(ResolveError::ReservedAsOf { span: name.span.source_span(), src });
+            return;
+        }
         if let Some((_, prior_std)) = self.values.get(&name.name) {
             if !*prior_std || is_std {
                 let src = self.src(name.span);
@@ -644,7 +650,7 @@ impl<'s> Resolver<'s> {
             }
             Item::Check(c) => {
                 let cond = self.simple(&c.cond);
-                self.ir_parts.checks.push(ir::CheckDef { cond, message: c.message, span: c.span });
+                self.ir_parts.checks.push(ir::CheckDef { cond, message: c.message, span: c.span, deps: Vec::new() });
             }
             Item::Collateral(p) => self.lower_pool(p),
             Item::Covenant(c) => self.lower_covenant(c),
@@ -1148,12 +1154,11 @@ impl<'s> Resolver<'s> {
         }
         let topo: Vec<Global> = components.iter().flatten().filter_map(|&v| node_global.get(v).copied().flatten()).collect();
         let position: HashMap<Global, usize> = topo.iter().enumerate().map(|(i, g)| (*g, i)).collect();
-        let mut requirement_deps = Vec::new();
-        for (i, c) in p.covenants.iter().enumerate() {
-            let _ = i;
+        // The globals some bodies read, directly or not, dependencies first.
+        let cone = |roots: &[Body]| -> Vec<Global> {
             let mut seen = vec![false; names.len()];
             let mut work: Vec<usize> = Vec::new();
-            for b in [c.lhs, c.rhs] {
+            for b in roots {
                 self.collect_refs(b.expr, &globals, &mut |to| work.push(to));
             }
             let mut deps = Vec::new();
@@ -1170,8 +1175,10 @@ impl<'s> Resolver<'s> {
                 work.extend(edges.get(v).into_iter().flatten().copied());
             }
             deps.sort_by_key(|g| position.get(g).copied().unwrap_or(usize::MAX));
-            requirement_deps.push(deps);
-        }
+            deps
+        };
+        let requirement_deps: Vec<Vec<Global>> = p.covenants.iter().map(|c| cone(&[c.lhs, c.rhs])).collect();
+        let check_deps: Vec<Vec<Global>> = p.checks.iter().map(|c| cone(&[c.cond])).collect();
         let _ = n_fn;
         for component in components {
             let is_cycle = component.len() > 1 || component.first().is_some_and(|&v| edges.get(v).is_some_and(|e| e.contains(&v)));
@@ -1196,6 +1203,9 @@ impl<'s> Resolver<'s> {
         }
         self.ir_parts.topo = topo;
         self.ir_parts.requirement_deps = requirement_deps;
+        for (check, deps) in self.ir_parts.checks.iter_mut().zip(check_deps) {
+            check.deps = deps;
+        }
     }
 
     fn collect_refs(&self, root: ExprId, globals: &HashMap<Global, usize>, out: &mut dyn FnMut(usize)) {
