@@ -276,7 +276,6 @@ let v = s(1)
 // ---------------------------------------------------------------- hardening: found by reading
 
 fn compile_error(src: &str) -> Vec<(String, String)> {
-    use miette::Diagnostic;
     let err = Program::compile("test.cov", src).expect_err("should not compile");
     err.diagnostics.iter().map(|d| (d.code().map(|c| c.to_string()).unwrap_or_default(), d.to_string())).collect()
 }
