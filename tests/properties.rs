@@ -557,6 +557,8 @@ proptest! {
 fn the_shipped_examples_give_the_same_bytes_every_time() {
     let examples = [
         ("gpu_abl.cov", "gpu_abl.json"),
+        ("gpu_term_loan.cov", "gpu_term_loan.json"),
+        ("gpu_term_loan.cov", "gpu_term_loan_q2.json"),
         ("liquidation_study.cov", "liquidation_study.json"),
         ("miner_facility.cov", "miner_facility.json"),
         ("sponsor_loan.cov", "sponsor_loan_q1.json"),
