@@ -12,6 +12,9 @@ use crate::syntax::ast::DurationUnit;
 pub struct Duration {
     pub count: i64,
     pub unit: DurationUnit,
+    /// Business days are counted in these named calendars, by bit (every one must be open);
+    /// 0 means the default calendar.
+    pub calendars: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -284,7 +284,8 @@ impl<'a> Checker<'a> {
                 self.expect(ir, b, &Type::Bool, "a check is a condition on the data");
             }
         }
-        if let Some(b) = ir.calendar {
+        let calendars: Vec<Body> = ir.calendar.into_iter().chain(ir.calendars.iter().map(|c| c.holidays)).collect();
+        for b in calendars {
             let t = self.body(ir, b);
             if !t.fits(&Type::List(Arc::new(Type::Date))) {
                 self.mismatch(ir.arena.span(b.expr), "List<Date>", &t, "the holidays are a list of dates; for an optional list write `input.holidays ?? []`");
@@ -580,7 +581,10 @@ impl<'a> Checker<'a> {
             }
         }
         if let Some(b) = due {
-            self.expect(ir, b, &Type::Duration, "the due date is a duration after `as_of`: `2 business days`");
+            let t = self.body(ir, b);
+            if t != Type::Duration && t != Type::Date {
+                self.mismatch(ir.arena.span(b.expr), "a Duration or a Date", &t, "the call is due a duration after `as_of` (`2 business days in new_york and london`) or on a date");
+            }
         }
         if let Some(m) = ir.margin_calls.get_mut(i) {
             m.amount_ty = amount_ty;
@@ -794,6 +798,13 @@ impl<'a> Checker<'a> {
             Node::PoolField(..) | Node::CovenantField(..) | Node::MarginField(..) | Node::LiquidationField(..) | Node::DefaultField(..) => {
                 ir.arena.ty(id).clone()
             }
+            Node::MakeDuration { count, .. } => {
+                let t = self.expr(ir, count, frame);
+                if t != Type::Number && t != Type::Error {
+                    self.mismatch(ir.arena.span(count), "Number", &t, "a duration counts whole units: `(grace_days) business days`");
+                }
+                Type::Duration
+            }
             Node::Neg(x) => {
                 let t = self.expr(ir, x, frame);
                 if !t.is_numeric() && t != Type::Duration {
@@ -983,8 +994,15 @@ impl<'a> Checker<'a> {
                 let (node, t) = match rule_field(ir, *kind, *i, name) {
                     Some(x) => x,
                     None => {
-                        let fields = rule_fields(*kind);
-                        let help = format!("{}; fields: {}", suggestion(name, fields.iter().copied(), "field"), fields.join(", "));
+                        let mut fields = rule_fields(*kind).to_vec();
+                        let has_cure = *kind == RuleKind::Covenant && ir.covenants.get(*i as usize).is_some_and(|c| c.cure.is_some());
+                        if has_cure {
+                            fields.extend(["cure_amount", "cure_available"]);
+                        }
+                        let mut help = format!("{}; fields: {}", suggestion(name, fields.iter().copied(), "field"), fields.join(", "));
+                        if *kind == RuleKind::Covenant && !has_cure && name.starts_with("cure") {
+                            help = format!("`{name}` belongs to covenants with a `cure` clause, and this one has none; fields: {}", fields.join(", "));
+                        }
                         self.unknown_field(field_span, name, bt, help);
                         return Type::Error;
                     }
@@ -1052,6 +1070,12 @@ impl<'a> Checker<'a> {
             (ArithOp::Mul, Number, Money(_)) => Some(rt.clone()),
             (ArithOp::Add | ArithOp::Sub, Date, Duration) => Some(Date),
             (ArithOp::Add, Duration, Date) => Some(Date),
+            // `+` concatenates two lists of one element type (the holidays of two centres).
+            (ArithOp::Add, List(a), List(b)) if b.fits(a) => Some(lt.clone()),
+            (ArithOp::Add, List(a), List(b)) if a.fits(b) => Some(rt.clone()),
+            (ArithOp::Add, List(_), EmptyList) => Some(lt.clone()),
+            (ArithOp::Add, EmptyList, List(_)) => Some(rt.clone()),
+            (ArithOp::Add, EmptyList, EmptyList) => Some(EmptyList),
             _ => None,
         };
         if let Some(t) = result {
@@ -1064,7 +1088,8 @@ impl<'a> Checker<'a> {
             (ArithOp::Sub, Date, Date) => "dates do not subtract: use `days_between(a, b)` or `months_between(a, b)`".into(),
             (ArithOp::Mul, Money(_), Money(_)) => "money times money has no meaning: multiply money by a Number".into(),
             (ArithOp::Div, Number, Money(_)) => "a number divided by money has no meaning: divide money by money for a ratio".into(),
-            _ => format!("`{sym}` works on numbers, on money of one currency, and on a date with a duration"),
+            (ArithOp::Add, List(_) | EmptyList, List(_) | EmptyList) => "`+` joins lists whose elements have one type".into(),
+            _ => format!("`{sym}` works on numbers, on money of one currency, on a date with a duration, and (`+`) on two lists"),
         };
         let src = self.src(span);
         self.errors.push(CheckError::BadOperands { op: sym.into(), left: lt.to_string(), right: rt.to_string(), help, span: span.source_span(), src });
@@ -1119,6 +1144,8 @@ impl<'a> Checker<'a> {
                 format!("`{literal}` is money in {code}; to compare a count, drop the unit (`{bare}`), or compare money with `money({number}, {code})`")
             } else if !same {
                 "both sides of a comparison have one type (and one currency)".to_string()
+            } else if matches!(lt, Type::List(_) | Type::EmptyList | Type::Record(_)) {
+                format!("{lt} values are not compared whole: compare an element (`xs[0] == …`), a count (`len(xs) == 2`), or ask `any(x == … for x in xs)`")
             } else {
                 format!("{lt} can be tested with `==` and `!=` only")
             };
@@ -1256,7 +1283,7 @@ impl<'a> Checker<'a> {
             Builtin::IsMonthEnd | Builtin::IsQuarterEnd => "is_month_end(d: Date) -> Bool",
             Builtin::QuarterEnd | Builtin::MonthEnd => "quarter_end(d: Date) -> Date",
             Builtin::AddBusinessDays => "add_business_days(d: Date, n: Number) -> Date",
-            Builtin::IsBusinessDay => "is_business_day(d: Date) -> Bool",
+            Builtin::IsBusinessDay | Builtin::IsBusinessDayIn => "is_business_day(d: Date[, CALENDAR]) -> Bool",
             Builtin::Weekday => "weekday(d: Date) -> Number",
         };
         let arity = match b {
@@ -1385,7 +1412,7 @@ impl<'a> Checker<'a> {
                 }
                 Number
             }
-            Builtin::IsMonthEnd | Builtin::IsQuarterEnd | Builtin::IsBusinessDay => {
+            Builtin::IsMonthEnd | Builtin::IsQuarterEnd | Builtin::IsBusinessDay | Builtin::IsBusinessDayIn => {
                 want(self, 0, &Date);
                 Bool
             }

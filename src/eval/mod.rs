@@ -82,6 +82,7 @@ pub struct Evaluator<'p> {
     pub input: Value,
     pub as_of: Date,
     holidays: Option<EvalResult<Vec<Date>>>,
+    named_holidays: Vec<Option<EvalResult<Vec<Date>>>>,
     stack: Vec<Value>,
     pub out: Outcome,
     /// Cure searches re-evaluate a covenant's requirement; they never search for cures
@@ -102,6 +103,7 @@ impl<'p> Evaluator<'p> {
             input,
             as_of,
             holidays: None,
+            named_holidays: vec![None; ir.calendars.len()],
             stack: Vec::with_capacity(64),
             out: Outcome {
                 as_of,
@@ -366,10 +368,19 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    /// The calendar's holidays, sorted, computed on first use and then lent out.
-    pub fn holidays(&mut self) -> EvalResult<&[Date]> {
-        if self.holidays.is_none() {
-            let r = match self.ir.calendar {
+    /// A calendar's holidays (the default calendar's for `None`, else the named calendar's),
+    /// sorted, computed on first use and then lent out.
+    fn holidays_of(&mut self, which: Option<usize>) -> EvalResult<&[Date]> {
+        let missing = match which {
+            None => self.holidays.is_none(),
+            Some(i) => matches!(self.named_holidays.get(i), Some(None)),
+        };
+        if missing {
+            let body = match which {
+                None => self.ir.calendar,
+                Some(i) => self.ir.calendars.get(i).map(|c| c.holidays),
+            };
+            let r = match body {
                 Some(b) => self.dates(b).map(|mut d| {
                     d.sort_unstable();
                     d.dedup();
@@ -377,19 +388,50 @@ impl<'p> Evaluator<'p> {
                 }),
                 None => Ok(Vec::new()),
             };
-            self.holidays = Some(r);
+            match which {
+                None => self.holidays = Some(r),
+                Some(i) => {
+                    if let Some(slot) = self.named_holidays.get_mut(i) {
+                        *slot = Some(r);
+                    }
+                }
+            }
         }
+        let slot = match which {
+            None => &mut self.holidays,
+            Some(i) => match self.named_holidays.get_mut(i) {
+                Some(slot) => slot,
+                None => return Err(Fail::Upstream),
+            },
+        };
         // The first computation to need the calendar reports why it failed; the others fail
         // as its dependents.
-        if let Some(Err(Fail::Here { .. })) = &self.holidays {
-            if let Some(Err(failure)) = self.holidays.replace(Err(Fail::Upstream)) {
+        if let Some(Err(Fail::Here { .. })) = slot {
+            if let Some(Err(failure)) = slot.replace(Err(Fail::Upstream)) {
                 return Err(failure);
             }
         }
-        match &self.holidays {
+        match slot {
             Some(Ok(h)) => Ok(h),
             _ => Err(Fail::Upstream),
         }
+    }
+
+    /// Neither a weekend nor a holiday: of the default calendar when `calendars` is 0, else
+    /// of every named calendar whose bit is set.
+    pub fn is_business_day(&mut self, day: Date, calendars: u64) -> EvalResult<bool> {
+        if day.is_weekend() {
+            return Ok(false);
+        }
+        if calendars == 0 {
+            return Ok(self.holidays_of(None)?.binary_search(&day).is_err());
+        }
+        for i in (0..64usize).filter(|i| calendars & (1u64 << i) != 0) {
+            if self.holidays_of(Some(i))?.binary_search(&day).is_ok() {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     pub fn add_duration(&mut self, d: Date, dur: Duration, sign: i64, span: Span) -> EvalResult<Date> {
@@ -397,24 +439,23 @@ impl<'p> Evaluator<'p> {
         let out = match dur.unit {
             DurationUnit::Days => d.add_days(count),
             DurationUnit::Months => d.add_months(count),
-            DurationUnit::BusinessDays => return self.add_business_days(d, count, span),
+            DurationUnit::BusinessDays => return self.add_business_days(d, count, dur.calendars, span),
         };
         out.ok_or(Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
     }
 
-    pub fn add_business_days(&mut self, d: Date, n: i64, span: Span) -> EvalResult<Date> {
+    pub fn add_business_days(&mut self, d: Date, n: i64, calendars: u64, span: Span) -> EvalResult<Date> {
         const MAX_BUSINESS_DAYS: i64 = 100_000;
         if n.abs() > MAX_BUSINESS_DAYS {
             return fail(span, format!("{n} business days is beyond the limit of {MAX_BUSINESS_DAYS}"));
         }
         self.spend(n.unsigned_abs(), span)?;
-        let holidays = self.holidays()?;
         let step = if n < 0 { -1 } else { 1 };
         let mut left = n.abs();
         let mut day = d;
         while left > 0 {
             day = day.add_days(step).ok_or(Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
-            if !day.is_weekend() && holidays.binary_search(&day).is_err() {
+            if self.is_business_day(day, calendars)? {
                 left -= 1;
             }
         }
@@ -532,9 +573,15 @@ impl<'p> Evaluator<'p> {
             Node::MarginField(i, f) => lending::margin_field(self, *i, *f),
             Node::LiquidationField(i, f) => lending::liquidation_field(self, *i, *f),
             Node::DefaultField(i, f) => lending::default_field(self, *i, *f),
+            Node::MakeDuration { count, unit, scale, calendars } => {
+                let Value::Num(n) = self.expr(*count, base)? else { return fail(span, "a duration counts a Number of units") };
+                let n = ops::whole(n, span, "a duration's count")?;
+                let count = n.checked_mul(*scale).ok_or(Fail::Here { message: "duration overflow".into(), span })?;
+                Ok(Value::Duration(Duration { count, unit: *unit, calendars: *calendars }))
+            }
             Node::Neg(x) => match self.expr(*x, base)? {
                 Value::Num(n) => Ok(Value::Num(-n)),
-                Value::Duration(d) => Ok(Value::Duration(Duration { count: d.count.checked_neg().unwrap_or(i64::MAX), unit: d.unit })),
+                Value::Duration(d) => Ok(Value::Duration(Duration { count: d.count.checked_neg().unwrap_or(i64::MAX), ..d })),
                 _ => fail(span, "only numbers can be negated"),
             },
             Node::Not(x) => Ok(Value::Bool(!self.truth(*x, base)?)),
@@ -548,6 +595,10 @@ impl<'p> Evaluator<'p> {
                         self.add_duration(d, dur, sign, span).map(Value::Date)
                     }
                     (Value::Duration(dur), Value::Date(d)) => self.add_duration(d, dur, 1, span).map(Value::Date),
+                    (Value::List(a), Value::List(b)) if *op == ir::ArithOp::Add => {
+                        self.spend_values(a.len().saturating_add(b.len()), span)?;
+                        Ok(Value::List(a.iter().chain(b.iter()).cloned().collect()))
+                    }
                     _ => fail(span, "these values do not combine"),
                 }
             }

@@ -111,7 +111,7 @@ impl DayCount {
     }
 }
 
-fn whole(n: Decimal, span: Span, what: &str) -> EvalResult<i64> {
+pub fn whole(n: Decimal, span: Span, what: &str) -> EvalResult<i64> {
     if !n.fract().is_zero() {
         return fail(span, format!("{what} must be a whole number, found {}", n.normalize()));
     }
@@ -226,11 +226,12 @@ pub fn builtin(ev: &mut Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -
         Builtin::MonthEnd => Ok(Value::Date(d(0)?.month_end())),
         Builtin::AddBusinessDays => {
             let count = whole(n(1)?, span, "the number of business days")?;
-            ev.add_business_days(d(0)?, count, span).map(Value::Date)
+            ev.add_business_days(d(0)?, count, 0, span).map(Value::Date)
         }
-        Builtin::IsBusinessDay => {
-            let day = d(0)?;
-            Ok(Value::Bool(!day.is_weekend() && ev.holidays()?.binary_search(&day).is_err()))
+        Builtin::IsBusinessDay => ev.is_business_day(d(0)?, 0).map(Value::Bool),
+        Builtin::IsBusinessDayIn => {
+            let calendars = n(1)?.to_u64().unwrap_or(0);
+            ev.is_business_day(d(0)?, calendars).map(Value::Bool)
         }
         Builtin::Weekday => number(Decimal::from(d(0)?.weekday() + 1)),
     }

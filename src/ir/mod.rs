@@ -73,6 +73,8 @@ pub enum Builtin {
     MonthEnd,
     AddBusinessDays,
     IsBusinessDay,
+    /// `is_business_day(d, CALENDAR)`: resolve turns the calendar's name into its bits.
+    IsBusinessDayIn,
     Weekday,
 }
 
@@ -112,6 +114,9 @@ impl Builtin {
     }
 
     pub fn name(self) -> &'static str {
+        if self == Builtin::IsBusinessDayIn {
+            return "is_business_day";
+        }
         Builtin::ALL.iter().find(|(_, b)| *b == self).map_or("?", |(n, _)| n)
     }
 }
@@ -186,6 +191,9 @@ pub enum Node {
     MarginField(u32, MarginField),
     LiquidationField(u32, LiquidationField),
     DefaultField(u32, DefaultField),
+    /// A duration with a computed count (`(n) business days in london`): the count is a
+    /// whole Number, multiplied by `scale`.
+    MakeDuration { count: ExprId, unit: crate::syntax::ast::DurationUnit, scale: i64, calendars: u64 },
     Neg(ExprId),
     Not(ExprId),
     Arith { op: ArithOp, lhs: ExprId, rhs: ExprId },
@@ -326,6 +334,13 @@ pub struct LiquidationDef {
 }
 
 #[derive(Debug)]
+pub struct CalendarDef {
+    pub name: Arc<str>,
+    pub holidays: Body,
+    pub span: Span,
+}
+
+#[derive(Debug)]
 pub struct DefaultDef {
     pub name: Arc<str>,
     pub title: Option<String>,
@@ -415,6 +430,8 @@ pub struct Ir {
     pub fns: Vec<FnDef>,
     pub checks: Vec<CheckDef>,
     pub calendar: Option<Body>,
+    /// Named calendars, in declaration order: bit `i` of a duration's `calendars` is the i-th.
+    pub calendars: Vec<CalendarDef>,
     pub pools: Vec<PoolDef>,
     pub covenants: Vec<CovenantDef>,
     pub margin_calls: Vec<MarginCallDef>,

@@ -514,7 +514,8 @@ pub fn margin_call(ev: &mut Evaluator<'_>, def: &ir::MarginCallDef) -> EvalResul
             let span = ev.ir.arena.span(b.expr);
             match ev.eval_body(b)? {
                 Value::Duration(d) => ev.add_duration(ev.as_of, d, 1, span)?,
-                _ => return fail(span, "expected a duration"),
+                Value::Date(d) => d,
+                _ => return fail(span, "expected a duration or a date"),
             }
         }
         None => ev.as_of,

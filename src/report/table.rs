@@ -25,14 +25,16 @@ pub fn fixed(d: Decimal, places: u32) -> String {
 }
 
 /// The decimals to show a ratio with: at least `places`, and more while the rounded figure
-/// would end in a zero the exact one does not have. 0.5999973 shown as `0.6000` beside a
-/// 60% limit reads as the limit itself; it is shown as `0.599997`.
+/// would end in two zeros the exact one does not have, reading as a round figure it is not.
+/// 0.5999973 shown as `0.6000` beside a 60% limit reads as the limit itself; it is shown as
+/// `0.599997`. One trailing zero (`9.20%` for 9.204%) is ordinary rounding and stays.
 fn honest_places(d: Decimal, places: u32) -> u32 {
     let mut p = places;
     while p < 28 {
-        let r = d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero);
-        let last_digit_zero = r.mantissa() % 10 == 0 || r.scale() < p;
-        if r == d || !last_digit_zero {
+        let mut r = d.round_dp_with_strategy(p, RoundingStrategy::MidpointAwayFromZero);
+        r.rescale(p);
+        let looks_round = r.mantissa() % 100 == 0;
+        if r == d || !looks_round {
             break;
         }
         p = p.saturating_add(1);

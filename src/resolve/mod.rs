@@ -261,6 +261,8 @@ struct Resolver<'s> {
     values: HashMap<String, (Global, bool)>,
     functions: HashMap<String, (Callee, bool)>,
     scenario_names: HashMap<String, u32>,
+    /// Named calendars, numbered in declaration order.
+    calendar_names: HashMap<String, u32>,
     arena: Arena,
     ir_parts: Parts,
     pending: Pending,
@@ -280,6 +282,7 @@ struct Parts {
     fns: Vec<ir::FnDef>,
     checks: Vec<ir::CheckDef>,
     calendar: Option<Body>,
+    calendars: Vec<ir::CalendarDef>,
     pools: Vec<ir::PoolDef>,
     covenants: Vec<ir::CovenantDef>,
     margin_calls: Vec<ir::MarginCallDef>,
@@ -309,6 +312,7 @@ impl<'s> Resolver<'s> {
             values: HashMap::new(),
             functions: HashMap::new(),
             scenario_names: HashMap::new(),
+            calendar_names: HashMap::new(),
             arena: Arena::default(),
             ir_parts: Parts::default(),
             pending: Pending {
@@ -523,6 +527,17 @@ impl<'s> Resolver<'s> {
             Item::MarginCall(c) => self.declare_rule(&c.name, 2, Global::MarginCall, is_std),
             Item::Liquidation(c) => self.declare_rule(&c.name, 3, Global::Liquidation, is_std),
             Item::Default(c) => self.declare_rule(&c.name, 4, Global::Default, is_std),
+            Item::Calendar { name: Some(name), .. } => {
+                let i = idx(self.calendar_names.len());
+                if self.calendar_names.contains_key(&name.name) {
+                    let src = self.src(name.span);
+                    self.errors.push(ResolveError::Duplicate { name: name.name.clone(), span: name.span.source_span(), src });
+                } else if i >= 64 {
+                    self.misuse(name.span, "more than 64 named calendars", "the 65th", "a program may name at most 64 calendars");
+                } else {
+                    self.calendar_names.insert(name.name.clone(), i);
+                }
+            }
             Item::Scenario(s) => {
                 let i = idx(self.scenario_names.len());
                 if self.scenario_names.insert(s.name.name.clone(), i).is_some() {
@@ -641,12 +656,16 @@ impl<'s> Resolver<'s> {
                 self.set_fn(i, &s.name, Body { expr, frame }, s.span);
                 self.pending.fn_sigs.push((s.params, s.ret));
             }
-            Item::Calendar { holidays, span } => {
+            Item::Calendar { name: None, holidays, span } => {
                 if self.ir_parts.calendar.is_some() {
-                    self.misuse(span, "`calendar` is declared twice", "second calendar", "a program has one business-day calendar");
+                    self.misuse(span, "the default `calendar` is declared twice", "second default calendar", "a program has one default calendar; name the others: `calendar london { holidays … }`");
                 }
                 let b = self.simple(&holidays);
                 self.ir_parts.calendar = Some(b);
+            }
+            Item::Calendar { name: Some(name), holidays, span } => {
+                let holidays = self.simple(&holidays);
+                self.ir_parts.calendars.push(ir::CalendarDef { name: Arc::from(name.name.as_str()), holidays, span });
             }
             Item::Check(c) => {
                 let cond = self.simple(&c.cond);
@@ -920,7 +939,12 @@ impl<'s> Resolver<'s> {
                 id
             }
             ExprKind::Date(d) => self.push(Node::Const(Value::Date(*d)), span),
-            ExprKind::Duration(count, unit) => self.push(Node::Const(Value::Duration(Duration { count: *count, unit: *unit })), span),
+            ExprKind::Duration(count, unit) => self.push(Node::Const(Value::Duration(Duration { count: *count, unit: *unit, calendars: 0 })), span),
+            ExprKind::DurationOf { count, unit, scale, calendars } => {
+                let count = self.expr(count);
+                let calendars = self.calendar_mask(calendars);
+                self.push(Node::MakeDuration { count, unit: *unit, scale: *scale, calendars }, span)
+            }
             ExprKind::Text(t) => {
                 let id = self.push(Node::Const(Value::Text(Arc::from(t.as_str()))), span);
                 if let Some(ty) = self.arena.types.get_mut(id.0 as usize) {
@@ -1008,6 +1032,26 @@ impl<'s> Resolver<'s> {
         self.push(Node::Const(Value::Null), span)
     }
 
+    /// The bits of the named calendars; an unknown name is an error.
+    fn calendar_mask(&mut self, names: &[ast::Ident]) -> u64 {
+        let mut mask = 0u64;
+        for name in names {
+            match self.calendar_names.get(&name.name) {
+                Some(&i) => mask |= 1u64 << i,
+                None => {
+                    let known: Vec<&str> = self.calendar_names.keys().map(String::as_str).collect();
+                    let help = if known.is_empty() {
+                        "no named calendar is declared: `calendar london { holidays input.holidays.london }`".to_string()
+                    } else {
+                        suggestion(&name.name, known.into_iter(), "calendar")
+                    };
+                    self.misuse(name.span, format!("unknown calendar `{}`", name.name), "not a calendar", help);
+                }
+            }
+        }
+        mask
+    }
+
     fn suggest_value(&self, name: &str) -> String {
         let locals = self.scope.iter().map(|(n, _)| n.as_str());
         let globals = self.values.keys().map(String::as_str);
@@ -1047,6 +1091,21 @@ impl<'s> Resolver<'s> {
             return self.push(Node::Aggregate { kind, var: slot, list, body, filter, default }, span);
         }
         let mut positional = Vec::new();
+        // `is_business_day(d, london)`: the second argument names a calendar, not a value.
+        if name.name == "is_business_day" && !self.functions.contains_key(&name.name) {
+            if let [Arg::Positional(day), Arg::Positional(calendar)] = args {
+                let day = self.expr(day);
+                let mask = match &calendar.kind {
+                    ExprKind::Name(n) => self.calendar_mask(&[ast::Ident { name: n.clone(), span: calendar.span }]),
+                    _ => {
+                        self.misuse(calendar.span, "the second argument of `is_business_day` is a calendar's name", "not a calendar name", "write `is_business_day(d, london)`");
+                        0
+                    }
+                };
+                let mask = self.push(Node::Const(Value::Num(rust_decimal::Decimal::from(mask))), calendar.span);
+                return self.push(Node::CallBuiltin { builtin: Builtin::IsBusinessDayIn, args: vec![day, mask] }, span);
+            }
+        }
         for a in args {
             match a {
                 Arg::Positional(e) => positional.push(self.expr(e)),
@@ -1242,6 +1301,7 @@ impl<'s> Resolver<'s> {
             fns: p.fns,
             checks: p.checks,
             calendar: p.calendar,
+            calendars: p.calendars,
             pools: p.pools,
             covenants,
             topo: p.topo,
@@ -1281,6 +1341,7 @@ pub fn children(node: &Node, f: &mut dyn FnMut(ExprId)) {
             f(*index)
         }
         Node::Neg(x) | Node::Not(x) => f(*x),
+        Node::MakeDuration { count, .. } => f(*count),
         Node::Arith { lhs, rhs, .. } | Node::Compare { lhs, rhs, .. } => {
             f(*lhs);
             f(*rhs)

@@ -26,7 +26,8 @@ pub enum Item {
     Let(LetDef),
     Fn(FnDef),
     Schedule(ScheduleDef),
-    Calendar { holidays: Expr, span: Span },
+    /// `calendar [NAME] { holidays EXPR }`; without a name, the default calendar.
+    Calendar { name: Option<Ident>, holidays: Expr, span: Span },
     Collateral(PoolDef),
     Covenant(CovenantDef),
     MarginCall(MarginCallDef),
@@ -356,6 +357,10 @@ pub enum ExprKind {
     Money(Decimal, String),
     Date(#[serde(serialize_with = "serialize_date")] Date),
     Duration(i64, DurationUnit),
+    /// A duration whose count is computed, or whose business days are counted in named
+    /// calendars: `(grace) business days in london`. `scale` turns quarters and years into
+    /// months.
+    DurationOf { count: Box<Expr>, unit: DurationUnit, scale: i64, calendars: Vec<Ident> },
     Text(String),
     Bool(bool),
     List(Vec<Expr>),

@@ -253,8 +253,23 @@ impl<'a> Parser<'a> {
             }
             Rule::schedule_item => self.schedule(inner, span)?,
             Rule::calendar_item => {
-                let _holidays_kw = next(&mut inner)?;
-                Item::Calendar { holidays: self.expr(next(&mut inner)?)?, span }
+                let mut name = None;
+                let mut holidays = None;
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::ident => name = Some(self.ident(p)),
+                        _ => {
+                            let block = name.clone().unwrap_or(Ident { name: "calendar".into(), span });
+                            if holidays.is_some() {
+                                return Err(self.duplicate(&p, "holidays", &block));
+                            }
+                            holidays = Some(self.expr(last(p)?)?);
+                        }
+                    }
+                }
+                let block = name.clone().unwrap_or(Ident { name: "calendar".into(), span });
+                let holidays = holidays.ok_or_else(|| self.missing("holidays", &block, span, "list the holidays: `calendar london { holidays input.holidays.london }`"))?;
+                Item::Calendar { name, holidays, span }
             }
             Rule::collateral_item => self.collateral(inner, span)?,
             Rule::covenant_item => self.covenant(inner, span)?,
@@ -302,6 +317,16 @@ impl<'a> Parser<'a> {
             }
             other => return Err(self.bad_form(span, format!("unexpected item {other:?}"), "this is a parser fault")),
         })
+    }
+
+    /// The calendars after `in`; only business days are counted in a calendar.
+    fn calendars_in(&self, pair: Option<Pair<'_, Rule>>, unit: DurationUnit) -> PResult<Vec<Ident>> {
+        let Some(pair) = pair else { return Ok(Vec::new()) };
+        if unit != DurationUnit::BusinessDays {
+            let span = self.span(&pair);
+            return Err(self.bad_form(span, "only business days are counted in a calendar", "write `2 business days in london`; calendar days and months are the same in every calendar"));
+        }
+        Ok(pair.into_inner().filter(|p| p.as_rule() == Rule::ident).map(|p| self.ident(p)).collect())
     }
 
     fn shock(&self, pair: Pair<'_, Rule>) -> PResult<Shock> {
@@ -714,7 +739,14 @@ impl<'a> Parser<'a> {
     fn primary(&self, pair: Pair<'_, Rule>) -> PResult<Built> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
-            Rule::paren => return Ok(Built { expr: self.expr(first(pair)?)?, bare_comparison: false }),
+            Rule::paren => {
+                let mut i = pair.into_inner();
+                let inner = self.expr(next(&mut i)?)?;
+                let Some(unit) = i.next() else { return Ok(Built { expr: inner, bare_comparison: false }) };
+                let (unit, scale) = unit_of(unit.as_str());
+                let calendars = self.calendars_in(i.next(), unit)?;
+                ExprKind::DurationOf { count: Box::new(inner), unit, scale, calendars }
+            }
             Rule::if_expr => {
                 let parts: Vec<Pair<'_, Rule>> = pair.into_inner().filter(|p| p.as_rule() == Rule::expr).collect();
                 let mut it = parts.into_iter();
@@ -762,19 +794,15 @@ impl<'a> Parser<'a> {
                         src: self.src(),
                     }
                 })?;
-                let unit = next(&mut i)?.as_str();
-                let (count, unit) = if unit.starts_with("business") {
-                    (count, DurationUnit::BusinessDays)
-                } else if unit.starts_with("day") {
-                    (count, DurationUnit::Days)
-                } else if unit.starts_with("month") {
-                    (count, DurationUnit::Months)
-                } else if unit.starts_with("quarter") {
-                    (count.saturating_mul(3), DurationUnit::Months)
-                } else {
-                    (count.saturating_mul(12), DurationUnit::Months)
-                };
-                ExprKind::Duration(count, unit)
+                let (unit, scale) = unit_of(next(&mut i)?.as_str());
+                match i.next() {
+                    None => ExprKind::Duration(count.saturating_mul(scale), unit),
+                    Some(calendars) => {
+                        let calendars = self.calendars_in(Some(calendars), unit)?;
+                        let count = Box::new(Expr { kind: ExprKind::Number(Decimal::from(count)), span: self.span(&n) });
+                        ExprKind::DurationOf { count, unit, scale, calendars }
+                    }
+                }
             }
             Rule::percent => {
                 let (text, span) = (pair.as_str(), self.span(&pair));
@@ -857,6 +885,21 @@ fn cmp_op(s: &str) -> CmpOp {
 
 /// The grammar guarantees the children these helpers take; a missing one is reported as a
 /// syntax error rather than a panic.
+/// A duration unit as written, and the factor that turns quarters and years into months.
+fn unit_of(unit: &str) -> (DurationUnit, i64) {
+    if unit.starts_with("business") {
+        (DurationUnit::BusinessDays, 1)
+    } else if unit.starts_with("day") {
+        (DurationUnit::Days, 1)
+    } else if unit.starts_with("month") {
+        (DurationUnit::Months, 1)
+    } else if unit.starts_with("quarter") {
+        (DurationUnit::Months, 3)
+    } else {
+        (DurationUnit::Months, 12)
+    }
+}
+
 fn next<'i, I: Iterator<Item = Pair<'i, Rule>>>(it: &mut I) -> PResult<Pair<'i, Rule>> {
     it.next().ok_or_else(internal)
 }
@@ -927,6 +970,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::import_item | Rule::facility_item | Rule::input_item | Rule::type_item | Rule::let_item | Rule::fn_item
         | Rule::schedule_item | Rule::calendar_item | Rule::collateral_item | Rule::covenant_item | Rule::margin_item
         | Rule::liquidation_item | Rule::default_item | Rule::scenario_item | Rule::test_item | Rule::check_item => "an item",
+        Rule::calendars_in => "`in CALENDAR`",
+        Rule::holidays_clause | Rule::kw_holidays => "`holidays`",
         Rule::display_as | Rule::k_as => "`as percent`, `as multiple` or `as number`",
         Rule::display_form => "`percent`, `multiple` or `number`",
         Rule::event_clause => "an event (`event NAME \"title\" when CONDITION`)",
