@@ -107,3 +107,67 @@ fn lists_compared_whole_get_a_help_that_says_how_to_compare_them() {
     let err = compile_error("input { as_of: Date }\nlet a = [1] == [1]\n");
     assert!(err.contains("not compared whole") && err.contains("len(xs) == 2"), "{err}");
 }
+
+const PARTIAL: &str = r#"
+input { as_of: Date  debt: Money(USD)  coins: Number  price: Money(USD)  cash: Money(USD)  haircut: Number }
+let debt = input.debt
+collateral cash { quantity amount(input.cash)  price 1 USD  lot 0.01 }
+collateral btc  { quantity input.coins  price input.price  haircut input.haircut }
+let ltv = debt / (cash.eligible_value + btc.eligible_value)
+liquidation partial_sale "Sell until LTV is back at 60%" {
+  trigger ltv > 85%
+  debt    debt
+  sell    cash, btc
+  until   ltv <= 60%
+}
+let sold_btc = partial_sale.units.btc
+let met = partial_sale.target_met
+"#;
+
+fn partial(debt: &str, cash: &str, haircut: &str) -> Json {
+    let data = json!({"as_of": "2026-03-31", "debt": debt, "coins": 1000, "price": "60000", "cash": cash, "haircut": haircut});
+    json_of(&report(PARTIAL, &data))
+}
+
+fn units(r: &Json) -> Vec<(String, String)> {
+    let sales = r["liquidations"]["partial_sale"]["sales"].as_array().cloned().unwrap_or_default();
+    sales.iter().map(|s| (s["pool"].as_str().unwrap_or("").to_string(), s["units"].as_str().unwrap_or("").to_string())).collect()
+}
+
+#[test]
+fn a_partial_liquidation_sells_the_least_that_restores_the_target() {
+    // 1,000 BTC at 60,000 against 54m: LTV 90%. Selling u coins (no haircut, no discount)
+    // leaves (54m − 60,000 u) / (60,000 (1,000 − u)) ≤ 0.6 ⇔ 18m ≤ 24,000 u ⇔ u ≥ 750:
+    // 749 coins leave 9.06m / 15.06m = 60.16%, 750 leave 9m / 15m = 60% exactly.
+    let r = partial("54000000", "0", "0");
+    assert_eq!(units(&r), [("cash".to_string(), "0".to_string()), ("btc".to_string(), "750".to_string())]);
+    assert_eq!(r["liquidations"]["partial_sale"]["target_met"], true);
+    assert_eq!(r["values"]["sold_btc"], "750");
+    assert_eq!(r["liquidations"]["partial_sale"]["proceeds"]["amount"], "45000000");
+    // 3m of cash first: LTV 54 / 63 = 85.7%. All the cash leaves 51m against 60m (85%),
+    // then 51m − 60,000 u ≤ 0.6 × 60,000 (1,000 − u) ⇔ u ≥ 625.
+    let r = partial("54000000", "3000000", "0");
+    assert_eq!(units(&r), [("cash".to_string(), "3000000".to_string()), ("btc".to_string(), "625".to_string())]);
+}
+
+#[test]
+fn a_target_that_selling_cannot_reach_sells_everything_and_says_so() {
+    // With a 50% haircut the LTV is 130m / 30m = 433%, above 1 / (1 − 50%) = 200%: each coin
+    // sold cuts the debt by 60,000 but the eligible value by only 30,000, so the LTV rises
+    // with every sale and no sale reaches 60%. Everything listed is sold.
+    let r = partial("130000000", "0", "0.5");
+    assert_eq!(r["liquidations"]["partial_sale"]["target_met"], false);
+    assert_eq!(r["values"]["met"], false);
+    assert_eq!(units(&r), [("cash".to_string(), "0".to_string()), ("btc".to_string(), "1000".to_string())]);
+}
+
+#[test]
+fn a_liquidation_to_a_target_needs_a_named_debt_and_a_condition() {
+    let base = "input { as_of: Date  d: Money(USD) }\ncollateral c { quantity 1  price 1 USD }\n";
+    let expr = compile_error(&format!("{base}liquidation l {{ debt input.d * 2  sell c  until true }}\n"));
+    assert!(expr.contains("pays down a named figure"), "{expr}");
+    let cond = compile_error(&format!("{base}liquidation l {{ debt input.d  sell c  until 1 }}\n"));
+    assert!(cond.contains("Bool"), "{cond}");
+    let units = compile_error(&format!("{base}collateral e {{ quantity 1  price 1 USD }}\nliquidation l {{ debt input.d  sell c }}\nlet x = l.units.e\n"));
+    assert!(units.contains("`e`"), "{units}");
+}

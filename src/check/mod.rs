@@ -612,8 +612,31 @@ impl<'a> Checker<'a> {
                 self.invalid(span, message, "currency mismatch", "sell only pools in the currency of the debt");
             }
         }
+        let until = ir.liquidations.get(i).and_then(|l| l.until.as_ref().map(|u| u.cond));
+        let mut debt_target = ir::DebtTarget::Unknown;
+        if let Some(cond) = until {
+            self.expect(ir, cond, &Type::Bool, "`until` is the condition the sale restores: `until ltv <= 60%`");
+            debt_target = match ir.arena.node(debt.expr) {
+                Some(Node::Global(Global::Let(l))) => ir::DebtTarget::Let(*l),
+                _ => match input_path_of(ir, debt.expr) {
+                    Some(path) => ir::DebtTarget::Input(path),
+                    None => {
+                        self.invalid(
+                            ir.arena.span(debt.expr),
+                            "a liquidation to a target pays down a named figure",
+                            "an expression",
+                            "with `until`, `debt` names the Money `let` or input path the proceeds go to, e.g. `debt debt` after `let debt = input.loan.outstanding + input.loan.accrued`",
+                        );
+                        ir::DebtTarget::Unknown
+                    }
+                },
+            };
+        }
         if let Some(l) = ir.liquidations.get_mut(i) {
             l.debt_ty = debt_ty;
+            if let Some(u) = l.until.as_mut() {
+                u.debt_target = debt_target;
+            }
         }
     }
 
@@ -1560,7 +1583,7 @@ pub fn rule_fields(kind: RuleKind) -> &'static [&'static str] {
         RuleKind::Pool => &["quantity", "market_value", "eligible_value", "realisable_value", "haircut"],
         RuleKind::Covenant => &["status", "passed", "value", "limit", "headroom"],
         RuleKind::MarginCall => &["status", "triggered", "amount", "raw_amount", "due"],
-        RuleKind::Liquidation => &["triggered", "debt", "proceeds", "shortfall", "surplus", "recovery"],
+        RuleKind::Liquidation => &["triggered", "debt", "proceeds", "shortfall", "surplus", "recovery", "units"],
         RuleKind::Default => &["triggered", "events"],
     }
 }
@@ -1622,6 +1645,12 @@ fn rule_field(ir: &ir::Ir, kind: RuleKind, i: u32, name: &str) -> Option<(Node, 
                 "shortfall" => (LiquidationField::Shortfall, m),
                 "surplus" => (LiquidationField::Surplus, m),
                 "recovery" => (LiquidationField::Recovery, Type::Number),
+                "target_met" if ir.liquidations.get(idx).is_some_and(|l| l.until.is_some()) => (LiquidationField::TargetMet, Type::Bool),
+                "units" => {
+                    let sold = ir.liquidations.get(idx).map(|l| l.sell.clone()).unwrap_or_default();
+                    let fields = sold.iter().filter_map(|p| ir.pools.get(*p as usize)).map(|p| (p.name.clone(), Type::Number)).collect();
+                    (LiquidationField::Units, Type::Record(Arc::new(crate::types::RecordType { name: None, fields })))
+                }
                 _ => return None,
             };
             (Node::LiquidationField(i, f), t)

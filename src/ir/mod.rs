@@ -169,6 +169,9 @@ pub enum LiquidationField {
     Shortfall,
     Surplus,
     Recovery,
+    TargetMet,
+    /// The units sold per pool, as a record keyed by the pools in `sell` order.
+    Units,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -329,6 +332,9 @@ pub struct LiquidationDef {
     pub trigger: Option<Body>,
     pub debt: Body,
     pub sell: Vec<u32>,
+    /// `until COND`, with where the sale's proceeds go (the figure `debt` names) and the
+    /// globals COND depends on, in evaluation order.
+    pub until: Option<Until>,
     pub debt_ty: Type,
     pub span: Span,
 }
@@ -353,6 +359,22 @@ pub struct EventDef {
     pub name: Arc<str>,
     pub title: Option<String>,
     pub when: Body,
+}
+
+#[derive(Debug)]
+pub struct Until {
+    pub cond: Body,
+    pub debt_target: DebtTarget,
+    pub deps: Vec<Global>,
+}
+
+/// The figure a liquidation to a target pays down: a Money `let`, or a Money input path.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DebtTarget {
+    /// Filled in by `check`, which sees the debt clause's shape.
+    Unknown,
+    Let(u32),
+    Input(Vec<u32>),
 }
 
 #[derive(Debug)]

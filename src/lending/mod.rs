@@ -581,6 +581,8 @@ pub struct LiquidationOutcome {
     pub surplus: Decimal,
     pub recovery: Decimal,
     pub sales: Vec<Sale>,
+    /// For a liquidation to a target (`until`): whether the sale reached it.
+    pub target_met: Option<bool>,
 }
 
 pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
@@ -590,8 +592,11 @@ pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResu
         None => false,
     };
     let debt = ev.num(def.debt, &[])?;
+    if let Some(until) = &def.until {
+        let (sales, target_met) = sell_until(ev, def, until)?;
+        return totals(triggered, debt, sales, Some(target_met), span);
+    }
     let mut remaining = debt;
-    let mut total = Decimal::ZERO;
     let mut sales = Vec::with_capacity(def.sell.len());
     for &pi in &def.sell {
         let (Some(pdef), Some(Some(Ok(pool)))) = (ev.ir.pools.get(pi as usize), ev.out.pools.get(pi as usize).cloned()) else {
@@ -604,13 +609,175 @@ pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResu
             sell_from(ev, pi, pdef, &pool, remaining)?
         };
         remaining = op(ArithOp::Sub, remaining, sale.proceeds, span)?;
-        total = op(ArithOp::Add, total, sale.proceeds, span)?;
         sales.push(sale);
+    }
+    totals(triggered, debt, sales, None, span)
+}
+
+fn totals(triggered: bool, debt: Decimal, sales: Vec<Sale>, target_met: Option<bool>, span: Span) -> EvalResult<LiquidationOutcome> {
+    let mut total = Decimal::ZERO;
+    for s in &sales {
+        total = op(ArithOp::Add, total, s.proceeds, span)?;
     }
     let shortfall = op(ArithOp::Sub, debt, total, span)?.max(Decimal::ZERO);
     let surplus = op(ArithOp::Sub, total, debt, span)?.max(Decimal::ZERO);
     let recovery = if debt <= Decimal::ZERO { Decimal::ONE } else { op(ArithOp::Div, total.min(debt), debt, span)? };
-    Ok(LiquidationOutcome { triggered, debt, proceeds: total, shortfall, surplus, recovery, sales })
+    Ok(LiquidationOutcome { triggered, debt, proceeds: total, shortfall, surplus, recovery, sales, target_met })
+}
+
+/// One pool of a liquidation to a target: its definition, outcome, and its peak.
+struct Sellable<'a> {
+    index: u32,
+    def: &'a ir::PoolDef,
+    pool: PoolOutcome,
+    peak_lots: Decimal,
+}
+
+/// A liquidation to a target (§15.3): pool by pool in `sell` order, each at most to its
+/// proceeds peak, the least lots after which COND holds, found by bisection on the
+/// assumption that once COND holds it keeps holding as more is sold. A sale after which
+/// COND cannot be evaluated (every unit gone, so an LTV divides by zero) ends the range,
+/// as an overflow ends a cure search: the least sale at which COND holds or is undefined is
+/// found, and if COND is undefined there, nothing smaller made it hold. When no sale makes
+/// it hold, every pool is sold to its peak and the target is reported as missed.
+fn sell_until(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Until) -> EvalResult<(Vec<Sale>, bool)> {
+    let span = def.span;
+    let mut pools = Vec::with_capacity(def.sell.len());
+    for &pi in &def.sell {
+        let (Some(pdef), Some(Some(Ok(pool)))) = (ev.ir.pools.get(pi as usize), ev.out.pools.get(pi as usize).cloned()) else {
+            return Err(Fail::Upstream);
+        };
+        let lots = lot_count(&pool, span)?;
+        let (peak_lots, _, _) = peak_lots(ev, pdef, &pool, lots)?;
+        pools.push(Sellable { index: pi, def: pdef, pool, peak_lots });
+    }
+    // A candidate: every pool before `k` sold to its peak, `n` lots of pool `k`.
+    let lots_for = |pools: &[Sellable<'_>], k: usize, n: Decimal| -> Vec<Decimal> {
+        pools.iter().enumerate().map(|(i, p)| if i < k { p.peak_lots } else if i == k { n } else { Decimal::ZERO }).collect()
+    };
+    let nothing = lots_for(&pools, 0, Decimal::ZERO);
+    if holds_after(ev, def, until, &pools, &nothing)? == Target::Holds {
+        return Ok((sales_of(ev, &pools, &nothing, span)?, true));
+    }
+    for k in 0..pools.len() {
+        let peak = pools.get(k).map_or(Decimal::ZERO, |p| p.peak_lots);
+        if holds_after(ev, def, until, &pools, &lots_for(&pools, k, peak))? == Target::Fails {
+            continue;
+        }
+        // Invariant: `lo` lots of pool k leave COND false (0 lots is the previous pool's
+        // peak, which failed), `hi` lots make it hold or leave it undefined.
+        let (mut lo, mut hi) = (Decimal::ZERO, peak);
+        let mut at_hi = Target::Undefined;
+        while hi - lo > Decimal::ONE {
+            let mid = lo + ((hi - lo) / Decimal::TWO).floor();
+            match holds_after(ev, def, until, &pools, &lots_for(&pools, k, mid))? {
+                Target::Fails => lo = mid,
+                found => (hi, at_hi) = (mid, found),
+            }
+        }
+        if at_hi == Target::Undefined {
+            at_hi = holds_after(ev, def, until, &pools, &lots_for(&pools, k, hi))?;
+        }
+        if at_hi == Target::Holds {
+            return Ok((sales_of(ev, &pools, &lots_for(&pools, k, hi), span)?, true));
+        }
+        break;
+    }
+    let all = lots_for(&pools, pools.len(), Decimal::ZERO);
+    Ok((sales_of(ev, &pools, &all, span)?, false))
+}
+
+/// The sales for a number of lots per pool; a pool sold to a peak short of its quantity
+/// reports the rest as held back.
+fn sales_of(ev: &mut Evaluator<'_>, pools: &[Sellable<'_>], lots: &[Decimal], span: Span) -> EvalResult<Vec<Sale>> {
+    let mut sales = Vec::with_capacity(pools.len());
+    for (p, &n) in pools.iter().zip(lots) {
+        let units = units_of(&p.pool, n, span)?;
+        let (discount, got) = proceeds(ev, p.def, &p.pool, units)?;
+        let held_back = if n == p.peak_lots && units < p.pool.quantity { op(ArithOp::Sub, p.pool.quantity, units, span)? } else { Decimal::ZERO };
+        sales.push(Sale { pool: p.index, units, discount: Some(discount), proceeds: got, held_back });
+    }
+    Ok(sales)
+}
+
+/// What a candidate sale does to a liquidation's target.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Holds,
+    Fails,
+    /// COND cannot be evaluated after this sale.
+    Undefined,
+}
+
+/// Whether COND holds once `lots` are sold: the units leave their pools (every figure of a
+/// pool falls pro rata), the proceeds come off the figure `debt` names, and COND's
+/// dependencies are evaluated again from there.
+fn holds_after(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Until, pools: &[Sellable<'_>], lots: &[Decimal]) -> EvalResult<Target> {
+    let span = def.span;
+    let mut total = Decimal::ZERO;
+    let mut remaining = Vec::with_capacity(pools.len());
+    for (p, &n) in pools.iter().zip(lots) {
+        let units = units_of(&p.pool, n, span)?;
+        let (_, got) = proceeds(ev, p.def, &p.pool, units)?;
+        total = op(ArithOp::Add, total, got, span)?;
+        remaining.push((p.index, after_sale(&p.pool, units, span)?));
+    }
+    let mut paid_let = None;
+    let input = match &until.debt_target {
+        ir::DebtTarget::Input(path) => add_at(&ev.input, path, -total).ok_or(Fail::Here { message: "the debt figure cannot be paid down".into(), span })?,
+        ir::DebtTarget::Let(l) => {
+            let Some(Some(Ok(Value::Num(base)))) = ev.out.lets.get(*l as usize) else { return Err(Fail::Upstream) };
+            paid_let = Some((*l, op(ArithOp::Sub, *base, total, span)?));
+            ev.input.clone()
+        }
+        ir::DebtTarget::Unknown => return Err(Fail::Upstream),
+    };
+    let mut probe = ev.probe(input);
+    for &g in &until.deps {
+        match g {
+            ir::Global::Pool(p) if remaining.iter().any(|(i, _)| *i == p) => {
+                let after = remaining.iter().find(|(i, _)| *i == p).map(|(_, o)| o.clone());
+                if let (Some(slot), Some(after)) = (probe.out.pools.get_mut(p as usize), after) {
+                    *slot = Some(Ok(after));
+                }
+            }
+            ir::Global::Let(l) if paid_let.is_some_and(|(t, _)| t == l) => {
+                if let (Some(slot), Some((_, paid))) = (probe.out.lets.get_mut(l as usize), paid_let) {
+                    *slot = Some(Ok(Value::Num(paid)));
+                }
+            }
+            _ => probe.global(g),
+        }
+    }
+    let holds = probe.boolean(until.cond);
+    ev.absorb(&probe);
+    Ok(match holds {
+        Ok(true) => Target::Holds,
+        Ok(false) => Target::Fails,
+        Err(_) => Target::Undefined,
+    })
+}
+
+/// A pool with `units` sold: every figure falls in proportion to the quantity left.
+fn after_sale(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<PoolOutcome> {
+    if units.is_zero() || pool.quantity.is_zero() {
+        return Ok(pool.clone());
+    }
+    let left = op(ArithOp::Sub, pool.quantity, units, span)?;
+    let share = |figure: Decimal| -> EvalResult<Decimal> {
+        match figure.checked_mul(left) {
+            Some(product) => op(ArithOp::Div, product, pool.quantity, span),
+            None => op(ArithOp::Mul, op(ArithOp::Div, left, pool.quantity, span)?, figure, span),
+        }
+    };
+    Ok(PoolOutcome {
+        quantity: left,
+        market_value: share(pool.market_value)?,
+        eligible_value: share(pool.eligible_value)?,
+        realisable_value: share(pool.realisable_value)?,
+        sale_value: share(pool.sale_value)?,
+        ..pool.clone()
+    })
 }
 
 /// One pool's sale toward `remaining` (§14.2): the least lots that cover it, found below the
@@ -650,6 +817,8 @@ pub fn liquidation_field(ev: &mut Evaluator<'_>, i: u32, f: LiquidationField) ->
         LiquidationField::Shortfall => Value::Num(l.shortfall),
         LiquidationField::Surplus => Value::Num(l.surplus),
         LiquidationField::Recovery => Value::Num(l.recovery),
+        LiquidationField::TargetMet => Value::Bool(l.target_met.unwrap_or(true)),
+        LiquidationField::Units => Value::Record(l.sales.iter().map(|s| Value::Num(s.units)).collect()),
     })
 }
 

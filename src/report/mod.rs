@@ -93,6 +93,9 @@ pub struct LiquidationReport {
     pub surplus: Option<Money>,
     pub recovery: Option<String>,
     pub sales: Vec<SaleReport>,
+    /// For a liquidation to a target (`until`): whether the sale reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_met: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -426,6 +429,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                                 })
                             })
                             .collect(),
+                        target_met: l.target_met,
                     },
                     _ => LiquidationReport {
                         title: def.title.clone(),
@@ -437,6 +441,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                         surplus: None,
                         recovery: None,
                         sales: Vec::new(),
+                        target_met: None,
                     },
                 };
                 report.liquidations.insert(def.name.to_string(), r);

@@ -276,6 +276,11 @@ pub fn render(r: &Report) -> String {
         }
         let triggered = if l.triggered == Some(true) { "triggered: the lender may enforce now" } else { "not triggered" };
         let _ = writeln!(out, "  {triggered}");
+        match l.target_met {
+            Some(true) => { let _ = writeln!(out, "  target met: the sale below restores the condition"); }
+            Some(false) => { let _ = writeln!(out, "  TARGET NOT MET: selling everything listed does not restore the condition"); }
+            None => {}
+        }
         let units = |u: &String| dec(u).map_or(u.clone(), |d| grouped(d, 8));
         let any_held_back = l.sales.iter().any(|s| s.held_back.is_some());
         let mut columns = vec![("sale", false), ("units", true), ("discount", true), ("proceeds", true)];

@@ -731,12 +731,14 @@ impl<'s> Resolver<'s> {
                         }
                     }
                 }
+                let until = l.until.as_ref().map(|e| ir::Until { cond: self.simple(e), debt_target: ir::DebtTarget::Unknown, deps: Vec::new() });
                 self.ir_parts.liquidations.push(ir::LiquidationDef {
                     name: Arc::from(l.name.name.as_str()),
                     title: l.title,
                     trigger,
                     debt,
                     sell,
+                    until,
                     debt_ty: crate::types::Type::Error,
                     span: l.span,
                 });
@@ -1178,7 +1180,7 @@ impl<'s> Resolver<'s> {
         }
         for (i, l) in p.liquidations.iter().enumerate() {
             let mut b = vec![l.debt];
-            b.extend(l.trigger.iter());
+            b.extend(l.trigger.iter().chain(l.until.iter().map(|u| &u.cond)));
             push_global(Global::Liquidation(idx(i)), b, &mut names, &mut bodies);
         }
         for (i, d) in p.defaults.iter().enumerate() {
@@ -1238,6 +1240,7 @@ impl<'s> Resolver<'s> {
         };
         let requirement_deps: Vec<Vec<Global>> = p.covenants.iter().map(|c| cone(&[c.lhs, c.rhs])).collect();
         let check_deps: Vec<Vec<Global>> = p.checks.iter().map(|c| cone(&[c.cond])).collect();
+        let until_deps: Vec<Vec<Global>> = p.liquidations.iter().map(|l| l.until.as_ref().map_or_else(Vec::new, |u| cone(&[u.cond]))).collect();
         let _ = n_fn;
         for component in components {
             let is_cycle = component.len() > 1 || component.first().is_some_and(|&v| edges.get(v).is_some_and(|e| e.contains(&v)));
@@ -1262,6 +1265,11 @@ impl<'s> Resolver<'s> {
         }
         self.ir_parts.topo = topo;
         self.ir_parts.requirement_deps = requirement_deps;
+        for (l, deps) in self.ir_parts.liquidations.iter_mut().zip(until_deps) {
+            if let Some(u) = l.until.as_mut() {
+                u.deps = deps;
+            }
+        }
         for (check, deps) in self.ir_parts.checks.iter_mut().zip(check_deps) {
             check.deps = deps;
         }

@@ -245,6 +245,8 @@ pub struct LiquidationDef {
     pub trigger: Option<Expr>,
     pub debt: Option<Expr>,
     pub sell: Vec<Ident>,
+    /// `until COND`: sell the least that makes COND hold, instead of covering the debt.
+    pub until: Option<Expr>,
     pub span: Span,
 }
 

@@ -564,7 +564,7 @@ impl<'a> Parser<'a> {
 
     fn liquidation(&self, mut inner: Pairs<'_, Rule>, span: Span) -> PResult<Item> {
         let name = self.ident(next(&mut inner)?);
-        let mut liq = LiquidationDef { name, title: None, trigger: None, debt: None, sell: Vec::new(), span };
+        let mut liq = LiquidationDef { name, title: None, trigger: None, debt: None, sell: Vec::new(), until: None, span };
         for p in inner {
             match p.as_rule() {
                 Rule::title => liq.title = self.title(Some(p))?,
@@ -579,6 +579,12 @@ impl<'a> Parser<'a> {
                         return Err(self.duplicate(&p, "trigger", &liq.name));
                     }
                     liq.trigger = Some(self.expr(last(p)?)?);
+                }
+                Rule::until_clause => {
+                    if liq.until.is_some() {
+                        return Err(self.duplicate(&p, "until", &liq.name));
+                    }
+                    liq.until = Some(self.expr(last(p)?)?);
                 }
                 _ => {
                     if liq.debt.is_some() {
@@ -984,7 +990,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::trigger_clause | Rule::amount_clause | Rule::minimum_clause | Rule::rounding_clause | Rule::due_clause => {
             "a margin call clause (`trigger`, `amount`, `minimum_transfer`, `rounding`, `due`)"
         }
-        Rule::debt_clause | Rule::sell_clause => "a liquidation clause (`trigger`, `debt`, `sell`)",
+        Rule::debt_clause | Rule::sell_clause | Rule::until_clause => "a liquidation clause (`trigger`, `debt`, `sell`, `until`)",
         Rule::history_rule | Rule::window_limit | Rule::total_limit | Rule::no_consecutive => {
             "a cure rule (`history`, `limit N in M quarters`, `limit N total`, `no consecutive`)"
         }
