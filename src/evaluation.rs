@@ -38,6 +38,10 @@ pub struct Evaluation<'p> {
     pub(crate) program: &'p Program,
     pub(crate) scenario: Option<&'p ScenarioDef>,
     pub(crate) outcome: Outcome,
+    /// The data evaluated (after the scenario's shocks), and before them when shocked: what
+    /// an explanation reads its inputs from.
+    pub(crate) input: Value,
+    pub(crate) base_input: Option<Value>,
 }
 
 impl std::fmt::Debug for Evaluation<'_> {
@@ -184,5 +188,35 @@ impl<'p> Evaluation<'p> {
     /// its values alone would pass the program's `max_output_bytes` written as JSON.
     pub fn report(&self) -> Result<Report, crate::OutputError> {
         report::build(self.program.ir(), self.program.sources(), &self.outcome, self.scenario, self.program.limits().max_output_bytes)
+    }
+
+    /// The report for reading single figures out of, whatever its size.
+    pub(crate) fn report_unbounded(&self) -> Option<Report> {
+        report::build(self.program.ir(), self.program.sources(), &self.outcome, self.scenario, usize::MAX).ok()
+    }
+
+    /// Why a figure is what it is: the tree of figures behind a value (`ltv`), a pool or pool
+    /// field (`btc`, `btc.eligible_value`) or a rule or rule field (`ltv_call`,
+    /// `ltv_call.amount`), down to the data and the literals; `None` for an unknown name.
+    ///
+    /// ```
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  debt: Money(USD)  pledged: Money(USD) }
+    ///     let ltv = input.debt / input.pledged
+    /// "#).unwrap();
+    /// let data = r#"{"as_of": "2026-03-27", "debt": "8200000", "pledged": "10000000"}"#;
+    /// let evaluation = program.run(data, None).unwrap();
+    /// let why = evaluation.explain("ltv").unwrap();
+    /// assert_eq!(why.value, serde_json::json!("0.82"));
+    /// let inputs: Vec<_> = why.walk().into_iter().filter_map(|n| n.name.clone()).collect();
+    /// assert_eq!(inputs, ["ltv", "input.debt", "input.pledged"]);
+    /// ```
+    pub fn explain(&self, name: &str) -> Option<crate::explain::Explanation> {
+        crate::explain::explain(self, name)
+    }
+
+    /// Every figure name [`explain`](Evaluation::explain) takes, in report order.
+    pub fn figure_names(&self) -> Vec<String> {
+        crate::explain::figure_names(self.program.ir())
     }
 }

@@ -33,6 +33,7 @@ pub mod data;
 pub mod dates;
 pub mod eval;
 pub mod evaluation;
+pub mod explain;
 pub mod ir;
 pub mod lending;
 pub mod report;
@@ -614,6 +615,7 @@ impl Program {
         // One budget for the whole evaluation: the shocks, the checks on the shocked data and
         // the rules.
         let mut budget = self.limits.budget();
+        let base_input = scenario.map(|_| input.clone());
         let input = match scenario {
             Some(s) => {
                 let shocked = self.apply_scenario(input, s, &mut budget)?;
@@ -625,11 +627,11 @@ impl Program {
             }
             None => input,
         };
-        let outcome = self.evaluator(input, budget).run_all();
+        let outcome = self.evaluator(input.clone(), budget).run_all();
         if let Some(what) = outcome.exceeded {
             return Err(EvalError::exceeded(what, &self.limits));
         }
-        Ok(Evaluation { program: self, scenario, outcome })
+        Ok(Evaluation { program: self, scenario, outcome, input, base_input })
     }
 
     fn find_scenario(&self, name: Option<&str>) -> Result<Option<&ir::ScenarioDef>, EvalError> {

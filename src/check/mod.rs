@@ -1695,6 +1695,11 @@ fn computed_value_read(ir: &ir::Ir, root: ir::ExprId) -> Option<(Span, Arc<str>)
     None
 }
 
+/// The name a program gives a global.
+pub fn global_name_of(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
+    global_name(ir, g)
+}
+
 fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
     match g {
         ir::Global::Let(i) => ir.lets.get(i as usize).map(|d| d.name.clone()),

@@ -125,6 +125,23 @@ enum Command {
         #[arg(long)]
         fail_on_breach: bool,
     },
+    /// Why a figure is what it is: the tree of figures behind it, down to the data.
+    Explain {
+        file: PathBuf,
+        /// The facility data, JSON matching the program's `input` schema.
+        #[arg(long)]
+        data: PathBuf,
+        /// A value (`ltv`), a pool or pool field (`btc.eligible_value`), a rule or rule
+        /// field (`ltv_call.amount`).
+        name: String,
+        #[arg(long)]
+        scenario: Option<String>,
+        #[arg(long, value_enum, default_value_t = TreeFormat::Tree)]
+        format: TreeFormat,
+        /// Expand the tree this many levels below the figure.
+        #[arg(long)]
+        depth: Option<usize>,
+    },
     /// Run the tests written in the scripts.
     Test { files: Vec<PathBuf> },
     /// Evaluate many facilities: JSON Lines in, one JSON report per line out, in order.
@@ -231,6 +248,10 @@ pub fn main() -> ExitCode {
             run(&program, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
         }
         Command::Test { files } => test(&files, limits, &loader),
+        Command::Explain { file, data, name, scenario, format, depth } => match compile(&file, limits, &loader) {
+            Ok(program) => explain(&program, &data, limits, &name, scenario.as_deref(), format, depth),
+            Err(code) => code,
+        },
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
             Err(code) => code,
@@ -321,6 +342,53 @@ fn run(program: &Program, data: &Path, limits: Limits, scenarios: Vec<String>, a
     }
     if fail_on_breach && reports.iter().any(covenant::report::has_breach) {
         return ExitCode::from(FAILED);
+    }
+    ExitCode::from(OK)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum TreeFormat {
+    /// Indented, for people.
+    Tree,
+    /// One object per node, for other tools.
+    Json,
+}
+
+fn explain(program: &Program, data: &Path, limits: Limits, name: &str, scenario: Option<&str>, format: TreeFormat, depth: Option<usize>) -> ExitCode {
+    let text = match read_data(data, limits.max_data_bytes) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let evaluation = match program.run(&text, scenario) {
+        Ok(e) => e,
+        Err(e) => {
+            print_diagnostic(&e);
+            return ExitCode::from(INVALID);
+        }
+    };
+    let Some(mut why) = evaluation.explain(name) else {
+        let names = evaluation.figure_names();
+        let help = covenant::resolve::suggestion(name, names.iter().map(String::as_str), "figure");
+        warn(format_args!("error: no figure `{}` in the report\n  help: {help}\n", covenant::text::escape_controls(name)));
+        return ExitCode::from(INVALID);
+    };
+    if let Some(d) = depth {
+        covenant::explain::prune(&mut why, d);
+    }
+    let output = match format {
+        TreeFormat::Json => covenant::to_json_limited(&why, true, limits.max_output_bytes).map(|j| j + "\n"),
+        TreeFormat::Tree => Ok(covenant::explain::render_tree(&why)),
+    };
+    let output = match output {
+        Ok(o) => o,
+        Err(e) => {
+            print_diagnostic(&covenant::EvalError::from(e));
+            return ExitCode::from(INVALID);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
+        return output_failed(&e);
     }
     ExitCode::from(OK)
 }

@@ -63,7 +63,7 @@ pub enum Exceeded {
 pub const MAX_DEPTH: u32 = 2_500;
 
 /// Everything one evaluation computed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Outcome {
     pub as_of: Date,
     pub lets: Vec<Option<EvalResult<Value>>>,

@@ -103,6 +103,11 @@ fn styled(s: &str, style: NumberStyle) -> String {
     }
 }
 
+/// A report value as the table shows it, numbers plain.
+pub fn cell(v: &Json) -> String {
+    json_cell(v, NumberStyle::Plain)
+}
+
 fn json_cell(v: &Json, style: NumberStyle) -> String {
     match v {
         Json::Null => "—".into(),
