@@ -560,6 +560,7 @@ fn the_shipped_examples_give_the_same_bytes_every_time() {
         ("gpu_term_loan.cov", "gpu_term_loan.json"),
         ("gpu_term_loan.cov", "gpu_term_loan_q2.json"),
         ("liquidation_study.cov", "liquidation_study.json"),
+        ("miner_btc_loan.cov", "miner_btc_loan.json"),
         ("miner_facility.cov", "miner_facility.json"),
         ("sponsor_loan.cov", "sponsor_loan_q1.json"),
         ("sponsor_loan.cov", "sponsor_loan_q4.json"),
