@@ -182,6 +182,9 @@ impl Explainer<'_, '_> {
         self.depth += 1;
         let base = self.ev.open_frame(Value::Null, def.body.frame as usize);
         node.children = self.children_of(def.body.expr, base);
+        if let Some(Node::CallFn { func, args }) = ir.arena.node(def.body.expr) {
+            node.note = self.schedule_row(*func, args.first().copied(), base);
+        }
         self.ev.close_frame(base);
         self.depth -= 1;
         node
@@ -253,9 +256,68 @@ impl Explainer<'_, '_> {
                     n.children = self.operands(&node, base);
                     self.depth -= 1;
                 }
+                if let Node::CallFn { func, args } = &node {
+                    n.note = self.schedule_row(*func, args.first().copied(), base);
+                }
                 n
             }
         }
+    }
+
+    /// Which row of a step schedule gave its value, or which segment of an interpolated
+    /// one; `None` when the function is no schedule.
+    fn schedule_row(&mut self, func: u32, arg: Option<ExprId>, base: usize) -> Option<String> {
+        let ir = self.ir;
+        let f = ir.fns.get(func as usize)?;
+        let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr).cloned() else { return None };
+        let key = self.ev.expr(arg?, base).ok()?;
+        let frame = self.ev.open_frame(key.clone(), (f.body.frame as usize).max(1));
+        let row_text = |x: &Self, row: &ir::ScheduleRow| {
+            let head = match row.key {
+                Some((_, k)) if interpolate => x.text(ir.arena.span(k)),
+                Some((op, k)) => format!("{} {}", op.symbol(), x.text(ir.arena.span(k))),
+                None => "else".to_string(),
+            };
+            format!("`{head} => {}`", x.text(ir.arena.span(row.value)))
+        };
+        let mut note = None;
+        if interpolate {
+            let x = key.num();
+            let mut previous: Option<&ir::ScheduleRow> = None;
+            for row in &rows {
+                let Some((_, k)) = row.key else { continue };
+                let kx = self.ev.expr(k, frame).ok().and_then(|v| v.num());
+                if let (Some(x), Some(kx)) = (x, kx) {
+                    if x <= kx {
+                        note = Some(match previous {
+                            Some(p) => format!("interpolated between the points {} and {} of `{}`", row_text(self, p), row_text(self, row), f.name),
+                            None => format!("at or before the first point {} of `{}`", row_text(self, row), f.name),
+                        });
+                        break;
+                    }
+                }
+                previous = Some(row);
+            }
+            if note.is_none() {
+                note = previous.map(|p| format!("past the last point {} of `{}`", row_text(self, p), f.name));
+            }
+        } else {
+            for row in &rows {
+                let matches = match row.key {
+                    None => true,
+                    Some((op, k)) => match self.ev.expr(k, frame) {
+                        Ok(kv) => crate::eval::ops::compare(op, &key, &kv, ir.arena.span(k)).unwrap_or(false),
+                        Err(_) => false,
+                    },
+                };
+                if matches {
+                    note = Some(format!("row {} of `{}`", row_text(self, row), f.name));
+                    break;
+                }
+            }
+        }
+        self.ev.close_frame(frame);
+        note
     }
 
     fn value_of(&mut self, id: ExprId, base: usize) -> Json {

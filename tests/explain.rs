@@ -148,3 +148,29 @@ fn an_unknown_figure_is_refused_with_a_suggestion() {
     assert!(err.contains("no figure `leverag`") && err.contains("did you mean `leverage`?"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_schedule_says_which_row_or_segment_gave_its_value() {
+    // Age 14 months: the step schedule's first row `< 12` fails, `< 24 => 50%` matches; the
+    // curve lies between its points 12 => 65% and 24 => 40%: 65% − 25% × 2/12 = 0.6083….
+    let src = r#"
+input { as_of: Date  age: Number }
+schedule advance_rate(age: Number) -> Number {
+  < 12 => 70%
+  < 24 => 50%
+  else => 0%
+}
+schedule residual(age: Number) -> Number interpolate {
+  0  => 100%
+  12 => 65%
+  24 => 40%
+}
+let rate = advance_rate(input.age)
+let value = residual(input.age)
+"#;
+    let program = Program::compile("t.cov", src).unwrap_or_else(|e| panic!("{e:?}"));
+    let evaluation = program.run(r#"{"as_of": "2026-03-31", "age": 14}"#, None).unwrap_or_else(|e| panic!("{e}"));
+    let note = |name: &str| evaluation.explain(name).and_then(|w| w.note).unwrap_or_default();
+    assert_eq!(note("rate"), "row `< 24 => 50%` of `advance_rate`");
+    assert_eq!(note("value"), "interpolated between the points `12 => 65%` and `24 => 40%` of `residual`");
+}
