@@ -37,6 +37,7 @@ pub mod ir;
 pub mod lending;
 pub mod report;
 pub mod resolve;
+pub mod schema;
 pub mod span;
 pub mod stdlib;
 pub mod syntax;
@@ -513,6 +514,19 @@ impl Program {
 
     pub fn sources(&self) -> &SourceMap {
         &self.sources
+    }
+
+    /// The JSON Schema (draft 2020-12) of the facility data this program reads: what the
+    /// binder accepts, as far as a schema can say it (§15 of the language reference).
+    ///
+    /// ```
+    /// let program = covenant::Program::compile("f.cov", "input { as_of: Date  debt: Money(USD)  note: Text? }\n").unwrap();
+    /// let schema = program.input_schema();
+    /// assert_eq!(schema["required"], serde_json::json!(["as_of", "debt"]));
+    /// assert_eq!(schema["$defs"]["money_USD"]["anyOf"][1]["properties"]["currency"]["const"], "USD");
+    /// ```
+    pub fn input_schema(&self) -> serde_json::Value {
+        schema::input_schema(&self.ir.input, self.facility(), self.limits.max_list_len)
     }
 
     /// The scenarios in declaration order.

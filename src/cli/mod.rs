@@ -127,6 +127,8 @@ enum Command {
     },
     /// Run the tests written in the scripts.
     Test { files: Vec<PathBuf> },
+    /// Print the JSON Schema (draft 2020-12) of the facility data the program reads.
+    Schema { file: PathBuf },
     /// Evaluate many facilities: JSON Lines in, one JSON report per line out, in order.
     Batch {
         file: PathBuf,
@@ -231,6 +233,10 @@ pub fn main() -> ExitCode {
             run(&program, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
         }
         Command::Test { files } => test(&files, limits, &loader),
+        Command::Schema { file } => match compile(&file, limits, &loader) {
+            Ok(program) => schema(&program, limits),
+            Err(code) => code,
+        },
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
             Err(code) => code,
@@ -364,6 +370,21 @@ fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader) -> ExitCode {
         ExitCode::from(FAILED)
     } else {
         ExitCode::from(OK)
+    }
+}
+
+fn schema(program: &Program, limits: Limits) -> ExitCode {
+    let text = match covenant::to_json_limited(&program.input_schema(), true, limits.max_output_bytes) {
+        Ok(t) => t + "\n",
+        Err(e) => {
+            print_diagnostic(&covenant::EvalError::from(e));
+            return ExitCode::from(INVALID);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::from(OK),
+        Err(e) => output_failed(&e),
     }
 }
 
