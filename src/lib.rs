@@ -33,6 +33,7 @@ pub mod data;
 pub mod dates;
 pub mod eval;
 pub mod evaluation;
+mod expect;
 pub mod ir;
 pub mod lending;
 pub mod report;
@@ -744,7 +745,7 @@ impl Program {
                 let text = self.sources.text(self.ir.arena.span(e.expr)).to_string();
                 match ev.eval_body(*e) {
                     Ok(Value::Bool(true)) => {}
-                    Ok(_) => outcome.failures.push(format!("expected `{text}`")),
+                    Ok(_) => outcome.failures.push(expect::failure(&self.ir, &self.sources, &mut ev, *e)),
                     Err(_) => outcome.failures.push(format!("`{text}` could not be evaluated (a value it reads failed)")),
                 }
             }
