@@ -34,10 +34,12 @@ pub mod dates;
 pub mod eval;
 pub mod evaluation;
 pub mod explain;
+mod expect;
 pub mod ir;
 pub mod lending;
 pub mod report;
 pub mod resolve;
+pub mod schema;
 pub mod span;
 pub mod stdlib;
 pub mod syntax;
@@ -516,6 +518,19 @@ impl Program {
         &self.sources
     }
 
+    /// The JSON Schema (draft 2020-12) of the facility data this program reads: what the
+    /// binder accepts, as far as a schema can say it (§15 of the language reference).
+    ///
+    /// ```
+    /// let program = covenant::Program::compile("f.cov", "input { as_of: Date  debt: Money(USD)  note: Text? }\n").unwrap();
+    /// let schema = program.input_schema();
+    /// assert_eq!(schema["required"], serde_json::json!(["as_of", "debt"]));
+    /// assert_eq!(schema["$defs"]["money_USD"]["anyOf"][1]["properties"]["currency"]["const"], "USD");
+    /// ```
+    pub fn input_schema(&self) -> serde_json::Value {
+        schema::input_schema(&self.ir.input, self.facility(), self.limits.max_list_len)
+    }
+
     /// The scenarios in declaration order.
     pub fn scenario_names(&self) -> impl Iterator<Item = &str> {
         self.ir.scenarios.iter().map(|s| &*s.name)
@@ -732,7 +747,7 @@ impl Program {
                 let text = self.sources.text(self.ir.arena.span(e.expr)).to_string();
                 match ev.eval_body(*e) {
                     Ok(Value::Bool(true)) => {}
-                    Ok(_) => outcome.failures.push(format!("expected `{text}`")),
+                    Ok(_) => outcome.failures.push(expect::failure(&self.ir, &self.sources, &mut ev, *e)),
                     Err(_) => outcome.failures.push(format!("`{text}` could not be evaluated (a value it reads failed)")),
                 }
             }

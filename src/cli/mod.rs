@@ -103,6 +103,12 @@ enum Format {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum TestFormat {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Compile only: report every diagnostic.
@@ -143,7 +149,14 @@ enum Command {
         depth: Option<usize>,
     },
     /// Run the tests written in the scripts.
-    Test { files: Vec<PathBuf> },
+    Test {
+        files: Vec<PathBuf>,
+        /// `text` for people; `json`, one document for CI systems.
+        #[arg(long, value_enum, default_value_t = TestFormat::Text)]
+        format: TestFormat,
+    },
+    /// Print the JSON Schema (draft 2020-12) of the facility data the program reads.
+    Schema { file: PathBuf },
     /// Evaluate many facilities: JSON Lines in, one JSON report per line out, in order.
     Batch {
         file: PathBuf,
@@ -247,9 +260,13 @@ pub fn main() -> ExitCode {
             };
             run(&program, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
         }
-        Command::Test { files } => test(&files, limits, &loader),
+        Command::Test { files, format } => test(&files, limits, &loader, format),
         Command::Explain { file, data, name, scenario, format, depth } => match compile(&file, limits, &loader) {
             Ok(program) => explain(&program, &data, limits, &name, scenario.as_deref(), format, depth),
+            Err(code) => code,
+        },
+        Command::Schema { file } => match compile(&file, limits, &loader) {
+            Ok(program) => schema(&program, limits),
             Err(code) => code,
         },
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
@@ -393,11 +410,12 @@ fn explain(program: &Program, data: &Path, limits: Limits, name: &str, scenario:
     ExitCode::from(OK)
 }
 
-fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader) -> ExitCode {
+fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader, format: TestFormat) -> ExitCode {
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut invalid = false;
     let mut out = std::io::stdout().lock();
     let mut write = |text: std::fmt::Arguments<'_>| writeln!(out, "{text}").and_then(|()| out.flush());
+    let mut outcomes: Vec<serde_json::Value> = Vec::new();
     for file in files {
         let program = match compile(file, limits, loader) {
             Ok(p) => p,
@@ -408,6 +426,17 @@ fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader) -> ExitCode {
         };
         let dir = file.parent().unwrap_or(Path::new("."));
         for t in program.run_tests_through(dir, loader) {
+            if format == TestFormat::Json {
+                if t.failures.is_empty() {
+                    passed += 1;
+                } else {
+                    failed += 1;
+                }
+                outcomes.push(serde_json::json!({
+                    "file": file.display().to_string(), "line": t.line, "title": t.title, "passed": t.failures.is_empty(), "failures": t.failures,
+                }));
+                continue;
+            }
             let (mark, title) = (if t.failures.is_empty() { "ok  " } else { "FAIL" }, escape_controls(&t.title));
             let mut written = write(format_args!("{mark} {}:{} {title}", file.display(), t.line));
             if t.failures.is_empty() {
@@ -423,7 +452,11 @@ fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader) -> ExitCode {
             }
         }
     }
-    if let Err(e) = write(format_args!("{passed} passed, {failed} failed")) {
+    let summary = match format {
+        TestFormat::Text => format!("{passed} passed, {failed} failed"),
+        TestFormat::Json => serde_json::json!({ "tests": outcomes, "passed": passed, "failed": failed }).to_string(),
+    };
+    if let Err(e) = write(format_args!("{summary}")) {
         return output_failed(&e);
     }
     if invalid {
@@ -432,6 +465,21 @@ fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader) -> ExitCode {
         ExitCode::from(FAILED)
     } else {
         ExitCode::from(OK)
+    }
+}
+
+fn schema(program: &Program, limits: Limits) -> ExitCode {
+    let text = match covenant::to_json_limited(&program.input_schema(), true, limits.max_output_bytes) {
+        Ok(t) => t + "\n",
+        Err(e) => {
+            print_diagnostic(&covenant::EvalError::from(e));
+            return ExitCode::from(INVALID);
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::from(OK),
+        Err(e) => output_failed(&e),
     }
 }
 

@@ -77,6 +77,32 @@ pub fn money(m: &Money) -> String {
     }
 }
 
+/// A value as a failed test shows it: as in the table (money with its currency and
+/// separators, dates, a missing value as `—`), text quoted, and every digit a figure has, so
+/// that two values that differ never read alike. Lists and records are compact JSON, cut
+/// short past 200 bytes.
+pub fn value_text(v: &crate::value::Value, ty: &crate::types::Type) -> String {
+    use crate::types::{Ccy, Type};
+    use crate::value::Value;
+    const SHOWN: usize = 200;
+    match (v, ty) {
+        (Value::Null, _) => "—".into(),
+        (v, Type::Optional(inner)) => value_text(v, inner),
+        (Value::Num(d), Type::Money(Ccy::Code(c))) => format!("{} {c}", fixed(*d, d.normalize().scale().max(2))),
+        (Value::Num(d), _) => grouped(*d, 28),
+        (Value::Bool(b), _) => b.to_string(),
+        // Quoted as written: whoever prints it escapes control characters (the CLI does).
+        (Value::Text(t), _) if t.len() > SHOWN => format!("\"{}…\"", t.chars().take(SHOWN).collect::<String>()),
+        (Value::Text(t), _) => format!("\"{t}\""),
+        (Value::Date(d), _) => d.to_string(),
+        _ => match super::value_json_within(v, ty, &mut { SHOWN }) {
+            Some(Json::String(s)) => s,
+            Some(j) => j.to_string(),
+            None => "(a value too long to show)".into(),
+        },
+    }
+}
+
 fn money_opt(m: &Option<Money>) -> String {
     m.as_ref().map_or_else(|| "—".into(), money)
 }

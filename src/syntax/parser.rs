@@ -746,9 +746,14 @@ impl<'a> Parser<'a> {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
             Rule::paren => {
+                // The rule ends with an optional unit, so it takes the blanks after `)` too.
+                let text = pair.as_str();
+                let blanks = text.len().saturating_sub(text.trim_end().len());
+                let span = Span::new(self.file, pair.as_span().start(), pair.as_span().end().saturating_sub(blanks));
                 let mut i = pair.into_inner();
                 let inner = self.expr(next(&mut i)?)?;
-                let Some(unit) = i.next() else { return Ok(Built { expr: inner, bare_comparison: false }) };
+                // The brackets belong to the expression's text: `not (a < b)` quoted whole.
+                let Some(unit) = i.next() else { return Ok(Built { expr: Expr { span, ..inner }, bare_comparison: false }) };
                 let (unit, scale) = unit_of(unit.as_str());
                 let calendars = self.calendars_in(i.next(), unit)?;
                 ExprKind::DurationOf { count: Box::new(inner), unit, scale, calendars }
