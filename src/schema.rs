@@ -15,7 +15,7 @@ const SPACE: &str = r"[\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u202
 /// one point, and an exponent whose sign may itself carry a `+` before it, as the binder's
 /// exponent reader accepts (`1e+-3`).
 fn decimal_pattern() -> String {
-    format!(r"^{SPACE}[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE]\+?[+-]?[0-9]+)?{SPACE}$")
+    format!(r"^{SPACE}[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?{SPACE}$")
 }
 
 /// Years 0001–9999: the pattern keeps the digits ASCII and refuses year 0000, which

@@ -324,7 +324,16 @@ pub fn scientific(text: &str) -> Option<Decimal> {
     if int.is_empty() && frac.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let exponent: i64 = exponent.strip_prefix('+').unwrap_or(exponent).parse().ok()?;
+    // One sign at most, then digits: `1e++3` and `1e+-3` are no numbers.
+    let (exponent_negative, exponent_digits) = match exponent.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, exponent.strip_prefix('+').unwrap_or(exponent)),
+    };
+    if exponent_digits.is_empty() || !exponent_digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let exponent: i64 = exponent_digits.parse().ok()?;
+    let exponent = if exponent_negative { exponent.checked_neg()? } else { exponent };
     let m: BigUint = format!("{int}{frac}").parse().ok()?;
     if m.bits() == 0 {
         return Some(Decimal::ZERO);
@@ -344,6 +353,15 @@ pub fn scientific(text: &str) -> Option<Decimal> {
 mod tests {
     use super::*;
     use std::str::FromStr;
+
+    #[test]
+    fn an_exponent_has_one_sign_at_most() {
+        assert_eq!(scientific("1e-3"), Decimal::from_str("0.001").ok());
+        assert_eq!(scientific("1E+3"), Decimal::from_str("1000").ok());
+        for bad in ["1e++3", "1e+-3", "1e--3", "1e", "1e+", "1e3.0"] {
+            assert_eq!(scientific(bad), None, "{bad}");
+        }
+    }
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
