@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value as Json;
 
+use crate::check::input_path_of;
 use crate::dates::Date;
 use crate::eval::Evaluator;
 use crate::evaluation::Evaluation;
@@ -696,19 +697,6 @@ fn data_path(ir: &ir::Ir, id: ExprId) -> bool {
         Some(Node::Input | Node::Local(_)) => true,
         Some(Node::Field { base, .. }) => data_path(ir, *base),
         _ => false,
-    }
-}
-
-/// The field indices of a chain `input.a.b`, or `None` when the expression is no such chain.
-fn input_path_of(ir: &ir::Ir, id: ExprId) -> Option<Vec<u32>> {
-    match ir.arena.node(id)? {
-        Node::Input => Some(Vec::new()),
-        Node::Field { base, index, .. } => {
-            let mut p = input_path_of(ir, *base)?;
-            p.push(*index);
-            Some(p)
-        }
-        _ => None,
     }
 }
 

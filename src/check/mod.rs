@@ -1509,7 +1509,7 @@ fn requirement_reads(ir: &ir::Ir, c: &ir::CovenantDef, into_let: Option<u32>, pa
 }
 
 /// The field indices of a chain `input.a.b`, or `None` when the expression is no such chain.
-fn input_path_of(ir: &ir::Ir, id: ExprId) -> Option<Vec<u32>> {
+pub fn input_path_of(ir: &ir::Ir, id: ExprId) -> Option<Vec<u32>> {
     match ir.arena.node(id)? {
         Node::Input => Some(Vec::new()),
         Node::Field { base, index, .. } => {

@@ -346,6 +346,16 @@ fn run(program: &Program, data: &Path, limits: Limits, scenarios: Vec<String>, a
             }
         }
     };
+    let written = write_output(output);
+    if written == ExitCode::from(OK) && fail_on_breach && reports.iter().any(covenant::report::has_breach) {
+        return ExitCode::from(FAILED);
+    }
+    written
+}
+
+/// Writes a command's whole output to stdout: over the output limit, or unwritable, is an
+/// error with exit 2.
+fn write_output(output: Result<String, OutputError>) -> ExitCode {
     let output = match output {
         Ok(o) => o,
         Err(e) => {
@@ -354,13 +364,10 @@ fn run(program: &Program, data: &Path, limits: Limits, scenarios: Vec<String>, a
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
-        return output_failed(&e);
+    match stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
+        Ok(()) => ExitCode::from(OK),
+        Err(e) => output_failed(&e),
     }
-    if fail_on_breach && reports.iter().any(covenant::report::has_breach) {
-        return ExitCode::from(FAILED);
-    }
-    ExitCode::from(OK)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -392,22 +399,17 @@ fn explain(program: &Program, data: &Path, limits: Limits, name: &str, scenario:
     if let Some(d) = depth {
         covenant::explain::prune(&mut why, d);
     }
-    let output = match format {
+    write_output(match format {
         TreeFormat::Json => covenant::to_json_limited(&why, true, limits.max_output_bytes).map(|j| j + "\n"),
-        TreeFormat::Tree => Ok(covenant::explain::render_tree(&why)),
-    };
-    let output = match output {
-        Ok(o) => o,
-        Err(e) => {
-            print_diagnostic(&covenant::EvalError::from(e));
-            return ExitCode::from(INVALID);
+        TreeFormat::Tree => {
+            let tree = covenant::explain::render_tree(&why);
+            if tree.len() > limits.max_output_bytes {
+                Err(OutputError::TooLarge { limit: limits.max_output_bytes })
+            } else {
+                Ok(tree)
+            }
         }
-    };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(output.as_bytes()).and_then(|()| stdout.flush()) {
-        return output_failed(&e);
-    }
-    ExitCode::from(OK)
+    })
 }
 
 fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader, format: TestFormat) -> ExitCode {
@@ -469,18 +471,7 @@ fn test(files: &[PathBuf], limits: Limits, loader: &FsLoader, format: TestFormat
 }
 
 fn schema(program: &Program, limits: Limits) -> ExitCode {
-    let text = match covenant::to_json_limited(&program.input_schema(), true, limits.max_output_bytes) {
-        Ok(t) => t + "\n",
-        Err(e) => {
-            print_diagnostic(&covenant::EvalError::from(e));
-            return ExitCode::from(INVALID);
-        }
-    };
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        Ok(()) => ExitCode::from(OK),
-        Err(e) => output_failed(&e),
-    }
+    write_output(covenant::to_json_limited(&program.input_schema(), true, limits.max_output_bytes).map(|t| t + "\n"))
 }
 
 /// Counts the bytes read through it, for the progress display.
