@@ -26,5 +26,9 @@ pub const EXAMPLES: [&str; 5] = [
 ];
 
 pub fn compile(source: &str) -> Option<Program> {
-    Program::compile_with("fuzz.cov", source, Limits::default(), &NoFiles).ok()
+    compile_with(source, Limits::default())
+}
+
+pub fn compile_with(source: &str, limits: Limits) -> Option<Program> {
+    Program::compile_with("fuzz.cov", source, limits, &NoFiles).ok()
 }
