@@ -85,7 +85,9 @@ const MAX_DEPTH: usize = 64;
 pub(crate) fn explain(evaluation: &Evaluation<'_>, name: &str) -> Option<Explanation> {
     let program = evaluation.program;
     let ir = program.ir();
-    let mut ev = Evaluator::new(ir, evaluation.input.clone(), evaluation.outcome.as_of);
+    // Re-reading figures is bounded like the evaluation itself: past the budget, the
+    // sub-expressions still to read show no value.
+    let mut ev = Evaluator::new(ir, evaluation.input.clone(), evaluation.outcome.as_of).with_budget(program.limits().budget());
     ev.out = evaluation.outcome.clone();
     ev.searching = true;
     let mut x = Explainer { ir, evaluation, ev, shown: HashSet::new(), depth: 0 };
