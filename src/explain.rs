@@ -237,11 +237,11 @@ impl Explainer<'_, '_> {
         match node {
             Node::Global(Global::Let(i)) => self.let_figure(i as usize),
             Node::Global(g) => self.rule_figure(g, None).unwrap_or_else(|| Explanation::step(self.text(span), Json::Null, None, Vec::new())),
-            Node::PoolField(i, f) => self.field_figure(Global::Pool(i), field_name(&node), f == ir::PoolField::Quantity, span),
-            Node::CovenantField(i, _) => self.field_figure(Global::Covenant(i), field_name(&node), false, span),
-            Node::MarginField(i, _) => self.field_figure(Global::MarginCall(i), field_name(&node), false, span),
-            Node::LiquidationField(i, _) => self.field_figure(Global::Liquidation(i), field_name(&node), false, span),
-            Node::DefaultField(i, _) => self.field_figure(Global::Default(i), field_name(&node), false, span),
+            Node::PoolField(i, _) => self.field_figure(Global::Pool(i), field_name(&node), span),
+            Node::CovenantField(i, _) => self.field_figure(Global::Covenant(i), field_name(&node), span),
+            Node::MarginField(i, _) => self.field_figure(Global::MarginCall(i), field_name(&node), span),
+            Node::LiquidationField(i, _) => self.field_figure(Global::Liquidation(i), field_name(&node), span),
+            Node::DefaultField(i, _) => self.field_figure(Global::Default(i), field_name(&node), span),
             _ => {
                 let value = self.value_of(id, base);
                 let text = self.text(span);
@@ -340,7 +340,7 @@ impl Explainer<'_, '_> {
     }
 
     /// `btc.eligible_value`: the field's value, explained by its rule.
-    fn field_figure(&mut self, rule: Global, field: &str, _quantity: bool, span: Span) -> Explanation {
+    fn field_figure(&mut self, rule: Global, field: &str, span: Span) -> Explanation {
         match self.rule_figure(rule, Some(field)) {
             Some(mut n) => {
                 n.location = n.location.or_else(|| self.location(span));
