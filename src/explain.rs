@@ -90,7 +90,8 @@ pub(crate) fn explain(evaluation: &Evaluation<'_>, name: &str) -> Option<Explana
     let mut ev = Evaluator::new(ir, evaluation.input.clone(), evaluation.outcome.as_of).with_budget(program.limits().budget());
     ev.out = evaluation.outcome.clone();
     ev.searching = true;
-    let mut x = Explainer { ir, evaluation, ev, shown: HashSet::new(), depth: 0 };
+    let report = evaluation.report_unbounded()?;
+    let mut x = Explainer { ir, evaluation, report, ev, shown: HashSet::new(), depth: 0 };
     x.figure(name)
 }
 
@@ -126,6 +127,8 @@ pub(crate) fn figure_names(ir: &ir::Ir) -> Vec<String> {
 struct Explainer<'e, 'p> {
     ir: &'p ir::Ir,
     evaluation: &'e Evaluation<'p>,
+    /// The evaluation's report, built once: rule figures take their values from it.
+    report: crate::report::Report,
     ev: Evaluator<'p>,
     /// Named figures already explained in this tree.
     shown: HashSet<String>,
@@ -159,7 +162,7 @@ impl Explainer<'_, '_> {
             Some((r, f)) => (r, Some(f)),
             None => (name, None),
         };
-        let global = ir.order.iter().copied().find(|g| crate::check::global_name_of(ir, *g).is_some_and(|n| &*n == rule))?;
+        let global = ir.order.iter().copied().find(|g| crate::check::global_name(ir, *g).is_some_and(|n| &*n == rule))?;
         if matches!(global, Global::Let(_)) {
             return None;
         }
@@ -353,7 +356,7 @@ impl Explainer<'_, '_> {
     /// A rule, or one of its fields: its value, and the rule's mechanics as children.
     fn rule_figure(&mut self, g: Global, field: Option<&str>) -> Option<Explanation> {
         let ir = self.ir;
-        let rule_name = crate::check::global_name_of(ir, g)?.to_string();
+        let rule_name = crate::check::global_name(ir, g)?.to_string();
         let name = match field {
             Some(f) => format!("{rule_name}.{f}"),
             None => rule_name.clone(),
@@ -402,8 +405,8 @@ impl Explainer<'_, '_> {
 
     /// A rule's value as the report writes it, or one field of it.
     fn rule_value(&self, g: Global, field: Option<&str>) -> Option<Json> {
-        let report = self.evaluation.report_unbounded()?;
-        let name = crate::check::global_name_of(self.ir, g)?;
+        let report = &self.report;
+        let name = crate::check::global_name(self.ir, g)?;
         let whole = match g {
             Global::Pool(_) => serde_json::to_value(report.collateral.get(&*name)?).ok()?,
             Global::Covenant(_) => serde_json::to_value(report.covenants.get(&*name)?).ok()?,

@@ -1696,11 +1696,7 @@ fn computed_value_read(ir: &ir::Ir, root: ir::ExprId) -> Option<(Span, Arc<str>)
 }
 
 /// The name a program gives a global.
-pub fn global_name_of(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
-    global_name(ir, g)
-}
-
-fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
+pub fn global_name(ir: &ir::Ir, g: ir::Global) -> Option<Arc<str>> {
     match g {
         ir::Global::Let(i) => ir.lets.get(i as usize).map(|d| d.name.clone()),
         ir::Global::Pool(i) => ir.pools.get(i as usize).map(|d| d.name.clone()),
