@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use covenant::{Limits, Program};
 use libfuzzer_sys::fuzz_target;
 
-use shared::EXAMPLES;
+use shared::{Case, EXAMPLES};
 
 /// One input's budget, shared evenly by its evaluations. Each evaluation is bounded by the
 /// library, but one input runs as many as it declares scenarios: a per-evaluation budget
@@ -56,16 +56,17 @@ fn evaluate_everything(program: &Program, data: &str) {
 }
 
 fuzz_target!(|bytes: &[u8]| {
-    if let Some(split) = bytes.iter().position(|b| *b == 0xFF) {
-        let (Ok(source), Ok(data)) = (std::str::from_utf8(&bytes[..split]), std::str::from_utf8(&bytes[split + 1..])) else { return };
-        if let Some(program) = compile(source) {
-            evaluate_everything(&program, data);
+    match shared::case(bytes) {
+        Some(Case::Fuzzed { source, data }) => {
+            if let Some(program) = compile(source) {
+                evaluate_everything(&program, data);
+            }
         }
-        return;
-    }
-    let Some((pick, rest)) = bytes.split_first() else { return };
-    let Ok(data) = std::str::from_utf8(rest) else { return };
-    if let Some(Some(program)) = examples().get(usize::from(*pick) % EXAMPLES.len()) {
-        evaluate_everything(program, data);
+        Some(Case::Example { index, data }) => {
+            if let Some(Some(program)) = examples().get(index) {
+                evaluate_everything(program, data);
+            }
+        }
+        None => {}
     }
 });

@@ -32,3 +32,20 @@ pub fn compile(source: &str) -> Option<Program> {
 pub fn compile_with(source: &str, limits: Limits) -> Option<Program> {
     Program::compile_with("fuzz.cov", source, limits, &NoFiles).ok()
 }
+
+/// An input of the evaluating targets: a fuzzed program and its data, split at a 0xFF byte
+/// (never part of UTF-8), or else a shipped example, picked by the first byte, and its data.
+pub enum Case<'a> {
+    Fuzzed { source: &'a str, data: &'a str },
+    Example { index: usize, data: &'a str },
+}
+
+pub fn case(bytes: &[u8]) -> Option<Case<'_>> {
+    if let Some(split) = bytes.iter().position(|b| *b == 0xFF) {
+        let source = std::str::from_utf8(&bytes[..split]).ok()?;
+        let data = std::str::from_utf8(&bytes[split + 1..]).ok()?;
+        return Some(Case::Fuzzed { source, data });
+    }
+    let (pick, rest) = bytes.split_first()?;
+    Some(Case::Example { index: usize::from(*pick) % EXAMPLES.len(), data: std::str::from_utf8(rest).ok()? })
+}
