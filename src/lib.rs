@@ -40,6 +40,7 @@ pub mod lending;
 pub mod report;
 pub mod resolve;
 pub mod schema;
+pub mod solve;
 pub mod span;
 pub mod stdlib;
 pub mod syntax;

@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use crate::eval::{fail, ops, EvalResult, Evaluator, Fail};
 use crate::ir::{self, ArithOp, CovenantField, LiquidationField, MarginField, PoolField, Testing};
 use crate::span::Span;
+use crate::solve::{self, Found, Side};
 use crate::syntax::ast::{CmpOp, CureLimit};
 use crate::value::Value;
 
@@ -362,15 +363,6 @@ fn blocked_by(ev: &mut Evaluator<'_>, cure: &ir::CureDef) -> EvalResult<Vec<Stri
     Ok(blocked_by)
 }
 
-/// What one probe of the cure search found.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Probe {
-    Restores,
-    Breaches,
-    /// The requirement cannot be evaluated at this amount (an overflow, say).
-    Fails,
-}
-
 /// The least amount, in cents, that restores compliance when added at the cure path; the
 /// requirement is assumed monotone in that input. The search brackets upward from one cent
 /// by powers of ten, then bisects; an amount at which the requirement cannot be evaluated
@@ -387,20 +379,20 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
     if cure.into_let.is_some() && target_let.is_none() {
         return (None, Some(format!("`{}` could not be computed, so no cure into it can be sized", cure.path_text)));
     }
-    let probe = |cents: i64| -> Probe {
+    let probe = |cents: i64| -> Side {
         let amount = Decimal::from(cents) * cent;
         let input = match target_let {
             Some(_) => ev.input.clone(),
             None => match add_at(&ev.input, &cure.path, amount) {
                 Some(input) => input,
-                None => return Probe::Fails,
+                None => return Side::Undefined,
             },
         };
         let mut probe = ev.probe(input);
         for &g in &def.requirement_deps {
             match target_let {
                 Some((l, base)) if g == ir::Global::Let(l) => {
-                    let Some(cured) = base.checked_add(amount) else { return Probe::Fails };
+                    let Some(cured) = base.checked_add(amount) else { return Side::Undefined };
                     if let Some(slot) = probe.out.lets.get_mut(l as usize) {
                         *slot = Some(Ok(Value::Num(cured)));
                     }
@@ -409,41 +401,23 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
             }
         }
         let found = match requirement(&mut probe, def) {
-            Ok((_, _, true)) => Probe::Restores,
-            Ok(_) => Probe::Breaches,
-            Err(_) => Probe::Fails,
+            Ok((_, _, true)) => Side::After,
+            Ok(_) => Side::Before,
+            Err(_) => Side::Undefined,
         };
         ev.absorb(&probe);
         found
     };
-    // Bracket: `lo` does not restore (the covenant is in breach at 0); `hi` restores or
-    // cannot be evaluated.
-    let (mut lo, mut hi) = (0i64, 1i64);
-    let mut found = loop {
-        match probe(hi) {
-            Probe::Restores => break true,
-            Probe::Fails => break false,
-            Probe::Breaches if hi < max_cents => (lo, hi) = (hi, hi.saturating_mul(10).min(max_cents)),
-            Probe::Breaches => return (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text))),
-        }
-    };
-    // Bisection. Until an amount is found to restore, one that cannot be evaluated bounds
-    // the search from above (the range ends there); after, it counts as not restoring,
-    // which keeps `hi` an amount known to restore.
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        match probe(mid) {
-            Probe::Restores => (hi, found) = (mid, true),
-            Probe::Fails if !found => hi = mid,
-            Probe::Breaches | Probe::Fails => lo = mid,
+    // The covenant is in breach with nothing added, so zero is on the `Before` side.
+    match solve::least_after(0, max_cents, probe) {
+        Found::At { first_after, .. } => (Some(Decimal::from(first_after) * cent), None),
+        Found::NotInRange { .. } => (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text))),
+        Found::Undefined { last_before, undefined_at } => {
+            let (tried, failed) = (Decimal::from(last_before) * cent, Decimal::from(undefined_at) * cent);
+            let note = format!("no amount up to {} added to `{}` restores compliance, and the requirement cannot be evaluated with {} added", tried.normalize(), cure.path_text, failed.normalize());
+            (None, Some(note))
         }
     }
-    if !found {
-        let (tried, failed) = (Decimal::from(lo) * cent, Decimal::from(hi) * cent);
-        let note = format!("no amount up to {} added to `{}` restores compliance, and the requirement cannot be evaluated with {} added", tried.normalize(), cure.path_text, failed.normalize());
-        return (None, Some(note));
-    }
-    (Some(Decimal::from(hi) * cent), None)
 }
 
 /// A copy of `input` with `amount` added to the number at `path`.
