@@ -150,7 +150,7 @@ impl<'m> Reference<'m> {
 
     fn eval(&self, e: &Expr, locals: &[(&str, V)]) -> Outcome {
         match &e.kind {
-            ExprKind::Number(n) | ExprKind::Money(n, _) => Ok(V::Num(*n)),
+            ExprKind::Number(n, _) | ExprKind::Money(n, _) => Ok(V::Num(*n)),
             ExprKind::Bool(b) => Ok(V::Bool(*b)),
             ExprKind::Input => Ok(self.input.clone()),
             ExprKind::Name(name) => {
@@ -574,7 +574,7 @@ fn print(g: &Gen, scope: &Scope<'_>) -> Printed {
 /// The parsed tree, printed as `Printed::canon` prints the generated one.
 fn canon(e: &Expr) -> String {
     match &e.kind {
-        ExprKind::Number(n) => canonical(*n),
+        ExprKind::Number(n, _) => canonical(*n),
         ExprKind::Money(n, ccy) => format!("{} {ccy}", canonical(*n)),
         ExprKind::Bool(b) => b.to_string(),
         ExprKind::Name(n) => n.clone(),

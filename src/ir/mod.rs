@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use crate::span::Span;
-use crate::syntax::ast::{CmpOp, CureLimit, RoundingMode, ShockOp};
+use crate::syntax::ast::{CmpOp, CureLimit, LiteralStyle, RoundingMode, ShockOp};
 use crate::types::{RecordType, Type};
 use crate::value::Value;
 
@@ -217,6 +217,8 @@ pub enum Node {
 pub struct ScheduleRow {
     pub key: Option<(CmpOp, ExprId)>,
     pub value: ExprId,
+    /// How the value was written (`75%`), which is how a limit read from the schedule is shown.
+    pub written_style: LiteralStyle,
 }
 
 /// An expression to evaluate with a frame of `frame` local slots.
@@ -235,6 +237,8 @@ pub struct LetDef {
     /// Declared in the root file, and so reported under `values`.
     pub reported: bool,
     pub display: Option<crate::syntax::ast::DisplayForm>,
+    /// How the body was written (ending in `65%`, `1.25x`): the style shown without `display`.
+    pub written_style: LiteralStyle,
     pub span: Span,
 }
 
@@ -302,6 +306,8 @@ pub struct CovenantDef {
     pub op: CmpOp,
     pub lhs: Body,
     pub rhs: Body,
+    /// How the limit was written (`1.25x`, `65%`): how value and limit are shown.
+    pub rhs_style: LiteralStyle,
     pub value_ty: Type,
     pub tested: Testing,
     pub when: Option<Body>,

@@ -3,7 +3,7 @@
 
 pub mod table;
 
-use crate::syntax::ast::DisplayForm;
+use crate::syntax::ast::{DisplayForm, LiteralStyle};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -283,24 +283,22 @@ pub fn value_json_within(v: &Value, ty: &Type, bytes: &mut usize) -> Option<Json
     })
 }
 
-fn style_of(sources: &SourceMap, ir: &Ir, expr: crate::ir::ExprId) -> NumberStyle {
-    // A limit read from a schedule is shown as the schedule writes its values.
+/// How a value is shown when no display form is given: as its expression was written
+/// (`written`), or, for a limit read from a schedule, as the schedule writes its values.
+fn style_of(ir: &Ir, expr: crate::ir::ExprId, written: LiteralStyle) -> NumberStyle {
     if let Some(crate::ir::Node::CallFn { func, .. }) = ir.arena.node(expr) {
         if let Some(f) = ir.fns.get(*func as usize) {
             if let Some(crate::ir::Node::Schedule { rows, .. }) = ir.arena.node(f.body.expr) {
                 if let Some(row) = rows.first() {
-                    return style_of(sources, ir, row.value);
+                    return style_of(ir, row.value, row.written_style);
                 }
             }
         }
     }
-    let text = sources.text(ir.arena.span(expr)).trim();
-    if text.ends_with('%') {
-        NumberStyle::Percent
-    } else if text.ends_with('x') && text.chars().next().is_some_and(|c| c.is_ascii_digit()) {
-        NumberStyle::Multiple
-    } else {
-        NumberStyle::Plain
+    match written {
+        LiteralStyle::Percent => NumberStyle::Percent,
+        LiteralStyle::Multiple => NumberStyle::Multiple,
+        LiteralStyle::Plain => NumberStyle::Plain,
     }
 }
 
@@ -335,7 +333,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
             Some(DisplayForm::Percent) => NumberStyle::Percent,
             Some(DisplayForm::Multiple) => NumberStyle::Multiple,
             Some(DisplayForm::Number) => NumberStyle::Plain,
-            None => style_of(sources, ir, def.body.expr),
+            None => style_of(ir, def.body.expr, def.written_style),
         };
         report.value_styles.insert(def.name.to_string(), style);
     }
@@ -384,7 +382,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                         limit: show(c.limit),
                         headroom: c.headroom.map(number),
                         cure,
-                        style: style_of(sources, ir, def.rhs.expr),
+                        style: style_of(ir, def.rhs.expr, def.rhs_style),
                         op: def.op.symbol(),
                     },
                 );

@@ -506,6 +506,7 @@ impl<'s> Resolver<'s> {
                     declared: None,
                     reported: false,
                     display: None,
+                    written_style: ast::LiteralStyle::Plain,
                     span: l.name.span,
                 });
                 self.declare_value(&l.name, g, is_std);
@@ -610,6 +611,7 @@ impl<'s> Resolver<'s> {
                     slot.reported = is_root;
                     slot.span = l.name.span;
                     slot.display = l.display.map(|(form, _)| form);
+                    slot.written_style = l.value.written_style();
                 }
                 self.pending.let_types.push(l.ty);
                 self.pending.let_display_spans.push(l.display.map(|(_, span)| span));
@@ -640,7 +642,7 @@ impl<'s> Resolver<'s> {
                         ast::ScheduleKey::Point(e) => Some((ast::CmpOp::Eq, self.expr(e))),
                     };
                     let value = self.expr(&row.value);
-                    rows.push(ir::ScheduleRow { key, value });
+                    rows.push(ir::ScheduleRow { key, value, written_style: row.value.written_style() });
                 }
                 if s.params.is_empty() {
                     self.misuse(s.name.span, "a schedule needs a parameter to look up", "no key", "write `schedule rate(age: Number) -> Number { ... }`");
@@ -847,8 +849,8 @@ impl<'s> Resolver<'s> {
         let g = Global::Covenant(idx(self.ir_parts.covenants.len()));
         self.ir_parts.order.push(g);
         let Some(require) = &c.require else { return };
-        let (op, lhs, rhs) = match &require.kind {
-            ExprKind::Binary(ast::BinaryOp::Cmp(op), l, r) => (*op, self.simple(l), self.simple(r)),
+        let (op, lhs, rhs, rhs_style) = match &require.kind {
+            ExprKind::Binary(ast::BinaryOp::Cmp(op), l, r) => (*op, self.simple(l), self.simple(r), r.written_style()),
             _ => {
                 self.misuse(
                     require.span,
@@ -857,7 +859,7 @@ impl<'s> Resolver<'s> {
                     "a covenant compares a value with its limit: `require dscr >= 1.25x`",
                 );
                 let b = self.simple(require);
-                (ast::CmpOp::Eq, b, b)
+                (ast::CmpOp::Eq, b, b, require.written_style())
             }
         };
         self.pending.require_spans.push(require.span);
@@ -908,6 +910,7 @@ impl<'s> Resolver<'s> {
             op,
             lhs,
             rhs,
+            rhs_style,
             value_ty: crate::types::Type::Error,
             tested,
             when,
@@ -931,7 +934,7 @@ impl<'s> Resolver<'s> {
     fn expr(&mut self, e: &ast::Expr) -> ExprId {
         let span = e.span;
         match &e.kind {
-            ExprKind::Number(n) => self.push(Node::Const(Value::Num(*n)), span),
+            ExprKind::Number(n, _) => self.push(Node::Const(Value::Num(*n)), span),
             ExprKind::Money(n, c) => {
                 // The literal's currency lives only in its type.
                 let id = self.push(Node::Const(Value::Num(*n)), span);

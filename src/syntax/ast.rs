@@ -355,7 +355,8 @@ impl BinaryOp {
 
 #[derive(Clone, Debug, Serialize)]
 pub enum ExprKind {
-    Number(Decimal),
+    /// A number, percent or multiple literal: its value (`50%` is 0.5) and how it was written.
+    Number(Decimal, NumberLiteral),
     Money(Decimal, String),
     Date(#[serde(serialize_with = "serialize_date")] Date),
     Duration(i64, DurationUnit),
@@ -376,6 +377,55 @@ pub enum ExprKind {
     Binary(BinaryOp, Box<Expr>, Box<Expr>),
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     Call { name: Ident, args: Vec<Arg> },
+}
+
+/// How a number literal was written, which the formatter keeps and tables show values in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NumberLiteral {
+    pub style: LiteralStyle,
+    /// The literal as written: `10_000_000`, `50%`, `1.25x`.
+    pub text: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum LiteralStyle {
+    Plain,
+    Percent,
+    Multiple,
+}
+
+impl Expr {
+    /// How a value computed by this expression reads as written: the style of the percent
+    /// or multiple literal it ends with (outside brackets: `ltv - 5%` reads as a percent,
+    /// `(ltv - 5%)` does not). A multiple must also begin with a number literal, so that
+    /// `2 * 1.25x` reads as a multiple and `ebitda * 1.25x` as a plain number.
+    pub fn written_style(&self) -> LiteralStyle {
+        match self.last_literal() {
+            Some(LiteralStyle::Percent) => LiteralStyle::Percent,
+            Some(LiteralStyle::Multiple) if self.starts_with_number() => LiteralStyle::Multiple,
+            _ => LiteralStyle::Plain,
+        }
+    }
+
+    /// The style of the literal this expression's text ends with, if it ends with one. A
+    /// node whose span reaches past its last operand was written in brackets.
+    fn last_literal(&self) -> Option<LiteralStyle> {
+        match &self.kind {
+            ExprKind::Number(_, lit) if self.span.len() == lit.text.len() => Some(lit.style),
+            ExprKind::Binary(_, _, last) | ExprKind::Unary(_, last) | ExprKind::If(_, _, last) if last.span.end == self.span.end => last.last_literal(),
+            _ => None,
+        }
+    }
+
+    fn starts_with_number(&self) -> bool {
+        match &self.kind {
+            ExprKind::Number(..) | ExprKind::Money(..) | ExprKind::Date(_) | ExprKind::Duration(..) => true,
+            ExprKind::Binary(_, first, _) | ExprKind::Field(first, _) | ExprKind::Index(first, _) | ExprKind::DurationOf { count: first, .. } => {
+                first.span.start == self.span.start && first.starts_with_number()
+            }
+            _ => false,
+        }
+    }
 }
 
 fn serialize_date<S: serde::Serializer>(d: &Date, s: S) -> Result<S::Ok, S::Error> {

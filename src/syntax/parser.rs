@@ -810,7 +810,8 @@ impl<'a> Parser<'a> {
                     None => ExprKind::Duration(count.saturating_mul(scale), unit),
                     Some(calendars) => {
                         let calendars = self.calendars_in(Some(calendars), unit)?;
-                        let count = Box::new(Expr { kind: ExprKind::Number(Decimal::from(count)), span: self.span(&n) });
+                        let literal = NumberLiteral { style: LiteralStyle::Plain, text: n.as_str().to_string() };
+                        let count = Box::new(Expr { kind: ExprKind::Number(Decimal::from(count), literal), span: self.span(&n) });
                         ExprKind::DurationOf { count, unit, scale, calendars }
                     }
                 }
@@ -821,7 +822,7 @@ impl<'a> Parser<'a> {
                 // Exact only when ×100 gives the literal back: 7.9228162514264337593543950335%
                 // would need 30 places.
                 match n.checked_div(Decimal::ONE_HUNDRED).filter(|p| p.checked_mul(Decimal::ONE_HUNDRED) == Some(n)) {
-                    Some(p) => ExprKind::Number(p),
+                    Some(p) => ExprKind::Number(p, NumberLiteral { style: LiteralStyle::Percent, text: text.to_string() }),
                     None => {
                         return Err(SyntaxError::BadLiteral {
                             what: "percent",
@@ -834,8 +835,11 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            Rule::multiple => ExprKind::Number(self.number(&first(pair)?)?),
-            Rule::number => ExprKind::Number(self.number(&pair)?),
+            Rule::multiple => {
+                let text = pair.as_str().to_string();
+                ExprKind::Number(self.number(&first(pair)?)?, NumberLiteral { style: LiteralStyle::Multiple, text })
+            }
+            Rule::number => ExprKind::Number(self.number(&pair)?, NumberLiteral { style: LiteralStyle::Plain, text: pair.as_str().to_string() }),
             Rule::string => ExprKind::Text(self.string(pair)?),
             Rule::boolean => ExprKind::Bool(pair.as_str() == "true"),
             Rule::input_ref => ExprKind::Input,
