@@ -2,6 +2,8 @@
 //! stderr; exit 0 on success, 1 when tests fail (or a breach with `--fail-on-breach`), 2 on
 //! an invalid program, invalid data or bad usage.
 
+mod diff;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -155,6 +157,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = TestFormat::Text)]
         format: TestFormat,
     },
+    /// Rewrite programs in the canonical layout, comments and literals kept as written.
+    Fmt {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Change nothing: show a diff of each file not in the canonical layout, and exit 1.
+        #[arg(long)]
+        check: bool,
+    },
     /// Print the JSON Schema (draft 2020-12) of the facility data the program reads.
     Schema { file: PathBuf },
     /// Evaluate many facilities: JSON Lines in, one JSON report per line out, in order.
@@ -261,6 +271,7 @@ pub fn main() -> ExitCode {
             run(&program, &data, limits, scenarios, all_scenarios, format, fail_on_breach)
         }
         Command::Test { files, format } => test(&files, limits, &loader, format),
+        Command::Fmt { files, check } => fmt(&files, check),
         Command::Explain { file, data, name, scenario, format, depth } => match compile(&file, limits, &loader) {
             Ok(program) => explain(&program, &data, limits, &name, scenario.as_deref(), format, depth),
             Err(code) => code,
@@ -274,6 +285,41 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
     }
+}
+
+/// `covenant fmt`: exit 0 when every file is (or now is) formatted, 1 when `--check` found
+/// one that is not, 2 when a file cannot be read, parsed or written.
+fn fmt(files: &[PathBuf], check: bool) -> ExitCode {
+    let mut code = OK;
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                warn(format_args!("error: cannot read `{}`: {}\n", file.display(), e.to_string().to_lowercase()));
+                code = INVALID;
+                continue;
+            }
+        };
+        let formatted = match covenant::format::format_source(&file.display().to_string(), &text) {
+            Ok(f) => f,
+            Err(e) => {
+                print_diagnostic(&e);
+                code = INVALID;
+                continue;
+            }
+        };
+        if formatted == text {
+            continue;
+        }
+        if check {
+            print!("{}", diff::unified(&file.display().to_string(), &text, &formatted));
+            code = code.max(FAILED);
+        } else if let Err(e) = std::fs::write(file, formatted) {
+            warn(format_args!("error: cannot write `{}`: {}\n", file.display(), e.to_string().to_lowercase()));
+            code = INVALID;
+        }
+    }
+    ExitCode::from(code)
 }
 
 /// Reads the data file, refusing it by its length over `max_data_bytes` before reading it
