@@ -372,3 +372,21 @@ fn table_renders_a_headroom_near_the_decimal_range() {
     let table = covenant::report::table::render(&r);
     assert!(table.contains("999,999,999,999,999,999,999,999,999,900.00%"), "{table}");
 }
+
+/// A value is shown as a percent or multiple when it was written ending in such a literal,
+/// read from the syntax tree: a name ending in `x` is no multiple (`2 * idx` was shown as
+/// `6.00x` when the style was guessed from the source text), brackets hide the literal, and a
+/// limit read from a schedule takes the style of its values.
+#[test]
+fn values_are_shown_in_the_style_of_the_literal_they_end_with() {
+    use covenant::report::NumberStyle::{Multiple, Percent, Plain};
+    let src = "input { as_of: Date }\nlet idx = 3\nlet by_name = 2 * idx\nlet pct = idx - 5%\nlet bracketed = (idx - 5%)\nlet mult = 2 * 1.25x\nlet named_mult = idx * 1.25x\nschedule cap(d: Date) -> Number { else => 65% }\nlet from_schedule = cap(as_of)\n";
+    let styles = report(src, AS_OF).value_styles;
+    let style = |name: &str| styles[name];
+    assert_eq!(style("by_name"), Plain);
+    assert_eq!(style("pct"), Percent);
+    assert_eq!(style("bracketed"), Plain);
+    assert_eq!(style("mult"), Multiple);
+    assert_eq!(style("named_mult"), Plain);
+    assert_eq!(style("from_schedule"), Percent);
+}
