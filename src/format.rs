@@ -545,7 +545,7 @@ impl<'a> Formatter<'a> {
         let open = self.at(ty.span.start as usize);
         let close = if optional { self.last_code_before(ty.span.end as usize).saturating_sub(1) } else { self.last_code_before(ty.span.end as usize) };
         let written_on_lines = self.tokens.get(open + 1..=close).is_some_and(|ts| ts.iter().any(|t| t.newlines > 0));
-        if !(multiline || written_on_lines) || fields.is_empty() && !written_on_lines {
+        if !written_on_lines && (!multiline || fields.is_empty()) {
             self.run(ty.span.start as usize, ty.span.end as usize, indent, 0);
             return;
         }
