@@ -24,7 +24,17 @@ pub fn format_source(name: &str, text: &str) -> Result<String, CompileError> {
         return Err(fail(crate::syntax::SyntaxError::TooLarge { name: name.to_string(), size: text.len(), limit: limits.max_source_bytes }));
     }
     let src = NamedSource::new(name, Arc::<str>::from(text));
-    let module = crate::syntax::parse(text, FileId(0), &src, limits.max_nesting).map_err(fail)?;
+    let parse = || crate::syntax::parse(text, FileId(0), &src, limits.max_nesting);
+    // Parsing recurses once per nesting level: on a thread whose stack is sized for the
+    // limit, as compiling does, whatever thread the caller (an editor's server) uses.
+    let stack = crate::COMPILE_STACK_BASE + limits.max_nesting.saturating_mul(crate::COMPILE_STACK_PER_LEVEL);
+    let module = std::thread::scope(|scope| {
+        match std::thread::Builder::new().name("covenant-format".into()).stack_size(stack).spawn_scoped(scope, parse) {
+            Ok(handle) => handle.join().ok(),
+            Err(_) => Some(parse()),
+        }
+    });
+    let module = module.ok_or_else(|| crate::internal_compile_error("the formatter's thread stopped"))?.map_err(fail)?;
     Ok(Formatter::new(text).module(&module))
 }
 
@@ -382,6 +392,13 @@ impl<'a> Formatter<'a> {
             }
             Item::Calendar { holidays, span, .. } => {
                 let open = self.open_brace(span.start as usize);
+                let close = self.last_code_before(span.end as usize);
+                if self.tokens.get(open..close).is_some_and(|ts| ts.iter().any(|t| t.kind == Kind::Comment)) {
+                    // A comment inside cannot share the one line: laid out as a block.
+                    let clause = self.expr_clause(holidays, 1);
+                    self.block(span.start as usize, open, span.end as usize, vec![clause], 0);
+                    return;
+                }
                 self.unit(span.start as usize, self.start_of(open), 0, 0);
                 self.push(" { ");
                 self.cursor = open + 1;

@@ -195,6 +195,45 @@ fn an_untidy_program_takes_the_canonical_layout() {
     insta::assert_snapshot!(check_invariants("untidy.cov", UNTIDY));
 }
 
+/// Comments in every position: before and after braces, inside argument lists and clauses,
+/// before a closing brace, after the last item.
+const COMMENTED: &str = r#"# lead
+input { as_of: Date   # trailing after first field
+  x: Number }  # after input
+calendar { # inside calendar
+  holidays [] }
+let a = 1 # one
+# between
+let b = f(1, # in args
+  2)
+fn f(p: Number, # param comment
+     q: Number) -> Number = p + q
+covenant c { # after brace
+  require a <= 2 # req
+  # before tested
+  tested quarterly # tq
+  cure equity into input.x { # cure open
+    limit 2 total # lim
+  } # cure close
+  # before close
+} # after close
+schedule s(k: Number) -> Number {
+  # first
+  < 1 => 1 # row
+  else => 2
+}
+test "t" {
+  expect a == 1
+  expect b ==
+    3 # end
+}
+"#;
+
+#[test]
+fn comments_stay_where_they_were_written() {
+    insta::assert_snapshot!(check_invariants("commented.cov", COMMENTED));
+}
+
 #[test]
 fn a_standard_library_module_in_canonical_layout() {
     let text = std::fs::read_to_string("stdlib/crypto.cov").expect("readable");
