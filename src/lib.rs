@@ -34,6 +34,7 @@ pub mod dates;
 pub mod eval;
 pub mod evaluation;
 pub mod explain;
+pub mod html;
 mod expect;
 pub mod ir;
 pub mod lending;
