@@ -122,8 +122,9 @@ pub fn render(program: &Program, reports: &[Report]) -> String {
                 h.raw("<section class=\"compare\">");
                 h.element("h2", "", &format!("{} beside the base case", case_name(s)));
                 h.raw("<div class=\"cols\"><section>").element("h3", "muted", "Base case");
+                summary(&mut h, base);
                 sections(&mut h, base, Some(s), &triggers);
-                h.raw("</section><section>").element("h3", "", &case_name(s));
+                h.raw("</section><section>").element("h3", "", &format!("Scenario {}", s.scenario.as_deref().unwrap_or_default()));
                 summary(&mut h, s);
                 sections(&mut h, s, Some(base), &triggers);
                 h.raw("</section></div></section>\n");
@@ -141,7 +142,12 @@ pub fn render(program: &Program, reports: &[Report]) -> String {
         }
     }
     h.raw("<footer>").text(&format!("Covenant {} report. Figures as the table output writes them; bars are drawn to scale from them.", env!("CARGO_PKG_VERSION"))).raw("</footer>");
-    page(&format!("{facility} — as of {}", first.as_of), &h.into_string())
+    // A line per block, for diffs and reviewed snapshots; escaped text cannot hold a tag.
+    let mut body = h.into_string();
+    for tag in ["</tr>", "</h2>", "</h3>", "</svg>", "</div>", "</table>", "</p>", "<tbody>"] {
+        body = body.replace(tag, &format!("{tag}\n"));
+    }
+    page(&format!("{facility} — as of {}", first.as_of), &body)
 }
 
 fn case_name(r: &Report) -> String {
@@ -176,8 +182,11 @@ fn summary(h: &mut Html, r: &Report) {
     h.raw("<div class=\"summary\">");
     let breached = r.covenants.values().filter(|c| c.status == "breach").count();
     let tested = r.covenants.values().filter(|c| c.status == "pass" || c.status == "breach").count();
+    let plural = |n: usize, word: &str| if n == 1 { word.to_string() } else { format!("{word}s") };
     if breached > 0 {
-        h.element("span", "pill breach", &format!("{breached} of {tested} covenants breached"));
+        h.element("span", "pill breach", &format!("{breached} of {tested} {} breached", plural(tested, "covenant")));
+    } else if tested == 1 {
+        h.element("span", "pill pass", "the tested covenant passes");
     } else if tested > 0 {
         h.element("span", "pill pass", &format!("all {tested} tested covenants pass"));
     }
@@ -192,7 +201,7 @@ fn summary(h: &mut Html, r: &Report) {
         h.element("span", "pill triggered", &format!("{name}: event of default"));
     }
     if !r.errors.is_empty() {
-        h.element("span", "pill error", &format!("{} errors", r.errors.len()));
+        h.element("span", "pill error", &format!("{} {}", r.errors.len(), plural(r.errors.len(), "error")));
     }
     h.raw("</div>");
 }

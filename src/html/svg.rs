@@ -77,10 +77,12 @@ impl Scale {
     }
 }
 
+/// Inline in HTML, where the parser gives `<svg>` its namespace: no `xmlns`, so that the page
+/// holds no URL at all.
 fn svg_open(out: &mut String, width: f64, height: f64, label: &str) {
     let _ = write!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
+        "<svg width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"{}\">",
         escape(label),
         w = c(width),
         h = c(height)
