@@ -373,7 +373,8 @@ mod tests {
             Step { label: "proceeds".into(), value: -60.0, text: "60".into(), total: false, tone: Tone::Pass },
             Step { label: "shortfall".into(), value: 40.0, text: "40".into(), total: true, tone: Tone::Breach },
         ];
-        let svg = waterfall(&steps, 300.0, "w", 0.0);
+        // Three slots of (316 − 2 × 8) / 3 = 100 px, columns 60 px wide.
+        let svg = waterfall(&steps, 316.0, "w", 0.0);
         // Plot 200 px tall from y 38: 100 at 38, 40 at 38 + 200 × 0.6 = 158, 0 at 238.
         assert!(svg.contains("y=\"38.0\" width=\"60.0\" height=\"120.0\""), "{svg}");
         assert!(svg.contains("y=\"158.0\" width=\"60.0\" height=\"80.0\""), "{svg}");
