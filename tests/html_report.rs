@@ -106,6 +106,10 @@ fn every_scenario_beside_the_base_case() {
     assert_eq!(html.matches("<td class=\"case\">").count(), 5);
     assert_eq!(html.matches("beside the base case</h2>").count(), 4);
     assert_eq!(html.matches("<div class=\"cols\">").count(), 4);
+    // An LTV over a trigger is coloured in the stress table: convergence's eligible LTV of
+    // 103.45% is over enforcement's 90% (red); the base case's 61.07% over none.
+    assert!(html.contains("<td class=\"num breach\">103.45%</td>"));
+    assert!(html.contains("<td class=\"num\">61.07%</td>"));
 }
 
 #[test]

@@ -93,6 +93,8 @@ th, td { padding: 4px 8px; border-bottom: 1px solid var(--line); text-align: lef
 th { font-weight: 600; color: var(--muted); font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 td.date { white-space: nowrap; }
+td.breach { color: var(--breach); font-weight: 600; }
+td.warn { color: #b45f00; font-weight: 600; }
 td.case { min-width: 180px; }
 table.stress { font-size: 12.5px; }
 table.stress th.num { white-space: normal; }

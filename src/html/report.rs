@@ -291,6 +291,35 @@ fn covenants(h: &mut Html, r: &Report, peer: Option<&Report>, width: f64) {
     }
 }
 
+/// The markers of the triggers that test value `name` (at `at`), and the bar's colour: red
+/// when an enforcement trigger holds, amber when a call does, green when none does, neutral
+/// when no trigger tests it.
+fn against_triggers(name: &str, at: f64, style: NumberStyle, triggers: &[Trigger]) -> (Tone, Vec<Marker>) {
+    let mut tone = Tone::Neutral;
+    let mut markers = Vec::new();
+    for t in triggers.iter().filter(|t| t.value == name) {
+        let threshold = json_cell(&Json::String(crate::report::number(t.threshold)), style);
+        let Some(limit) = t.threshold.to_f64() else { continue };
+        // A release trigger (`ltv < 55%`) returns collateral: not a warning.
+        let releases = matches!(t.op, CmpOp::Lt | CmpOp::Le);
+        let marker_tone = match (t.is_call, releases) {
+            (_, true) => Tone::Neutral,
+            (true, false) => Tone::Warn,
+            (false, false) => Tone::Breach,
+        };
+        // Green once a trigger is drawn and none holds; a value with no trigger stays neutral.
+        if holds(at, t.op, limit) && marker_tone != Tone::Neutral {
+            if tone != Tone::Breach {
+                tone = marker_tone;
+            }
+        } else if tone == Tone::Neutral {
+            tone = Tone::Pass;
+        }
+        markers.push(Marker { at: limit, label: format!("{} {} {threshold}", t.rule, t.op.symbol()), tone: marker_tone });
+    }
+    (tone, markers)
+}
+
 fn ltvs(h: &mut Html, r: &Report, peer: Option<&Report>, triggers: &[Trigger], width: f64) {
     let names = ltv_names(r, triggers);
     if names.is_empty() {
@@ -302,28 +331,7 @@ fn ltvs(h: &mut Html, r: &Report, peer: Option<&Report>, triggers: &[Trigger], w
         let Some(at) = position(v) else { continue };
         let style = ratio_style(r, name);
         let shown = json_cell(v, style);
-        let mut tone = Tone::Neutral;
-        let mut markers = Vec::new();
-        for t in triggers.iter().filter(|t| &t.value == name) {
-            let threshold = json_cell(&Json::String(crate::report::number(t.threshold)), style);
-            let Some(limit) = t.threshold.to_f64() else { continue };
-            // A release trigger (`ltv < 55%`) returns collateral: not a warning.
-            let releases = matches!(t.op, CmpOp::Lt | CmpOp::Le);
-            let marker_tone = match (t.is_call, releases) {
-                (_, true) => Tone::Neutral,
-                (true, false) => Tone::Warn,
-                (false, false) => Tone::Breach,
-            };
-            // Green once a trigger is drawn and none holds; a value with no trigger stays neutral.
-            if holds(at, t.op, limit) && marker_tone != Tone::Neutral {
-                if tone != Tone::Breach {
-                    tone = marker_tone;
-                }
-            } else if tone == Tone::Neutral {
-                tone = Tone::Pass;
-            }
-            markers.push(Marker { at: limit, label: format!("{} {} {threshold}", t.rule, t.op.symbol()), tone: marker_tone });
-        }
+        let (tone, markers) = against_triggers(name, at, style, triggers);
         h.raw("<div class=\"rule\"><div class=\"rule-head\">").element("span", "rule-name", name).element("span", "rule-figures", &shown).raw("</div>");
         let scale_to = peer.and_then(|p| p.values.get(name.as_str())).and_then(position).unwrap_or(0.0);
         let b = Bar { value: at, label: shown.clone(), tone, markers, scale_to };
@@ -539,8 +547,15 @@ fn stress_table(h: &mut Html, reports: &[Report], triggers: &[Trigger]) {
             h.raw("</td>");
         }
         for name in &ltv {
-            let shown = r.values.get(name.as_str()).map_or("—".into(), |v| json_cell(v, ratio_style(r, name)));
-            h.element("td", "num", &shown);
+            let value = r.values.get(name.as_str());
+            let shown = value.map_or("—".into(), |v| json_cell(v, ratio_style(r, name)));
+            let tone = value.and_then(position).map_or(Tone::Neutral, |at| against_triggers(name, at, ratio_style(r, name), triggers).0);
+            let class = match tone {
+                Tone::Breach => "num breach",
+                Tone::Warn => "num warn",
+                _ => "num",
+            };
+            h.element("td", class, &shown);
         }
         for name in first.margin_calls.keys() {
             h.raw("<td class=\"num\">");
