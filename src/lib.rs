@@ -35,6 +35,7 @@ pub mod eval;
 pub mod evaluation;
 pub mod explain;
 pub mod format;
+pub mod html;
 mod expect;
 pub mod ir;
 pub mod lending;

@@ -103,6 +103,8 @@ fn parse_size(text: &str) -> Result<usize, String> {
 enum Format {
     Table,
     Json,
+    /// One self-contained page (inline CSS and SVG) for people to read.
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -383,6 +385,14 @@ fn run(program: &Program, data: &Path, limits: Limits, scenarios: Vec<String>, a
             all => covenant::to_json_limited(all, true, limit),
         }
         .map(|j| j + "\n"),
+        Format::Html => {
+            let page = covenant::html::report::render(program, &reports);
+            if page.len() > limit {
+                Err(OutputError::TooLarge { limit })
+            } else {
+                Ok(page)
+            }
+        }
         Format::Table => {
             let text = reports.iter().map(covenant::report::table::render).collect::<Vec<_>>().join("\n");
             if text.len() > limit {

@@ -134,7 +134,8 @@ pub fn cell(v: &Json) -> String {
     json_cell(v, NumberStyle::Plain)
 }
 
-fn json_cell(v: &Json, style: NumberStyle) -> String {
+/// A report value as the table shows it, numbers in the style the program wrote them.
+pub fn json_cell(v: &Json, style: NumberStyle) -> String {
     match v {
         Json::Null => "—".into(),
         Json::String(s) => {
