@@ -79,9 +79,12 @@ fn handle(session: &mut Session, input: &str) -> Step {
     Step::Print(if is_declaration(input) { session.define(input) } else { session.eval(input, false) })
 }
 
+/// A declaration begins with its keyword and a space (`let x`, `covenant c`, `input {`);
+/// `input.btc.price` is an expression.
 fn is_declaration(input: &str) -> bool {
     let first = input.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
-    session::ITEM_KEYWORDS.contains(&first)
+    let rest = input.get(first.len()..).unwrap_or("");
+    session::ITEM_KEYWORDS.contains(&first) && rest.starts_with(|c: char| c.is_whitespace() || c == '{' || c == '"')
 }
 
 fn meta_command(session: &mut Session, meta: &str) -> Step {

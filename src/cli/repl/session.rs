@@ -89,10 +89,14 @@ impl Session {
         }
         self.scenario = name.map(str::to_string);
         let what = self.program.ir().scenarios.iter().find(|s| Some(&*s.name) == name);
-        Ok(match what {
-            Some(s) => format!("scenario {}{}\n", s.name, s.title.as_ref().map_or(String::new(), |t| format!(": {t}"))),
-            None => "base case\n".into(),
-        })
+        let mut out = match what {
+            Some(s) => format!("scenario {}{}", s.name, s.title.as_ref().map_or(String::new(), |t| format!(": {t}"))),
+            None => "base case".into(),
+        };
+        if !self.shocks.is_empty() {
+            out.push_str(&format!(", with the what-if {} (`:unshock` removes it)", self.shocks.join(", ")));
+        }
+        Ok(out + "\n")
     }
 
     /// Re-reads the script (or another one). Declarations typed since are kept on `:reload`
@@ -541,8 +545,9 @@ impl Diagnostic for Relocated<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let labels = self.inner.labels()?;
         let (shift, len) = (self.shift, self.len);
-        Some(Box::new(labels.filter(move |l| (shift..=shift + len).contains(&l.offset())).map(move |l| {
-            let start = l.offset() - shift;
+        // A label just past the text (the end of the input) stays at its end.
+        Some(Box::new(labels.filter(move |l| (shift..=shift + len + 1).contains(&l.offset())).map(move |l| {
+            let start = (l.offset() - shift).min(len);
             let length = l.len().min(len.saturating_sub(start));
             LabeledSpan::new(l.label().map(str::to_string), start, length)
         })))
