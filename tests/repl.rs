@@ -142,7 +142,7 @@ fn every_meta_command() {
     let input = "\
 :help
 :rules
-:explain ltv_call.amount
+:explain ltv_call.amount 1
 :explain ltv_cal
 :inputs
 :data examples/data/gpu_abl.json

@@ -33,8 +33,8 @@ const COMMANDS: &[(&str, &str, &str)] = &[
     ("scenario", "NAME|none", "evaluate under a scenario of the script, or the base case"),
     ("shock", "PATH OP VALUE", "a what-if on the data, e.g. `:shock input.btc.price *= 80%`; shocks add up"),
     ("unshock", "", "remove every what-if shock"),
-    ("type", "EXPR", "the type of an expression"),
-    ("explain", "NAME", "why a figure is what it is, down to the data"),
+    ("type", "EXPR", "the type of an expression, or a function's signature"),
+    ("explain", "NAME [DEPTH]", "why a figure is what it is, down to the data (DEPTH levels of it)"),
     ("rules", "", "every pool and rule with its status, as the report shows them"),
     ("inputs", "", "the data's paths and values"),
     ("quit", "", "leave (Ctrl-D does too)"),
@@ -124,9 +124,10 @@ fn meta_command(session: &mut Session, meta: &str) -> Step {
 
 fn help() -> String {
     let mut out = String::from(
-        "Type an expression to evaluate it (`ltv`, `btc.eligible_value`, `ltv_call.amount`), or a declaration\n\
-         (`let`, `fn`, `schedule`, `covenant`, `margin_call`, ...) to add it; a declaration of a name that\n\
-         exists replaces it, and what changed is listed. Input continues while a bracket or block is open.\n\n",
+        "Type an expression to evaluate it (`ltv`, `btc.eligible_value`, `ltv_call.amount`; `ltv as percent`\n\
+         shows a ratio as a percentage), or a declaration (`let`, `fn`, `schedule`, `covenant`, ...) to add\n\
+         it; a declaration of a name that exists replaces it, and what that changed is listed. Input\n\
+         continues while a bracket or block is open.\n\n",
     );
     for (name, args, what) in COMMANDS {
         let head = if args.is_empty() { format!(":{name}") } else { format!(":{name} {args}") };

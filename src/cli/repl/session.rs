@@ -209,13 +209,19 @@ impl Session {
         let (program, _) = self.compile(None, true)?;
         let evaluation = self.evaluate(&program)?;
         let mut report = evaluation.report().map_err(|e| crate::cli::render_diagnostic(&covenant::EvalError::from(e)))?;
-        report.scenario = self.scenario.clone();
-        report.scenario_title = (!self.shocks.is_empty()).then(|| format!("what-if {}", self.shocks.join(", ")));
+        if !self.shocks.is_empty() {
+            report.scenario = Some(self.scenario.clone().unwrap_or_else(|| "base case".into()));
+            report.scenario_title = Some(format!("what-if {}", self.shocks.join(", ")));
+        }
         Ok(report)
     }
 
     /// An expression: its value as the report prints it, and its type when asked for.
     pub fn eval(&self, expr: &str, with_type: bool) -> Outcome {
+        if let Some(f) = self.program.ir().fns.iter().find(|f| with_type && &*f.name == expr.trim()) {
+            let params: Vec<String> = f.params.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+            return Ok(format!("{}({}) -> {}\n", f.name, params.join(", "), f.ret));
+        }
         if !with_type && self.is_rule(expr.trim()) {
             // A rule or pool named alone: its figures, as the report has them.
             let prefix = format!("{}.", expr.trim());
@@ -321,15 +327,26 @@ impl Session {
         Ok(table::render(&report))
     }
 
-    pub fn explain(&self, name: &str) -> Outcome {
+    /// `:explain NAME [DEPTH]`: the tree behind a figure, cut at `DEPTH` levels when given.
+    pub fn explain(&self, arg: &str) -> Outcome {
+        let (name, depth) = match arg.trim().rsplit_once(char::is_whitespace) {
+            Some((name, depth)) if depth.parse::<usize>().is_ok() => (name.trim(), depth.parse::<usize>().ok()),
+            _ => (arg.trim(), None),
+        };
         let (program, _) = self.compile(None, true)?;
         let evaluation = self.evaluate(&program)?;
-        match evaluation.explain(name.trim()) {
-            Some(why) => Ok(covenant::explain::render_tree(&why)),
+        match evaluation.explain(name) {
+            Some(mut why) => {
+                if let Some(d) = depth {
+                    covenant::explain::prune(&mut why, d);
+                }
+                let tree = covenant::explain::render_tree(&why);
+                Ok(tree.replace(&format!("scenario `{WHAT_IF}`"), &format!("the what-if `{}`", self.shocks.join(", "))))
+            }
             None => {
                 let names = evaluation.figure_names();
-                let help = covenant::resolve::suggestion(name.trim(), names.iter().map(String::as_str), "figure");
-                Err(format!("error: no figure `{}` to explain\n  help: {help}\n", covenant::text::escape_controls(name.trim())))
+                let help = covenant::resolve::suggestion(name, names.iter().map(String::as_str), "figure");
+                Err(format!("error: no figure `{}` to explain\n  help: {help}\n", covenant::text::escape_controls(name)))
             }
         }
     }
@@ -452,14 +469,10 @@ fn styled(v: &Json, style: NumberStyle) -> String {
 
 /// The figures of the report, one line each, as the table shows them.
 fn figures(r: &Report) -> Vec<(String, String)> {
+    // The rules first: what an analyst looks for after a change.
     let mut out = Vec::new();
-    for (name, v) in &r.values {
-        if name != IT {
-            out.push((name.clone(), styled(v, r.value_styles.get(name).copied().unwrap_or_default())));
-        }
-    }
     let json = serde_json::to_value(r).unwrap_or(Json::Null);
-    for section in ["collateral", "covenants", "margin_calls", "liquidations", "defaults"] {
+    for section in ["covenants", "margin_calls", "liquidations", "defaults", "collateral"] {
         let Some(Json::Object(rules)) = json.get(section) else { continue };
         for (name, rule) in rules {
             let Json::Object(fields) = rule else { continue };
@@ -469,6 +482,11 @@ fn figures(r: &Report) -> Vec<(String, String)> {
                 }
                 out.push((format!("{name}.{field}"), table::cell(v)));
             }
+        }
+    }
+    for (name, v) in &r.values {
+        if name != IT {
+            out.push((name.clone(), styled(v, r.value_styles.get(name).copied().unwrap_or_default())));
         }
     }
     out
