@@ -69,14 +69,14 @@ let broken = (1 +
     let (transcript, code) = session(MINER, input);
     assert_eq!(code, 1, "three inputs failed: {transcript}");
     // 93,474,562.50 / 2 + 29,344,000 = 76,081,281.25; 75,000,000 / 76,081,281.25 = 0.98579.
-    assert!(transcript.contains("defined `stressed_eligible`\n0.9858\n"), "{transcript}");
+    assert!(transcript.contains("defined `stressed_eligible`\n  stressed_eligible: 76,081,281.25 USD\n0.9858\n"), "{transcript}");
     assert!(transcript.contains("`+` does not apply to Number and Money(USD)"), "{transcript}");
     assert!(transcript.contains("unknown name `nonsense_name`"), "{transcript}");
     assert!(transcript.contains("division by zero"), "{transcript}");
     // The input left open at the end of the input is reported, pointing into the typed text.
     assert!(transcript.contains("<repl>"), "{transcript}");
     // The session went on with its state: the definition still answers.
-    assert!(transcript.contains("76,081,281.25 USD\n"), "{transcript}");
+    assert!(transcript.contains("division by zero (at <repl>:1:1)\n76,081,281.25 USD\n"), "{transcript}");
     insta::assert_snapshot!(transcript);
 }
 

@@ -286,7 +286,7 @@ impl Session {
             (false, false) => format!("redefined {}\n", quoted(&named)),
         };
         if let (Some(before), Ok(after)) = (before, self.report()) {
-            out.push_str(&changes(&before, &after, &named));
+            out.push_str(&changes(&before, &after));
         }
         Ok(out)
     }
@@ -302,7 +302,7 @@ impl Session {
         }
         let mut out = format!("what-if: {}\n", self.shocks.join(", "));
         if let (Some(before), Ok(after)) = (before, self.report()) {
-            out.push_str(&changes(&before, &after, &[]));
+            out.push_str(&changes(&before, &after));
         }
         Ok(out)
     }
@@ -315,7 +315,7 @@ impl Session {
         self.shocks.clear();
         let mut out = String::from("shocks removed\n");
         if let (Some(before), Ok(after)) = (before, self.report()) {
-            out.push_str(&changes(&before, &after, &[]));
+            out.push_str(&changes(&before, &after));
         }
         Ok(out)
     }
@@ -492,14 +492,11 @@ fn figures(r: &Report) -> Vec<(String, String)> {
     out
 }
 
-/// What changed between two reports, one figure a line; `quiet` names are not repeated.
-fn changes(before: &Report, after: &Report, quiet: &[String]) -> String {
+/// What changed between two reports, one figure a line.
+fn changes(before: &Report, after: &Report) -> String {
     let old = figures(before);
     let mut out = String::new();
     for (name, new) in figures(after) {
-        if quiet.contains(&name) {
-            continue;
-        }
         match old.iter().find(|(n, _)| *n == name) {
             Some((_, was)) if *was != new => out.push_str(&format!("  {name}: {was} → {new}\n")),
             None => out.push_str(&format!("  {name}: {new}\n")),
