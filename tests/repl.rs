@@ -175,7 +175,8 @@ debt
 
 /// Drives the REPL on a real pseudo-terminal (util-linux `script` allocates it and passes
 /// the keys typed): Tab completes a rule name, a rule field and an input field, an open
-/// bracket continues the input, Ctrl-C cancels a line, Ctrl-D quits, and the history is
+/// bracket continues the input, Ctrl-C cancels a line, keywords and numbers are coloured,
+/// Ctrl-D quits, and the history is
 /// written where `COVENANT_HISTORY` says.
 #[test]
 fn on_a_terminal_completion_continuation_and_ctrl_c() {
@@ -249,6 +250,11 @@ fn on_a_terminal_completion_continuation_and_ctrl_c() {
     keys("this is never evaluated\x03");
     keys("residual(14)\r");
     wait_for("60.83%");
+    // Keywords and numbers are coloured as they are typed.
+    keys("if true then 5% else 2\r");
+    wait_for("else 2\n0.05");
+    let raw = String::from_utf8_lossy(&screen.lock().expect("lock")).into_owned();
+    assert!(raw.contains("\x1b[1;35mif\x1b[0m") && raw.contains("\x1b[33m5%\x1b[0m"), "{raw:?}");
     keys("\x04");
     let status = child.wait().expect("the session ends");
     reader.join().expect("reader");
