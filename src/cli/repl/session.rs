@@ -72,7 +72,15 @@ impl Session {
     }
 
     pub fn load_data(&mut self, path: &Path) -> Outcome {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("error: cannot read `{}`: {}\n", path.display(), e.to_string().to_lowercase()))?;
+        let cannot = |e: std::io::Error| format!("error: cannot read `{}`: {}\n", path.display(), e.to_string().to_lowercase());
+        // Refused by its length before it is read whole, as `run` refuses it.
+        let size = std::fs::metadata(path).map_err(cannot)?.len();
+        let limit = self.limits.max_data_bytes;
+        if usize::try_from(size).unwrap_or(usize::MAX) > limit {
+            let size = usize::try_from(size).unwrap_or(usize::MAX);
+            return Err(crate::cli::render_diagnostic(&covenant::EvalError::from(covenant::DataError::TooLarge { size, limit })));
+        }
+        let text = std::fs::read_to_string(path).map_err(cannot)?;
         if let Err(e) = self.program.bind_text(&text) {
             return Err(crate::cli::render_diagnostic(&e));
         }
@@ -393,9 +401,9 @@ fn quoted(names: &[String]) -> String {
     names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
 }
 
-fn parse(text: &str, name: &str) -> Result<covenant::syntax::ast::Module, covenant::syntax::SyntaxError> {
+fn parse(text: &str, name: &str) -> Result<covenant::syntax::ast::Module, Box<covenant::syntax::SyntaxError>> {
     let src = NamedSource::new(name, Arc::<str>::from(text));
-    covenant::syntax::parse(text, covenant::span::FileId(0), &src, Limits::default().max_nesting)
+    covenant::syntax::parse(text, covenant::span::FileId(0), &src, Limits::default().max_nesting).map_err(Box::new)
 }
 
 /// The name an item declares, and where it is.
@@ -433,7 +441,7 @@ fn script_ranges(script: &str, name: &str) -> Vec<(String, Range<usize>)> {
 }
 
 fn declared_names(text: &str, name: &str) -> Result<Vec<Option<String>>, Box<covenant::syntax::SyntaxError>> {
-    let module = parse(text, name).map_err(Box::new)?;
+    let module = parse(text, name)?;
     Ok(module.items.iter().map(|i| item_name_span(i).0.map(str::to_string)).collect())
 }
 
