@@ -87,6 +87,7 @@ ltv_call.status
 let debt = input.loan.outstanding * 130%
 ltv_call.status
 ltv_call.amount
+:explain debt 1
 covenant max_ltv \"LTV at most 70%\" {
   require eligible_ltv <= 70%
 }
@@ -101,7 +102,10 @@ covenant max_ltv \"LTV at most 80%\" {
     // 97,500,000 / 65% - 122,818,562.50 = 27,181,437.50, rounded up to 27,190,000.
     assert!(transcript.contains("none\nredefined `debt`\n"), "{transcript}");
     assert!(transcript.contains("  ltv_call.status: none → called\n  ltv_call.amount: 0.00 USD → 27,190,000.00 USD\n"), "{transcript}");
-    assert!(transcript.contains("\ncalled\n27,190,000.00 USD\ndefined `max_ltv`\n"), "{transcript}");
+    assert!(transcript.contains("\ncalled\n27,190,000.00 USD\n"), "{transcript}");
+    // An explanation points at the text typed, not past the end of the script.
+    assert!(transcript.contains("debt = input.loan.outstanding * 130%  →  97,500,000.00 USD  (<repl>:1:5)\n"), "{transcript}");
+    assert!(transcript.contains("└─ 130%  →  1.3  (<repl>:1:37)\n"), "{transcript}");
     // 79.39% breaches a 70% limit and passes an 80% one.
     assert!(transcript.contains("breach\nredefined `max_ltv`\n"), "{transcript}");
     assert!(transcript.contains("  max_ltv.status: breach → pass\n"), "{transcript}");

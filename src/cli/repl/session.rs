@@ -341,12 +341,16 @@ impl Session {
             Some((name, depth)) if depth.parse::<usize>().is_ok() => (name.trim(), depth.parse::<usize>().ok()),
             _ => (arg.trim(), None),
         };
-        let (program, _) = self.compile(None, true)?;
+        let (program, regions) = self.compile(None, true)?;
         let evaluation = self.evaluate(&program)?;
         match evaluation.explain(name) {
             Some(mut why) => {
                 if let Some(d) = depth {
                     covenant::explain::prune(&mut why, d);
+                }
+                let root = program.sources().file(covenant::span::FileId(0)).map(|f| (f.name.clone(), f.text.clone()));
+                if let Some((file, text)) = root {
+                    relocate(&mut why, &file, &text, &regions);
                 }
                 let tree = covenant::explain::render_tree(&why);
                 Ok(tree.replace(&format!("scenario `{WHAT_IF}`"), &format!("the what-if `{}`", self.shocks.join(", "))))
@@ -527,6 +531,24 @@ fn flatten(path: &str, v: &Json, out: &mut Vec<(String, String)>) {
             }
         }
         other => out.push((path.to_string(), table::cell(other))),
+    }
+}
+
+/// Points the figures declared at the prompt at the text typed (`<repl>:LINE:COLUMN`) rather
+/// than past the end of the script.
+fn relocate(node: &mut covenant::explain::Explanation, file: &str, text: &str, regions: &[Region]) {
+    if let Some(at) = node.location.as_mut().filter(|l| l.file == file) {
+        let line_start: usize = text.split_inclusive('\n').take(at.line.saturating_sub(1)).map(str::len).sum();
+        let offset = text.get(line_start..).map_or(line_start, |rest| line_start + rest.chars().take(at.column.saturating_sub(1)).map(char::len_utf8).sum::<usize>());
+        if let Some(r) = regions.iter().find(|r| r.at.contains(&offset)) {
+            let before = r.text.get(..offset - r.at.start).unwrap_or("");
+            at.file = TYPED.to_string();
+            at.line = before.matches('\n').count() + 1;
+            at.column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        }
+    }
+    for child in &mut node.children {
+        relocate(child, file, text, regions);
     }
 }
 
