@@ -177,6 +177,25 @@ debt
     insta::assert_snapshot!(transcript);
 }
 
+/// Input that never completes (a bracket left open, then 20,000 lines each ending in `+`) is
+/// taken in bounded pieces, each reported, rather than parsed again at every line (which took
+/// minutes); a meta-command never continues onto the next line.
+#[test]
+fn unfinished_input_from_a_pipe_costs_bounded_work() {
+    let mut input = String::from(":type 1 +\nmax(1,\n");
+    input.push_str(&"  1 +\n".repeat(20_000));
+    let started = std::time::Instant::now();
+    let (transcript, code) = session(MINER, &input);
+    let seconds = started.elapsed().as_secs_f64();
+    assert_eq!(code, 1);
+    assert!(seconds < 20.0, "{seconds} s");
+    // `:type 1 +` is one input of its own, reported as unfinished.
+    let first = transcript.split("── output ──\n").nth(1).unwrap_or("");
+    assert!(first.starts_with("covenant::syntax::unexpected"), "{}", &first[..first.len().min(400)]);
+    // 20,001 lines, at most 1,000 an input: at least 21 failures, each a diagnostic.
+    assert!(transcript.matches("covenant::syntax::unexpected").count() >= 21);
+}
+
 /// Drives the REPL on a real pseudo-terminal (util-linux `script` allocates it and passes
 /// the keys typed): Tab completes a rule name, a rule field and an input field, an open
 /// bracket continues the input, Ctrl-C cancels a line, keywords and numbers are coloured,

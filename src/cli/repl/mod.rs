@@ -137,9 +137,16 @@ fn help() -> String {
     out
 }
 
-/// Whether the input is a whole one: an input the parser fails on at its very end (an open
-/// bracket, brace or block, an operator with nothing after it) continues on the next line.
+/// Whether the input is unfinished: an open bracket, brace or block, or an input the parser
+/// fails on at its very end (an operator with nothing after it) continues on the next line.
 pub fn incomplete(input: &str) -> bool {
+    let mut brackets = Brackets::default();
+    brackets.feed(input);
+    brackets.depth > 0 || ends_unfinished(input)
+}
+
+/// Whether the parser, reading the input whole, fails at its very end.
+fn ends_unfinished(input: &str) -> bool {
     let text = input.trim_end();
     if text.is_empty() || text.trim_start().starts_with(':') {
         return false;
@@ -155,9 +162,49 @@ pub fn incomplete(input: &str) -> bool {
     }
 }
 
+/// Whether the text ends with an operator or a keyword that something must follow.
+fn ends_with_operator(text: &str) -> bool {
+    let text = text.trim_end();
+    let last_word = text.rsplit(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).next().unwrap_or("");
+    text.ends_with(['+', '-', '*', '/', '=', '<', '>', ',', '?']) || ["and", "or", "not", "if", "then", "else", "for", "in", "as"].contains(&last_word)
+}
+
+/// Brackets opened and not closed, outside strings and comments, counted a line at a time.
+#[derive(Default)]
+struct Brackets {
+    depth: i64,
+    in_string: bool,
+}
+
+impl Brackets {
+    fn feed(&mut self, text: &str) {
+        let mut in_comment = false;
+        for c in text.chars() {
+            match c {
+                '\n' => in_comment = false,
+                _ if in_comment => {}
+                '"' => self.in_string = !self.in_string,
+                _ if self.in_string => {}
+                '#' => in_comment = true,
+                '(' | '[' | '{' => self.depth += 1,
+                ')' | ']' | '}' => self.depth -= 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// How far one input read from a pipe may continue: past it, the input is taken as it
+/// stands (and reported if unfinished), so that input that never completes costs a bounded
+/// amount of parsing.
+const MAX_INPUT_LINES: usize = 1_000;
+const MAX_INPUT_BYTES: usize = 64 << 10;
+
 fn scripted(session: &mut Session) -> ExitCode {
     let mut failed = false;
     let mut buffer = String::new();
+    let mut lines_in_buffer = 0;
+    let mut brackets = Brackets::default();
     let mut lines = std::io::stdin().lock().lines();
     loop {
         let line = match lines.next() {
@@ -175,7 +222,12 @@ fn scripted(session: &mut Session) -> ExitCode {
             }
             buffer.push_str(&l);
             buffer.push('\n');
-            if incomplete(&buffer) {
+            lines_in_buffer += 1;
+            brackets.feed(&l);
+            // The parser is asked only when every bracket is closed and the line does not
+            // end with an operator: a long input is not parsed again at each of its lines.
+            let within = lines_in_buffer < MAX_INPUT_LINES && buffer.len() < MAX_INPUT_BYTES && !buffer.trim_start().starts_with(':');
+            if within && (brackets.depth > 0 || ends_with_operator(&buffer) || ends_unfinished(&buffer)) {
                 continue;
             }
         }
@@ -186,6 +238,8 @@ fn scripted(session: &mut Session) -> ExitCode {
             }
         }
         buffer.clear();
+        lines_in_buffer = 0;
+        brackets = Brackets::default();
         if at_end {
             break;
         }
