@@ -3,6 +3,7 @@
 //! an invalid program, invalid data or bad usage.
 
 mod diff;
+mod repl;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -182,6 +183,17 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
     },
+    /// Ask questions of a facility interactively: expressions, declarations, what-ifs.
+    Repl {
+        /// The script to start from.
+        file: Option<PathBuf>,
+        /// The facility data, JSON matching the program's `input` schema.
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Start under this scenario.
+        #[arg(long)]
+        scenario: Option<String>,
+    },
 }
 
 const OK: u8 = 0;
@@ -282,6 +294,7 @@ pub fn main() -> ExitCode {
             Ok(program) => schema(&program, limits),
             Err(code) => code,
         },
+        Command::Repl { file, data, scenario } => repl::main(repl::Options { file, data, scenario }, limits, loader),
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
             Err(code) => code,
