@@ -16,6 +16,9 @@ use covenant::resolve::FsLoader;
 use covenant::text::escape_controls;
 use covenant::{Limits, OutputError, Program, Report};
 
+#[cfg(feature = "serve")]
+mod serve;
+
 #[derive(Parser)]
 #[command(
     name = "covenant",
@@ -170,6 +173,9 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
     },
+    /// Serve the rule sets of a directory over HTTP: evaluate, batch, schema (docs/service.md).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 const OK: u8 = 0;
@@ -244,7 +250,7 @@ pub fn main() -> ExitCode {
         warn(format_args!("error: stdout is closed (reopened on /dev/null for reading and writing): the output would be lost\n"));
         return ExitCode::from(INVALID);
     }
-    let loader = FsLoader::confined_to(cli.allow_paths);
+    let loader = FsLoader::confined_to(cli.allow_paths.clone());
     match cli.command {
         Command::Check { file } => match compile(&file, limits, &loader) {
             Ok(_) => {
@@ -273,6 +279,8 @@ pub fn main() -> ExitCode {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
             Err(code) => code,
         },
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::main(args, limits, cli.allow_paths),
     }
 }
 
