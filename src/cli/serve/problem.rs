@@ -84,7 +84,6 @@ impl Problem {
         };
         let mut p = Problem::new(status, title, e.to_string());
         p.code = e.code().map(|c| c.to_string());
-        p.kind = p.code.as_deref().map_or_else(|| "about:blank".into(), problem_type);
         p.help = e.help().map(|h| h.to_string());
         if let EvalError::Data(d) = e {
             match d {
@@ -117,7 +116,10 @@ fn problem_type(code: &str) -> String {
 }
 
 impl IntoResponse for Problem {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        if let (true, Some(code)) = (self.kind == "about:blank", &self.code) {
+            self.kind = problem_type(code);
+        }
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let text = serde_json::to_string_pretty(&self).map_or_else(|_| format!("{{\"title\": \"internal error\", \"status\": {}}}", self.status), |t| t + "\n");
         let mut response = (status, text).into_response();

@@ -93,7 +93,6 @@ impl Registry {
                     format!("the rule set `{}` has not compiled since the service started", covenant::text::escape_controls(name)),
                 );
                 p.code = Some("covenant::serve::ruleset_unavailable".into());
-                p.kind = "urn:covenant:problem:serve:ruleset_unavailable".into();
                 p.help = Some("fix its file; its errors are listed at `/v1/rulesets`".into());
                 Err(p)
             }
@@ -101,7 +100,6 @@ impl Registry {
                 let help = covenant::resolve::suggestion(name, entries.keys().map(String::as_str), "rule set");
                 let mut p = Problem::new(StatusCode::NOT_FOUND, "unknown rule set", format!("no rule set `{}`", covenant::text::escape_controls(name)));
                 p.code = Some("covenant::serve::unknown_ruleset".into());
-                p.kind = "urn:covenant:problem:serve:unknown_ruleset".into();
                 let known = entries.keys().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ");
                 p.help = Some(if known.is_empty() {
                     "the rules directory holds no `.cov` files".into()
