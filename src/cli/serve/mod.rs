@@ -7,6 +7,10 @@
 //! move bytes and a burst of requests queues instead of starting unbounded work; every
 //! evaluation keeps the `Limits` budgets, and every request a deadline.
 
+// A problem is the answer to a failed request, built once per request: its size is of no
+// consequence, and boxing it would only add noise to every handler.
+#![allow(clippy::result_large_err)]
+
 mod problem;
 mod rulesets;
 #[cfg(test)]
