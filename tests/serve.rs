@@ -239,6 +239,24 @@ fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
 }
 
 #[test]
+fn a_client_that_stops_sending_is_answered_at_the_deadline() {
+    let dir = temp_dir("slow");
+    std::fs::write(dir.join("loan.cov"), LOAN).unwrap();
+    let server = Server::start(&dir, &["--timeout", "1"]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    // 100 bytes announced, 10 sent, then nothing.
+    let head = "POST /v1/rulesets/loan/evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"as_of\": ";
+    stream.write_all(head.as_bytes()).unwrap();
+    let started = Instant::now();
+    let (status, body) = read_response(&mut stream);
+    assert_eq!(status, 503, "{body}");
+    assert!(started.elapsed() < Duration::from_secs(5), "answered after {:?}", started.elapsed());
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["code"], "covenant::serve::timeout");
+    assert_eq!(served_hash(&server), hash_of(LOAN));
+}
+
+#[test]
 fn many_clients_at_once_are_all_answered() {
     let dir = temp_dir("concurrent");
     std::fs::write(dir.join("loan.cov"), LOAN).unwrap();

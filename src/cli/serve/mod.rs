@@ -454,10 +454,18 @@ async fn serve(args: ServeArgs, limits: Limits, allow_paths: Vec<PathBuf>) -> Ex
     }
     let registry = Arc::new(Registry::new(args.rules.clone(), limits, allow_paths));
     let first = Arc::clone(&registry);
-    if tokio::task::spawn_blocking(move || first.reload()).await.is_err() {
+    // The fingerprint is taken before the files are read: a change while they are compiled
+    // is seen at the next look.
+    let Ok(mut seen) = tokio::task::spawn_blocking(move || {
+        let fingerprint = first.fingerprint();
+        first.reload();
+        fingerprint
+    })
+    .await
+    else {
         eprintln!("error: loading the rule sets stopped unexpectedly");
         return ExitCode::from(2);
-    }
+    };
     let (mut hangup, mut terminate) = match (signal(SignalKind::hangup()), signal(SignalKind::terminate())) {
         (Ok(h), Ok(t)) => (h, t),
         _ => {
@@ -487,7 +495,6 @@ async fn serve(args: ServeArgs, limits: Limits, allow_paths: Vec<PathBuf>) -> Ex
     let watched = Arc::clone(&registry);
     let mut reloader_stop = stop_rx.clone();
     let reloader = tokio::spawn(async move {
-        let mut seen = watched.fingerprint();
         loop {
             let asked = tokio::select! {
                 _ = hangup.recv() => true,
