@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::OpenApi;
 
 use covenant::{EvalError, Limits};
@@ -60,6 +60,10 @@ pub struct ServeArgs {
     /// Bytes of one batch request's body (each line is still held to `--max-data-bytes`).
     #[arg(long, value_name = "BYTES", value_parser = super::parse_size, default_value = "16M")]
     max_batch_bytes: usize,
+    /// Bytes of request bodies held at once, all requests together; a request whose body
+    /// does not fit waits for room, within its deadline.
+    #[arg(long, value_name = "BYTES", value_parser = super::parse_size, default_value = "512M")]
+    max_pending_bytes: usize,
     /// Milliseconds between looks at the directory for changed files; 0 reloads on SIGHUP
     /// only.
     #[arg(long, value_name = "MILLIS", default_value_t = 1000)]
@@ -74,12 +78,30 @@ pub struct AppState {
     pub permits: Arc<Semaphore>,
     pub max_batch_bytes: usize,
     pub timeout: Duration,
+    /// Room for request bodies, in KiB: many large bodies at once wait rather than exhaust
+    /// memory.
+    pub pending: Arc<Semaphore>,
+    pending_room: usize,
 }
 
 impl AppState {
     pub fn new(registry: Arc<Registry>, limits: Limits, max_concurrent: usize, timeout: Duration, max_batch_bytes: usize) -> AppState {
-        AppState { registry, limits, permits: Arc::new(Semaphore::new(max_concurrent.max(1))), max_batch_bytes, timeout }
+        let pending = Arc::new(Semaphore::new(kib(DEFAULT_PENDING_BYTES)));
+        AppState { registry, limits, permits: Arc::new(Semaphore::new(max_concurrent.max(1))), max_batch_bytes, timeout, pending, pending_room: kib(DEFAULT_PENDING_BYTES) }
     }
+
+    pub fn with_max_pending_bytes(mut self, bytes: usize) -> AppState {
+        self.pending_room = kib(bytes).max(1);
+        self.pending = Arc::new(Semaphore::new(self.pending_room));
+        self
+    }
+}
+
+const DEFAULT_PENDING_BYTES: usize = 512 << 20;
+
+/// Bytes as semaphore permits: KiB, rounded up, within what one acquisition can take.
+fn kib(bytes: usize) -> usize {
+    bytes.div_ceil(1024).min(u32::MAX as usize).min(Semaphore::MAX_PERMITS)
 }
 
 #[derive(OpenApi)]
@@ -250,9 +272,10 @@ async fn evaluate(
             return Err(Problem::bad_request("`depth` goes with `explain`: name the figure to explain".into()));
         }
         let loaded = state.registry.get(&name)?;
-        let text = read_text(body, state.limits.max_data_bytes, true).await.map_err(|p| p.with_ruleset(&loaded))?;
+        let (text, held) = read_text(&state, body, state.limits.max_data_bytes, true).await.map_err(|p| p.with_ruleset(&loaded))?;
         let work = Arc::clone(&loaded);
         let output = off_thread(&state, move || {
+            let _held = held;
             let program = &work.program;
             let limit = program.limits().max_output_bytes;
             match explain {
@@ -312,9 +335,10 @@ async fn batch(
                 return Err(Problem::from_eval(&e).with_ruleset(&loaded));
             }
         }
-        let lines = read_body(body, state.max_batch_bytes, false).await.map_err(|p| p.with_ruleset(&loaded))?;
+        let (lines, held) = read_body(&state, body, state.max_batch_bytes, false).await.map_err(|p| p.with_ruleset(&loaded))?;
         let work = Arc::clone(&loaded);
         let output = off_thread(&state, move || {
+            let _held = held;
             let mut out = Vec::new();
             let options = covenant::batch::Options { scenarios, ..Default::default() };
             covenant::batch::run(&work.program, lines.as_ref(), &mut out, &options, None)
@@ -358,7 +382,7 @@ async fn off_thread<T: Send + 'static>(state: &AppState, work: impl FnOnce() -> 
 
 /// Reads a body of at most `limit` bytes: a declared length over it is refused before any
 /// of the body is read, an undeclared one as soon as it passes.
-async fn read_body(body: Body, limit: usize, facility: bool) -> Result<Bytes, Problem> {
+async fn read_body(state: &AppState, body: Body, limit: usize, facility: bool) -> Result<(Bytes, OwnedSemaphorePermit), Problem> {
     let too_large = |size: Option<usize>| {
         let mut p = if facility {
             Problem::from_eval(&EvalError::from(covenant::DataError::TooLarge { size: size.unwrap_or(limit.saturating_add(1)), limit }))
@@ -383,22 +407,27 @@ async fn read_body(body: Body, limit: usize, facility: bool) -> Result<Bytes, Pr
     if let Some(n) = declared.filter(|&n| n > limit) {
         return Err(too_large(Some(n)));
     }
+    // Room for the body as declared, or for the most it may be; one body larger than all the
+    // room takes all of it.
+    let room = u32::try_from(kib(declared.unwrap_or(limit)).min(state.pending_room)).unwrap_or(u32::MAX);
+    let held = Arc::clone(&state.pending).acquire_many_owned(room).await.map_err(|_| Problem::internal("the service is shutting down".into()))?;
     use http_body_util::BodyExt as _;
     match http_body_util::Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
+        Ok(collected) => Ok((collected.to_bytes(), held)),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large(None)),
         Err(e) => Err(Problem::bad_request(format!("the request body could not be read: {}", e.to_string().to_lowercase()))),
     }
 }
 
-async fn read_text(body: Body, limit: usize, facility: bool) -> Result<String, Problem> {
-    let bytes = read_body(body, limit, facility).await?;
-    String::from_utf8(bytes.to_vec()).map_err(|e| {
+async fn read_text(state: &AppState, body: Body, limit: usize, facility: bool) -> Result<(String, OwnedSemaphorePermit), Problem> {
+    let (bytes, held) = read_body(state, body, limit, facility).await?;
+    let text = String::from_utf8(Vec::from(bytes)).map_err(|e| {
         let mut p = Problem::bad_request(format!("the body is not UTF-8 text (an invalid byte at byte {})", e.utf8_error().valid_up_to() + 1));
         p.title = "malformed request body".into();
         p.code = Some("covenant::data::read".into());
         p
-    })
+    })?;
+    Ok((text, held))
 }
 
 fn json_response(status: StatusCode, text: String) -> Response {
@@ -487,7 +516,7 @@ async fn serve(args: ServeArgs, limits: Limits, allow_paths: Vec<PathBuf>) -> Ex
         eprintln!("note: stdout is closed; listening on http://{bound}");
     }
     let workers = args.max_concurrent.map_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get), usize::from);
-    let state = AppState::new(Arc::clone(&registry), limits, workers, Duration::from_secs(args.timeout), args.max_batch_bytes);
+    let state = AppState::new(Arc::clone(&registry), limits, workers, Duration::from_secs(args.timeout), args.max_batch_bytes).with_max_pending_bytes(args.max_pending_bytes);
 
     // Reloads: on SIGHUP always, and when the polled fingerprint of the directory changes.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

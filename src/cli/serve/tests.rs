@@ -277,6 +277,25 @@ async fn a_request_that_cannot_get_a_turn_in_time_is_503() {
 }
 
 #[tokio::test]
+async fn bodies_wait_for_room_and_are_answered_at_the_deadline_when_none_comes() {
+    let dir = rules_dir("pending", &[("loan.cov", LOAN)]);
+    let registry = Arc::new(Registry::new(dir, Limits::default(), Vec::new()));
+    registry.reload();
+    let state = AppState::new(registry, Limits::default(), 2, Duration::from_millis(200), 1 << 20).with_max_pending_bytes(4 << 10);
+    let app = router(state.clone());
+    // 3 KiB of the 4 held, as by bodies being read: the 1 KiB left is room for this facility.
+    let held = Arc::clone(&state.pending).acquire_many_owned(3).await.unwrap();
+    assert_eq!(call(&app, "POST", "/v1/rulesets/loan/evaluate", FACILITY).await.status, StatusCode::OK);
+    // With all 4 held, even a small body waits, and is answered at the deadline.
+    let all = Arc::clone(&state.pending).acquire_owned().await.unwrap();
+    assert_problem(&call(&app, "POST", "/v1/rulesets/loan/evaluate", FACILITY).await, 503, "covenant::serve::timeout");
+    drop((held, all));
+    // Room comes back when a request is done: every permit is free again.
+    assert_eq!(call(&app, "POST", "/v1/rulesets/loan/evaluate", FACILITY).await.status, StatusCode::OK);
+    assert_eq!(state.pending.available_permits(), 4);
+}
+
+#[tokio::test]
 async fn a_rule_set_that_stops_compiling_keeps_serving_its_last_good_version() {
     let dir = rules_dir("reload", &[("loan.cov", LOAN)]);
     let state = state_over(dir.clone(), Limits::default());
