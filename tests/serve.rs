@@ -257,6 +257,24 @@ fn a_client_that_stops_sending_is_answered_at_the_deadline() {
 }
 
 #[test]
+fn a_client_that_goes_silent_before_its_headers_end_is_disconnected() {
+    let dir = temp_dir("silent");
+    std::fs::write(dir.join("loan.cov"), LOAN).unwrap();
+    let server = Server::start(&dir, &["--timeout", "1"]);
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream.write_all(b"POST /v1/rulesets/loan/evaluate HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    // The service closes the connection once it has been idle for the deadline and 5 s.
+    let closed = stream.read_to_end(&mut rest);
+    assert!(closed.is_ok(), "{closed:?}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_secs(5) && waited < Duration::from_secs(15), "closed after {waited:?}");
+    assert_eq!(served_hash(&server), hash_of(LOAN));
+}
+
+#[test]
 fn many_clients_at_once_are_all_answered() {
     let dir = temp_dir("concurrent");
     std::fs::write(dir.join("loan.cov"), LOAN).unwrap();

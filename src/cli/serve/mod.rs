@@ -11,6 +11,7 @@
 // consequence, and boxing it would only add noise to every handler.
 #![allow(clippy::result_large_err)]
 
+mod idle;
 mod problem;
 mod rulesets;
 #[cfg(test)]
@@ -542,6 +543,9 @@ async fn serve(args: ServeArgs, limits: Limits, allow_paths: Vec<PathBuf>) -> Ex
 
     let app = router(state);
     let mut shutdown = stop_rx.clone();
+    // Beyond the request deadline: a read waits that long only when the client has gone
+    // silent, never while a request it sent is being answered within its deadline.
+    let listener = idle::IdleListener { inner: listener, idle: Duration::from_secs(args.timeout.saturating_add(5)) };
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = shutdown.wait_for(|stop| *stop).await;
     });
