@@ -19,6 +19,9 @@ use covenant::resolve::FsLoader;
 use covenant::text::escape_controls;
 use covenant::{Limits, OutputError, Program, Report};
 
+#[cfg(feature = "serve")]
+mod serve;
+
 #[derive(Parser)]
 #[command(
     name = "covenant",
@@ -194,6 +197,9 @@ enum Command {
         #[arg(long)]
         scenario: Option<String>,
     },
+    /// Serve the rule sets of a directory over HTTP: evaluate, batch, schema (docs/service.md).
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 const OK: u8 = 0;
@@ -268,7 +274,7 @@ pub fn main() -> ExitCode {
         warn(format_args!("error: stdout is closed (reopened on /dev/null for reading and writing): the output would be lost\n"));
         return ExitCode::from(INVALID);
     }
-    let loader = FsLoader::confined_to(cli.allow_paths);
+    let loader = FsLoader::confined_to(cli.allow_paths.clone());
     match cli.command {
         Command::Check { file } => match compile(&file, limits, &loader) {
             Ok(_) => {
@@ -299,6 +305,8 @@ pub fn main() -> ExitCode {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
             Err(code) => code,
         },
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::main(args, limits, cli.allow_paths),
     }
 }
 
