@@ -6,7 +6,8 @@ generates a portfolio from one example facility (each facility its amounts scale
 differently), writes it to `OUT/portfolio.parquet` (columns `id` and `facility`, the
 facility's JSON text), evaluates it under the base case and every scenario with
 `DataFrame.mapInArrow`, writes one row per facility and scenario to `OUT/results.parquet`
-and prints breaches per rule, calls and shortfall per scenario. `--portfolio PATH` reads an
+and prints breaches per rule, calls and shortfall per scenario (also written to
+`OUT/summary`, JSON, and locally `OUT/summary.json`). `--portfolio PATH` reads an
 existing portfolio instead; `--master` picks the cluster (`local[2]` by default).
 
 The program is compiled on the driver, which reports compile errors before any task starts,
@@ -69,10 +70,10 @@ def result_schema(program: covenant.Program, values) -> str:
     return ", ".join(f"`{f.name}` {spark_type[f.type]}" for f in arrow)
 
 
-def evaluate(spark, program: covenant.Program, portfolio: str, out: str, values=()):
-    """Every facility under the base case and every scenario, written to `out`; returns the
-    results DataFrame read back from it."""
-    scenarios = [None, *program.scenarios]
+def evaluate(spark, program: covenant.Program, portfolio: str, out: str, values=(), scenarios=None):
+    """Every facility under each of `scenarios` (`None` the base case; by default the base
+    case and every scenario), written to `out`; returns the results read back from it."""
+    scenarios = [None, *program.scenarios] if scenarios is None else list(scenarios)
     values = list(values)
 
     def evaluate_partition(batches):
@@ -133,21 +134,24 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     program = covenant.Program.from_file(args.program)
-    out = Path(args.out)
-    portfolio = args.portfolio or str(out / "portfolio.parquet")
+    # `--out` may be a cluster's URL (s3://…, hdfs://…): joined as text, not as a local path.
+    out = args.out.rstrip("/")
+    portfolio = args.portfolio or f"{out}/portfolio.parquet"
     if not args.portfolio:
         make_portfolio(Path(args.data), args.facilities, Path(portfolio))
     spark = spark_session(args.master)
     try:
         if args.partitions:
-            spark.read.parquet(portfolio).repartition(args.partitions).write.mode("overwrite").parquet(str(out / "portfolio_split.parquet"))
-            portfolio = str(out / "portfolio_split.parquet")
-        results = evaluate(spark, program, portfolio, str(out / "results.parquet"))
+            spark.read.parquet(portfolio).repartition(args.partitions).write.mode("overwrite").parquet(f"{out}/portfolio_split.parquet")
+            portfolio = f"{out}/portfolio_split.parquet"
+        results = evaluate(spark, program, portfolio, f"{out}/results.parquet")
         summary = summarise(results, program)
         summary.show(truncate=False, vertical=True)
         rows = [r.asDict() for r in summary.collect()]
-        (out / "summary.json").write_text(json.dumps(rows, default=str, indent=2) + "\n")
-        print(f"program {program.hash}: {results.count()} rows in {out / 'results.parquet'}, summary in {out / 'summary.json'}")
+        summary.coalesce(1).write.mode("overwrite").json(f"{out}/summary")
+        if "://" not in out:
+            (Path(out) / "summary.json").write_text(json.dumps(rows, default=str, indent=2) + "\n")
+        print(f"program {program.hash}: {results.count()} rows in {out}/results.parquet, summary in {out}/summary")
     finally:
         spark.stop()
 
