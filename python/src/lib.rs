@@ -12,16 +12,16 @@ use arrow_array::{Array, ArrayRef, LargeStringArray, RecordBatch, StringArray, S
 use arrow_schema::{DataType, Field, Schema};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 use covenant::report::Report;
-use covenant::{CompileError, EvalError, Limits, Program};
+use covenant::{CompileError as LibCompileError, EvalError, Limits, Program};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3_arrow::PyRecordBatch;
 use rayon::prelude::*;
 
-create_exception!(_native, CovenantError, PyException, "Base class of Covenant's errors: `code` and `message` name what went wrong.");
-create_exception!(_native, CompileError_, CovenantError, "The program does not compile; `diagnostics` lists every error.");
-create_exception!(_native, DataError, CovenantError, "The facility data, or the request, cannot be evaluated.");
+create_exception!(covenant, CovenantError, PyException, "Base class of Covenant's errors: `code` and `message` name what went wrong.");
+create_exception!(covenant, CompileError, CovenantError, "The program does not compile; `diagnostics` lists every error.");
+create_exception!(covenant, DataError, CovenantError, "The facility data, or the request, cannot be evaluated.");
 
 /// A diagnostic as the command line prints it, without colours.
 fn render(d: &dyn Diagnostic) -> String {
@@ -56,7 +56,7 @@ fn raise<E: pyo3::PyTypeInfo>(py: Python<'_>, text: String, code: &str, message:
     err
 }
 
-fn compile_error(py: Python<'_>, e: &CompileError) -> PyErr {
+fn compile_error(py: Python<'_>, e: &LibCompileError) -> PyErr {
     let diagnostics: Vec<_> = e
         .diagnostics
         .iter()
@@ -64,7 +64,7 @@ fn compile_error(py: Python<'_>, e: &CompileError) -> PyErr {
         .collect();
     let text = diagnostics.iter().map(|d| d.3.as_str()).collect::<Vec<_>>().join("\n");
     let first = diagnostics.first().map(|d| (d.0.clone(), d.1.clone())).unwrap_or_default();
-    raise::<CompileError_>(py, format!("{}\n{text}", e), &first.0, &first.1, diagnostics)
+    raise::<CompileError>(py, format!("{}\n{text}", e), &first.0, &first.1, diagnostics)
 }
 
 fn eval_error(py: Python<'_>, e: &EvalError) -> PyErr {
@@ -340,7 +340,7 @@ impl NativeProgram {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<NativeProgram>()?;
     m.add("CovenantError", m.py().get_type::<CovenantError>())?;
-    m.add("CompileError", m.py().get_type::<CompileError_>())?;
+    m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add("DataError", m.py().get_type::<DataError>())?;
     Ok(())
 }

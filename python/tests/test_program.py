@@ -166,3 +166,9 @@ def test_explaining_an_unknown_figure_is_an_error():
         program.explain(data, "bb_ltvv")
     assert raised.value.code == "covenant::usage::figure"
     assert "bb_ltv" in str(raised.value)
+
+
+def test_exceptions_are_named_in_the_package():
+    assert covenant.CompileError.__module__ == "covenant"
+    assert covenant.CompileError.__name__ == "CompileError"
+    assert issubclass(covenant.DataError, covenant.CovenantError)
