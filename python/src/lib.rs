@@ -37,7 +37,7 @@ fn code_of(d: &dyn Diagnostic) -> String {
     d.code().map(|c| c.to_string()).unwrap_or_default()
 }
 
-/// A Python exception of `kind` with `code`, `message` (one line) and `diagnostics`
+/// A Python exception of type `E` with `code`, `message` (one line) and `diagnostics`
 /// (dicts of code, message, help and the rendered text) set on it.
 fn raise<E: pyo3::PyTypeInfo>(py: Python<'_>, text: String, code: &str, message: &str, diagnostics: Vec<(String, String, Option<String>, String)>) -> PyErr {
     let err = PyErr::new::<E, _>(text);
@@ -70,7 +70,7 @@ fn compile_error(py: Python<'_>, e: &LibCompileError) -> PyErr {
 fn eval_error(py: Python<'_>, e: &EvalError) -> PyErr {
     let (code, message, rendered) = (code_of(e), e.to_string(), render(e));
     let help = e.help().map(|h| h.to_string());
-    raise::<DataError>(py, rendered.clone(), &code, &message.clone(), vec![(code.clone(), message, help, rendered)])
+    raise::<DataError>(py, rendered.clone(), &code, &message, vec![(code.clone(), message.clone(), help, rendered)])
 }
 
 /// Serves imported files from the sources a program was compiled from, so that a program
