@@ -52,7 +52,10 @@ def main() -> None:
         n = table.num_rows
 
         started = time.perf_counter()
-        subprocess.run([args.bin, "batch", args.program, "--data", str(jsonl)], stdout=subprocess.DEVNULL, check=True)
+        # Into a file: the command refuses a stdout it cannot tell is kept (/dev/null opened
+        # for reading and writing).
+        with open(tmp / "reports.jsonl", "wb") as reports:
+            subprocess.run([args.bin, "batch", args.program, "--data", str(jsonl)], stdout=reports, check=True)
         line("covenant batch", n, time.perf_counter() - started)
 
         batches = table.to_batches(max_chunksize=args.batch_rows)
