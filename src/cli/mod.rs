@@ -12,6 +12,8 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
+mod analysis;
+
 use covenant::resolve::FsLoader;
 use covenant::text::escape_controls;
 use covenant::{Limits, OutputError, Program, Report};
@@ -170,6 +172,8 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
     },
+    /// The value of one input at which each rule's status flips, and the move from today.
+    Breakeven(analysis::BreakevenArgs),
 }
 
 const OK: u8 = 0;
@@ -271,6 +275,10 @@ pub fn main() -> ExitCode {
         },
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
+            Err(code) => code,
+        },
+        Command::Breakeven(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::breakeven(&program, &args, limits),
             Err(code) => code,
         },
     }
