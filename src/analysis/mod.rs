@@ -4,6 +4,9 @@
 //! the one [`Program`] again, so a thousand points cost a thousand evaluations and no parse.
 
 pub mod breakeven;
+mod html;
+pub mod project;
+pub mod sweep;
 
 
 use std::sync::Arc;
@@ -308,5 +311,27 @@ pub fn parse_decimal(text: &str) -> Option<Decimal> {
     match t.strip_suffix('%') {
         Some(p) => Decimal::from_str_exact(p).ok()?.checked_div(Decimal::ONE_HUNDRED),
         None => Decimal::from_str_exact(&t).ok(),
+    }
+}
+
+/// Columns padded to their widest cell, two spaces apart.
+pub(crate) fn aligned(header: &[String], rows: &[Vec<String>]) -> String {
+    let columns = header.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let widths: Vec<usize> = (0..columns).map(|i| std::iter::once(header).chain(rows.iter().map(Vec::as_slice)).map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)) {
+        let cells: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+pub(crate) fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
     }
 }

@@ -174,6 +174,10 @@ enum Command {
     },
     /// The value of one input at which each rule's status flips, and the move from today.
     Breakeven(analysis::BreakevenArgs),
+    /// Rule statuses and chosen figures over a grid of one or two inputs.
+    Sweep(analysis::SweepArgs),
+    /// Evaluate the facility along a path through time (CSV of dates and inputs).
+    Project(analysis::ProjectArgs),
 }
 
 const OK: u8 = 0;
@@ -279,6 +283,14 @@ pub fn main() -> ExitCode {
         },
         Command::Breakeven(args) => match compile(&args.file, limits, &loader) {
             Ok(program) => analysis::breakeven(&program, &args, limits),
+            Err(code) => code,
+        },
+        Command::Sweep(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::sweep(&program, &args, limits),
+            Err(code) => code,
+        },
+        Command::Project(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::project(&program, &args, limits),
             Err(code) => code,
         },
     }
