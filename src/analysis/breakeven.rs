@@ -5,7 +5,8 @@
 //! every answer is exact to one step. A grid of [`GRID`] intervals over the range finds where
 //! a status changes; [`crate::solve::boundary_within`] then finds the change to the step.
 //! Two flips closer together than one grid interval can be missed; the range is the user's
-//! to narrow.
+//! to narrow. A rule that cannot be evaluated at a point (`error`, say a division by a price
+//! of zero) or data the program's `check`s refuse is no flip: such points are skipped.
 
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -119,11 +120,11 @@ pub fn breakeven(program: &Program, input: &Value, path: &str, range: Option<(De
         for pair in scanned.windows(2) {
             let [(a, at_a), (b, at_b)] = pair else { continue };
             let (Some(sa), Some(sb)) = (at_a.get(name), at_b.get(name)) else { continue };
-            if sa == sb {
+            if sa == sb || *sa == "error" || *sb == "error" {
                 continue;
             }
             let probe = |n: i64| match status_at(n).and_then(|s| s.get(name).copied()) {
-                None => Side::Undefined,
+                None | Some("error") => Side::Undefined,
                 Some(s) if s == *sa => Side::Before,
                 Some(_) => Side::After,
             };
