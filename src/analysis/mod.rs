@@ -335,3 +335,17 @@ pub(crate) fn csv_field(text: &str) -> String {
         text.to_string()
     }
 }
+
+/// A figure as the table shows it: money with separators and its currency, numbers to at
+/// most four decimals.
+pub fn table_cell(j: &Json) -> String {
+    use crate::report::table;
+    match j {
+        Json::Object(m) => match (m.get("amount").and_then(Json::as_str).and_then(parse_decimal), m.get("currency").and_then(Json::as_str)) {
+            (Some(a), Some(c)) => format!("{} {c}", table::fixed(a, 2)),
+            _ => figure_cell(j),
+        },
+        Json::String(s) => parse_decimal(s).map_or_else(|| s.clone(), |d| table::grouped(d, 4)),
+        other => figure_cell(other),
+    }
+}

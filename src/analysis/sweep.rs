@@ -142,7 +142,8 @@ fn rows(s: &Sweep, csv: bool) -> (Vec<String>, Vec<Vec<String>>) {
                         match (csv, j) {
                             (true, Json::Object(m)) => m.get("amount").map_or(String::new(), super::figure_cell),
                             (true, Json::Null) => String::new(),
-                            _ => super::figure_cell(j),
+                            (true, _) => super::figure_cell(j),
+                            (false, _) => super::table_cell(j),
                         }
                     }));
                 }
