@@ -214,3 +214,80 @@ fn the_btc_drawdown_path_calls_in_may_and_triggers_enforcement_in_june() {
     assert_eq!(projection.first_liquidation_trigger.as_ref().map(|e| e.date.as_str()), Some("2026-06-30"));
     insta::assert_snapshot!(project::render(&projection));
 }
+
+mod simulation {
+    use super::*;
+    use covenant::analysis::simulate::{self, Distribution, Spec};
+    use covenant::analysis::InputPath;
+
+    fn btc_spec(p: &Program) -> Spec {
+        Spec {
+            name: "crash".into(),
+            factors: vec![("btc".into(), Distribution::Normal { mean: -0.05, sd: 0.45 })],
+            correlations: vec![],
+            shocks: vec![(InputPath::parse(p, "price").unwrap(), 0)],
+        }
+    }
+
+    #[test]
+    fn splitmix64_matches_its_published_first_output() {
+        // SplitMix64 from state 0: the first output of the reference implementation.
+        let mut state = 0;
+        assert_eq!(simulate::splitmix64(&mut state), 0xE220_A839_7B1D_CDAF);
+    }
+
+    #[test]
+    fn a_simulated_call_probability_matches_the_normal_cdf() {
+        let p = program(COIN_LOAN);
+        let input = p.bind_text(COIN_DATA).unwrap();
+        let run = simulate::simulate(&p, &input, &btc_spec(&p), 10_000, 42).unwrap();
+        // Called when 100,000 (1 + x) < 80,000, i.e. x < -0.2, with x ~ N(-5%, 45%) -- but
+        // below x = -1 the price is clamped to 0, the LTV divides by zero and the call is
+        // `error`. So P(called) = Φ((-0.2 + 0.05) / 0.45) - Φ((-1 + 0.05) / 0.45)
+        // = Φ(-1/3) - Φ(-2.1111) = 0.369441 - 0.017381 = 0.352060, and P(error) = 0.017381.
+        // Standard error over 10,000 paths: sqrt(0.35206 · 0.64794 / 10,000) = 0.004776.
+        let share = |status: &str| -> f64 { run.rules["ltv_call"][status].parse().unwrap() };
+        let expected = simulate::normal_cdf(-1.0 / 3.0) - simulate::normal_cdf(-0.95 / 0.45);
+        assert!((expected - 0.352_060).abs() < 1e-5, "{expected}");
+        assert!((share("called") - expected).abs() < 3.0 * 0.004_776, "{} vs {expected}", share("called"));
+        let error = simulate::normal_cdf(-0.95 / 0.45);
+        assert!((share("error") - error).abs() < 3.0 * (error * (1.0 - error) / 10_000.0_f64).sqrt(), "{}", share("error"));
+        assert_eq!(run.failed_paths, 0);
+    }
+
+    #[test]
+    fn the_result_does_not_depend_on_the_thread_count() {
+        let p = program(COIN_LOAN);
+        let input = p.bind_text(COIN_DATA).unwrap();
+        let spec = btc_spec(&p);
+        let many = simulate::simulate(&p, &input, &spec, 2_000, 7).unwrap();
+        let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| simulate::simulate(&p, &input, &spec, 2_000, 7).unwrap());
+        assert_eq!(many, one);
+        assert_ne!(many, simulate::simulate(&p, &input, &spec, 2_000, 8).unwrap());
+    }
+
+    #[test]
+    fn correlated_draws_have_the_declared_correlation_and_a_bad_matrix_is_refused() {
+        let spec = Spec {
+            name: "pair".into(),
+            factors: vec![("a".into(), Distribution::Normal { mean: 0.0, sd: 1.0 }), ("b".into(), Distribution::Normal { mean: 0.0, sd: 1.0 })],
+            correlations: vec![(0, 1, 0.6)],
+            shocks: vec![],
+        };
+        let lower = simulate::cholesky(&[1.0, 0.6, 0.6, 1.0], 2).unwrap();
+        // L = [[1, 0], [0.6, 0.8]].
+        assert!((lower[2] - 0.6).abs() < 1e-12 && (lower[3] - 0.8).abs() < 1e-12);
+        let draws: Vec<(f64, f64)> = (0..20_000).map(|i| {
+            let v = simulate::draw(&spec, &lower, 1, i).unwrap();
+            (v[0].to_string().parse().unwrap(), v[1].to_string().parse().unwrap())
+        }).collect();
+        let n = draws.len() as f64;
+        let corr = draws.iter().map(|(a, b)| a * b).sum::<f64>() / n;
+        // Sample correlation of unit normals: standard error about (1 - 0.36) / sqrt(20,000) = 0.0045.
+        assert!((corr - 0.6).abs() < 3.0 * 0.0045, "{corr}");
+        // a-b 0.9, b-c 0.9, a-c -0.9 cannot hold together.
+        assert!(simulate::cholesky(&[1.0, 0.9, -0.9, 0.9, 1.0, 0.9, -0.9, 0.9, 1.0], 3).is_none());
+        // Factor values are exact decimals at 9 places, rounded half away from zero.
+        assert_eq!(simulate::to_decimal(0.123_456_789_5).unwrap().to_string(), "0.123456790");
+    }
+}

@@ -174,7 +174,7 @@ pub fn render(b: &Breakeven) -> String {
         .iter()
         .map(|(name, r)| {
             let to = r.nearest.and_then(|n| r.flips.iter().find(|f| f.value == n)).map_or("—".into(), |f| f.to.clone());
-            let change = r.change.as_deref().and_then(super::parse_decimal).map_or("—".into(), |c| signed_percent(c));
+            let change = r.change.as_deref().and_then(super::parse_decimal).map_or("—".into(), signed_percent);
             let at = r.nearest.map_or_else(|| "no flip in range".to_string(), shown);
             [name.clone(), r.status.clone(), at, change, to]
         })

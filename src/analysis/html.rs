@@ -24,6 +24,9 @@ fn severity(status: &str) -> u8 {
     }
 }
 
+/// A covenant's value and limit on one date.
+type Pair = (Option<f64>, Option<f64>);
+
 const COLOURS: [&str; 5] = ["#cfe8cf", "#e6e6e6", "#f6e7b0", "#f0b4ae", "#c9c9f0"];
 
 fn page(title: &str, body: &str) -> String {
@@ -95,7 +98,7 @@ pub fn projection_page(p: &Projection) -> String {
     body.push_str("</ul>\n");
     let number = |j: &Option<serde_json::Value>| j.as_ref().and_then(|v| v.as_str()).and_then(super::parse_decimal).and_then(|d| d.to_f64());
     for name in names {
-        let series: Vec<(Option<f64>, Option<f64>)> = p.rows.iter().map(|r| r.covenants.get(&name).map_or((None, None), |c| (number(&c.value), number(&c.limit)))).collect();
+        let series: Vec<Pair> = p.rows.iter().map(|r| r.covenants.get(&name).map_or((None, None), |c| (number(&c.value), number(&c.limit)))).collect();
         let all: Vec<f64> = series.iter().flat_map(|(a, b)| [*a, *b]).flatten().collect();
         let (lo, hi) = all.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(*v), h.max(*v)));
         if !lo.is_finite() || !hi.is_finite() {
@@ -106,7 +109,7 @@ pub fn projection_page(p: &Projection) -> String {
         let n = series.len().max(2) as f64 - 1.0;
         let x = |i: usize| left + (w - left - 20.0) * i as f64 / n;
         let y = |v: f64| top + (h - top - 30.0) * (hi - v) / span;
-        let line = |pick: &dyn Fn(&(Option<f64>, Option<f64>)) -> Option<f64>| -> String {
+        let line = |pick: &dyn Fn(&Pair) -> Option<f64>| -> String {
             series.iter().enumerate().filter_map(|(i, s)| pick(s).map(|v| format!("{:.1},{:.1}", x(i), y(v)))).collect::<Vec<_>>().join(" ")
         };
         let _ = writeln!(body, "<h2>{}</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\">", escape(&name));

@@ -6,6 +6,7 @@
 pub mod breakeven;
 mod html;
 pub mod project;
+pub mod simulate;
 pub mod sweep;
 
 
