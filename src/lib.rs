@@ -27,6 +27,7 @@
 // built only on the error path, where their size costs nothing that matters.
 #![allow(clippy::result_large_err)]
 
+pub mod analysis;
 pub mod batch;
 pub mod check;
 pub mod data;

@@ -110,3 +110,23 @@ fn check_reports_every_error_with_exit_2() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("colateral"), "{err}");
 }
+
+#[test]
+fn the_analysis_commands_run_on_the_shipped_examples() {
+    let out = covenant(&["breakeven", "examples/miner_facility.cov", "--data", "examples/data/miner_facility.json", "--input", "input.btc.price", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 70,656,000 / 1,133.025 = 62,360.4951...: the last called price to the cent.
+    assert_eq!(json["rules"]["ltv_call"]["flips_at"]["amount"], "62360.49");
+    let out = covenant(&["sweep", "examples/miner_facility.cov", "--data", "examples/data/miner_facility.json", "--vary", "btc.price=60000..70000:10000", "--show", "ltv_call.amount", "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // At 60,000: eligible 67,981,500 + 29,344,000 = 97,325,500; 115,384,615.38 - 97,325,500
+    // = 18,059,115.38, rounded up to 10,000: 18,060,000.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "input.btc.price,min_dscr,ltv_call,ltv_return,enforcement,ltv_call.amount\n60000,pass,called,none,clear,18060000\n70000,pass,none,none,clear,0\n");
+    let out = covenant(&["project", "examples/gpu_abl.cov", "--data", "examples/data/gpu_abl.json", "--path", "examples/paths/gpu_rent_deflation.csv", "--format", "html"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("first breach: 2026-12-31 (min_dscr)"));
+    let out = covenant(&["breakeven", "examples/miner_facility.cov", "--data", "examples/data/miner_facility.json", "--input", "btc.prise"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `price`"));
+}

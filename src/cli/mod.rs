@@ -15,6 +15,8 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
 
+mod analysis;
+
 use covenant::resolve::FsLoader;
 use covenant::text::escape_controls;
 use covenant::{Limits, OutputError, Program, Report};
@@ -200,6 +202,12 @@ enum Command {
     /// Serve the rule sets of a directory over HTTP: evaluate, batch, schema (docs/service.md).
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// The value of one input at which each rule's status flips, and the move from today.
+    Breakeven(analysis::BreakevenArgs),
+    /// Rule statuses and chosen figures over a grid of one or two inputs.
+    Sweep(analysis::SweepArgs),
+    /// Evaluate the facility along a path through time (CSV of dates and inputs).
+    Project(analysis::ProjectArgs),
 }
 
 const OK: u8 = 0;
@@ -307,6 +315,18 @@ pub fn main() -> ExitCode {
         },
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::main(args, limits, cli.allow_paths),
+        Command::Breakeven(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::breakeven(&program, &args, limits),
+            Err(code) => code,
+        },
+        Command::Sweep(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::sweep(&program, &args, limits),
+            Err(code) => code,
+        },
+        Command::Project(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::project(&program, &args, limits),
+            Err(code) => code,
+        },
     }
 }
 
