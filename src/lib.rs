@@ -31,6 +31,7 @@ pub mod batch;
 pub mod check;
 pub mod data;
 pub mod dates;
+pub mod editor;
 pub mod eval;
 pub mod evaluation;
 pub mod explain;

@@ -2,6 +2,9 @@
 //! stderr; exit 0 on success, 1 when tests fail (or a breach with `--fail-on-breach`), 2 on
 //! an invalid program, invalid data or bad usage.
 
+#[cfg(feature = "lsp")]
+mod lsp;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -170,6 +173,9 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
     },
+    /// A language server for editors, over stdin and stdout (Language Server Protocol).
+    #[cfg(feature = "lsp")]
+    Lsp,
 }
 
 const OK: u8 = 0;
@@ -268,6 +274,14 @@ pub fn main() -> ExitCode {
         Command::Schema { file } => match compile(&file, limits, &loader) {
             Ok(program) => schema(&program, limits),
             Err(code) => code,
+        },
+        #[cfg(feature = "lsp")]
+        Command::Lsp => match lsp::main(limits) {
+            Ok(()) => ExitCode::from(OK),
+            Err(e) => {
+                warn(format_args!("error: the language server stopped: {e}\n"));
+                ExitCode::from(INVALID)
+            }
         },
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
