@@ -389,7 +389,8 @@ fn symbol_of(item: &Item, text: &str, types: &Types) -> Option<Symbol> {
         name: name.to_string(),
         kind,
         name_range: range(name_span),
-        range: range(span),
+        // A declaration's span runs on over the blank lines after it.
+        range: span.start as usize..span.start as usize + slice(text, span).trim_end().len(),
         signature,
         formula: None,
         doc: doc_above(text, span.start as usize),
