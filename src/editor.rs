@@ -305,11 +305,14 @@ fn declaration_chunks(text: &str) -> Vec<Range<usize>> {
 /// `text` with the bytes of `ranges` turned into spaces (newlines kept), so that every other
 /// byte keeps its offset. The ranges start at line starts, so the result is UTF-8.
 fn blank(text: &str, ranges: &[Range<usize>]) -> String {
-    let bytes: Vec<u8> = text
-        .bytes()
-        .enumerate()
-        .map(|(i, b)| if b != b'\n' && ranges.iter().any(|r| r.contains(&i)) { b' ' } else { b })
-        .collect();
+    let mut bytes = text.as_bytes().to_vec();
+    for r in ranges {
+        for b in bytes.get_mut(r.clone()).into_iter().flatten() {
+            if *b != b'\n' {
+                *b = b' ';
+            }
+        }
+    }
     String::from_utf8(bytes).unwrap_or_else(|_| text.to_string())
 }
 
@@ -320,8 +323,10 @@ pub fn problem(d: &dyn Diagnostic, name: &str) -> Problem {
     let help = d.help().map(|h| h.to_string()).filter(|h| !h.is_empty());
     let mut message = d.to_string();
     let label = d.labels().and_then(|mut l| l.next());
+    // The file's name from an empty span at its start: reading the label's own span would
+    // count the lines up to it, once per diagnostic.
     let file = match (d.source_code(), &label) {
-        (Some(source), Some(label)) => source.read_span(label.inner(), 0, 0).ok().and_then(|c| c.name().map(str::to_string)),
+        (Some(source), Some(_)) => source.read_span(&(0, 0).into(), 0, 0).ok().and_then(|c| c.name().map(str::to_string)),
         _ => None,
     };
     if let Some(text) = label.as_ref().and_then(|l| l.label()) {
@@ -360,7 +365,7 @@ fn doc_above(text: &str, start: usize) -> Option<String> {
 /// Types proved by the checker, by name.
 #[derive(Default)]
 struct Types {
-    lets: Vec<(Arc<str>, Type)>,
+    lets: std::collections::HashMap<Arc<str>, Type>,
 }
 
 impl Types {
@@ -369,7 +374,7 @@ impl Types {
     }
 
     fn of_let(&self, name: &str) -> Option<&Type> {
-        self.lets.iter().find(|(n, _)| &**n == name).map(|(_, t)| t)
+        self.lets.get(name)
     }
 }
 

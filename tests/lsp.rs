@@ -360,6 +360,14 @@ fn completion_offers_input_fields_rule_fields_names_and_keywords() {
     let fields = client.at("textDocument/completion", &uri(&path), last_line, "let typing = max_ltv.".len() as u32);
     assert_eq!(labels(&fields), ["status", "passed", "value", "limit", "headroom"]);
 
+    // While a type error elsewhere stops the program compiling, the schema of the last
+    // version that compiled still serves.
+    let typed = format!("{FACILITY}let wrong = input.as_of + 1 USD\nlet typing = input.\n");
+    let diagnostics = client.change(&uri(&path), &typed);
+    assert_eq!(diagnostics.len(), 2, "{diagnostics:#?}");
+    let fields = client.at("textDocument/completion", &uri(&path), last_line + 1, "let typing = input.".len() as u32);
+    assert_eq!(labels(&fields), ["as_of", "loan", "collateral_value"]);
+
     // Elsewhere: keywords, the program's names, the standard library's and the built-ins.
     let typed = format!("{FACILITY}let typing = lo\n");
     client.change(&uri(&path), &typed);
