@@ -363,11 +363,12 @@ mod tests {
 
     #[test]
     fn utf16_columns_count_surrogate_pairs_and_round_trip() {
-        // `é` is 2 bytes and 1 UTF-16 unit; `𝔼` is 4 bytes and 2 units.
+        // `é` is 2 bytes and 1 UTF-16 unit; `𝔼` is 4 bytes and 2 units: before the `x` are
+        // `"`, `é`, `𝔼`, `"` and a space, 1 + 1 + 2 + 1 + 1 = 6 units (9 bytes).
         let text = "ab\n\"é𝔼\" x\n";
         let x = text.find('x').unwrap();
-        assert_eq!(Lines::new(text).position(x), Position { line: 1, character: 5 });
-        assert_eq!(offset(text, Position { line: 1, character: 5 }), x);
+        assert_eq!(Lines::new(text).position(x), Position { line: 1, character: 6 });
+        assert_eq!(offset(text, Position { line: 1, character: 6 }), x);
         assert_eq!(offset(text, Position { line: 9, character: 0 }), text.len());
     }
 }
