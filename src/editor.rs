@@ -193,12 +193,13 @@ pub fn analyse(name: &str, text: &str, limits: Limits, loader: &dyn Loader) -> A
     match &compiled {
         Ok(program) => types = Types::of(program),
         Err(e) => {
-            // With declarations left out, an unknown name may only be one of theirs.
+            // With declarations left out, an unknown name may only be one of theirs, and a
+            // missing input the broken `input` declaration.
             let skip_unknown = !broken.is_empty();
             for d in &e.diagnostics {
                 let code = d.code().map(|c| c.to_string());
                 let is_syntax = code.as_deref().is_some_and(|c| c.starts_with("covenant::syntax"));
-                let is_unknown = code.as_deref().is_some_and(|c| c.starts_with("covenant::resolve::unknown"));
+                let is_unknown = code.as_deref().is_some_and(|c| c.starts_with("covenant::resolve::unknown") || c == "covenant::resolve::no_input");
                 if (is_syntax && !broken.is_empty()) || (is_unknown && skip_unknown) {
                     continue;
                 }

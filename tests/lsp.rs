@@ -401,3 +401,37 @@ fn document_symbols_list_the_facility_input_lets_pools_rules_and_functions() {
     insta::assert_snapshot!(outline(&symbols, 0));
     client.stop();
 }
+
+#[test]
+fn the_standard_library_s_text_is_served_for_its_virtual_uri_and_unknown_methods_are_refused() {
+    let (mut client, _) = Client::start();
+    let lending = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib/lending.cov")).unwrap();
+    let text = client.request("covenant/source", json!({ "uri": "covenant-std:///lending.cov" }));
+    assert_eq!(text, json!(lending));
+    assert_eq!(client.request("covenant/source", json!({ "uri": "covenant-std:///nothing.cov" })), Value::Null);
+
+    client.send(json!({ "jsonrpc": "2.0", "id": 77, "method": "workspace/symbol", "params": { "query": "" } }));
+    let refused = loop {
+        let message = client.receive();
+        if message["id"] == 77 {
+            break message;
+        }
+    };
+    assert_eq!(refused["error"]["code"], -32601, "method not found: {refused}");
+    client.stop();
+}
+
+#[test]
+fn a_problem_in_an_imported_file_is_shown_at_the_top_naming_the_file() {
+    let dir = scratch("import-problem");
+    std::fs::write(dir.join("terms.cov"), "let max_ltv_level = 65% +\n").unwrap();
+    let path = dir.join("atlas.cov");
+    let text = "import \"terms.cov\"\ninput { as_of: Date }\nlet limit = max_ltv_level\n";
+    let (mut client, _) = Client::start();
+    let diagnostics = client.open(&uri(&path), text);
+    assert_eq!(diagnostics.len(), 1, "{diagnostics:#?}");
+    assert_eq!(diagnostics[0]["range"], range((0, 0), (0, 0)));
+    let message = diagnostics[0]["message"].as_str().unwrap();
+    assert!(message.contains("terms.cov"), "{message}");
+    client.stop();
+}

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
+use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics};
 use lsp_types::request::{Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest, Request as _};
 use lsp_types::{
@@ -84,33 +84,30 @@ fn serve(limits: Limits) -> Result<(), Failure> {
     Ok(())
 }
 
-fn params<P: serde::de::DeserializeOwned>(request: &Request) -> Result<P, Response> {
+fn params<P: serde::de::DeserializeOwned>(request: &Request) -> Result<P, serde_json::Error> {
     serde_json::from_value(request.params.clone())
-        .map_err(|e| Response::new_err(request.id.clone(), ErrorCode::InvalidParams as i32, format!("invalid parameters: {e}")))
 }
 
-fn reply<T: serde::Serialize>(id: RequestId, result: T) -> Response {
-    Response { id, result: Some(serde_json::to_value(result).unwrap_or(serde_json::Value::Null)), error: None }
+fn json<T: serde::Serialize>(result: T) -> serde_json::Value {
+    serde_json::to_value(result).unwrap_or(serde_json::Value::Null)
 }
 
 impl Server {
     fn request(&mut self, request: Request) -> Response {
         let id = request.id.clone();
-        let answer = || -> Result<Response, Response> {
-            Ok(match request.method.as_str() {
-                HoverRequest::METHOD => reply(id.clone(), self.hover(params(&request)?)),
-                GotoDefinition::METHOD => reply(id.clone(), self.definition(params(&request)?)),
-                Completion::METHOD => reply(id.clone(), self.completion(params(&request)?)),
-                DocumentSymbolRequest::METHOD => reply(id.clone(), self.symbols(params(&request)?)),
-                "covenant/source" => {
-                    let p: SourceParams = params(&request)?;
-                    reply(id.clone(), std_source(&p.uri))
-                }
-                Formatting::METHOD => reply(id.clone(), self.formatting(params(&request)?)),
-                other => Response::new_err(id.clone(), ErrorCode::MethodNotFound as i32, format!("unknown method `{other}`")),
-            })
+        let result = match request.method.as_str() {
+            HoverRequest::METHOD => params(&request).map(|p| json(self.hover(p))),
+            GotoDefinition::METHOD => params(&request).map(|p| json(self.definition(p))),
+            Completion::METHOD => params(&request).map(|p| json(self.completion(p))),
+            DocumentSymbolRequest::METHOD => params(&request).map(|p| json(self.symbols(p))),
+            Formatting::METHOD => params(&request).map(|p| json(self.formatting(p))),
+            "covenant/source" => params(&request).map(|p: SourceParams| json(std_source(&p.uri))),
+            other => return Response::new_err(id, ErrorCode::MethodNotFound as i32, format!("unknown method `{other}`")),
         };
-        answer().unwrap_or_else(|refused| refused)
+        match result {
+            Ok(value) => Response { id, result: Some(value), error: None },
+            Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, format!("invalid parameters: {e}")),
+        }
     }
 
     fn notification(&mut self, notification: Notification) -> Option<(Url, Vec<Diagnostic>)> {
