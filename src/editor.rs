@@ -193,14 +193,14 @@ pub fn analyse(name: &str, text: &str, limits: Limits, loader: &dyn Loader) -> A
     match &compiled {
         Ok(program) => types = Types::of(program),
         Err(e) => {
-            // With declarations left out, an unknown name may only be one of theirs, and a
-            // missing input the broken `input` declaration.
-            let skip_unknown = !broken.is_empty();
+            // With declarations left out, their syntax is reported already, an unknown name
+            // may only be one of theirs, and a missing input the broken `input` declaration.
+            let partial = !broken.is_empty();
             for d in &e.diagnostics {
-                let code = d.code().map(|c| c.to_string());
-                let is_syntax = code.as_deref().is_some_and(|c| c.starts_with("covenant::syntax"));
-                let is_unknown = code.as_deref().is_some_and(|c| c.starts_with("covenant::resolve::unknown") || c == "covenant::resolve::no_input");
-                if (is_syntax && !broken.is_empty()) || (is_unknown && skip_unknown) {
+                let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+                let follows_from_broken =
+                    code.starts_with("covenant::syntax") || code.starts_with("covenant::resolve::unknown") || code == "covenant::resolve::no_input";
+                if partial && follows_from_broken {
                     continue;
                 }
                 analysis.problems.push(problem(&**d, name));
@@ -241,7 +241,6 @@ pub fn analyse(name: &str, text: &str, limits: Limits, loader: &dyn Loader) -> A
     for item in &items {
         collector.item(item);
     }
-    analysis.uses.sort_by_key(|(r, _)| (r.start, std::cmp::Reverse(r.end)));
     analysis
 }
 

@@ -435,3 +435,16 @@ fn a_problem_in_an_imported_file_is_shown_at_the_top_naming_the_file() {
     assert!(message.contains("terms.cov"), "{message}");
     client.stop();
 }
+
+#[test]
+fn a_name_declared_in_a_broken_declaration_is_not_also_reported_unknown() {
+    let dir = scratch("broken-name");
+    let path = dir.join("broken.cov");
+    // `limit` does not parse; `check_limit` uses it and is otherwise fine.
+    let text = "input { as_of: Date  debt: Money(USD) }\nlet limit = 10 USD +\nlet check_limit = input.debt <= limit\n";
+    let (mut client, _) = Client::start();
+    let diagnostics = client.open(&uri(&path), text);
+    let codes: Vec<&str> = diagnostics.iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["covenant::syntax::unexpected"], "{diagnostics:#?}");
+    client.stop();
+}
