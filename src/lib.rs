@@ -32,6 +32,7 @@ pub mod batch;
 pub mod check;
 pub mod data;
 pub mod dates;
+pub mod editor;
 pub mod eval;
 pub mod evaluation;
 pub mod explain;

@@ -4,6 +4,8 @@
 
 mod diff;
 mod repl;
+#[cfg(feature = "lsp")]
+mod lsp;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -208,6 +210,9 @@ enum Command {
     Sweep(analysis::SweepArgs),
     /// Evaluate the facility along a path through time (CSV of dates and inputs).
     Project(analysis::ProjectArgs),
+    /// A language server for editors, over stdin and stdout (Language Server Protocol).
+    #[cfg(feature = "lsp")]
+    Lsp,
 }
 
 const OK: u8 = 0;
@@ -309,6 +314,14 @@ pub fn main() -> ExitCode {
             Err(code) => code,
         },
         Command::Repl { file, data, scenario } => repl::main(repl::Options { file, data, scenario }, limits, loader),
+        #[cfg(feature = "lsp")]
+        Command::Lsp => match lsp::main(limits) {
+            Ok(()) => ExitCode::from(OK),
+            Err(e) => {
+                warn(format_args!("error: the language server stopped: {e}\n"));
+                ExitCode::from(INVALID)
+            }
+        },
         Command::Batch { file, data, scenarios, threads } => match compile(&file, limits, &loader) {
             Ok(program) => batch(&program, &data, scenarios, threads.map(usize::from)),
             Err(code) => code,
