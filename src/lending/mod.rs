@@ -200,7 +200,7 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 /// every standard-library discount model; the search then needs only O(log lots) probes.
 fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
     let span = def.span;
-    let (mut lo, mut hi) = (Decimal::ZERO, lots);
+    let mut hi = lots;
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
     if lots > Decimal::ZERO {
         let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
@@ -210,20 +210,36 @@ fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots
         }
         hi = lots - Decimal::ONE;
     }
-    // Invariant: the first peak lies in lo..=hi; proceeds rise strictly before it.
-    while lo < hi {
-        let mid = lo + ((hi - lo) / Decimal::TWO).floor();
-        let (_, here) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
-        let (_, next) = proceeds(ev, def, pool, units_of(pool, mid + Decimal::ONE, span)?)?;
-        if here < next {
-            lo = mid + Decimal::ONE;
-        } else {
-            hi = mid;
-        }
-    }
+    // The first peak lies in 0..=hi; proceeds rise strictly before it. Counted down from
+    // `hi` (m lots short of it), "still rising at hi − m" turns from false to true as m
+    // grows, which is the solver's bisection; it probes the same lot counts, in the same
+    // order, as a bisection of 0..=hi at ⌊(lo + hi) / 2⌋ does.
+    let (short, _) = bisect(Decimal::ZERO, hi + Decimal::ONE, |m| {
+        let n = hi - m;
+        let (_, here) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
+        let (_, next) = proceeds(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?)?;
+        Ok(here < next)
+    })?;
+    let lo = hi - short;
     let units = units_of(pool, lo, span)?;
     let (discount, best) = proceeds(ev, def, pool, units)?;
     Ok((lo, discount, best))
+}
+
+/// The solver's bisection over lot counts, with probes that can fail: the first failure ends
+/// the search (no later probe evaluates anything) and is its result.
+fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<bool>) -> EvalResult<(Decimal, Decimal)> {
+    let mut failed = None;
+    let found = solve::bisect(lo, hi, |n| {
+        if failed.is_some() {
+            return true;
+        }
+        past(n).unwrap_or_else(|f| {
+            failed = Some(f);
+            true
+        })
+    });
+    failed.map_or(Ok(found), Err)
 }
 
 /// The units in `n` lots, the last lot of a pool being whatever remains.
@@ -544,17 +560,18 @@ fn sell_until(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Unti
         if holds_after(ev, def, until, &pools, &lots_for(&pools, k, peak))? == Target::Fails {
             continue;
         }
-        // Invariant: `lo` lots of pool k leave COND false (0 lots is the previous pool's
-        // peak, which failed), `hi` lots make it hold or leave it undefined.
-        let (mut lo, mut hi) = (Decimal::ZERO, peak);
+        // `0` lots of pool k leave COND false (0 lots is the previous pool's peak, which
+        // failed), `peak` lots make it hold or leave it undefined.
         let mut at_hi = Target::Undefined;
-        while hi - lo > Decimal::ONE {
-            let mid = lo + ((hi - lo) / Decimal::TWO).floor();
-            match holds_after(ev, def, until, &pools, &lots_for(&pools, k, mid))? {
-                Target::Fails => lo = mid,
-                found => (hi, at_hi) = (mid, found),
-            }
-        }
+        let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
+            Ok(match holds_after(ev, def, until, &pools, &lots_for(&pools, k, mid))? {
+                Target::Fails => false,
+                found => {
+                    at_hi = found;
+                    true
+                }
+            })
+        })?;
         if at_hi == Target::Undefined {
             at_hi = holds_after(ev, def, until, &pools, &lots_for(&pools, k, hi))?;
         }
@@ -672,17 +689,11 @@ fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &
         return Ok(Sale { pool: pool_index, units, discount: Some(peak_discount), proceeds: best, held_back });
     }
     // Proceeds rise strictly up to the peak, so the least covering count is a bisection.
-    let (mut lo, mut hi) = (Decimal::ZERO, peak);
-    // Invariant: selling `hi` lots covers what remains, selling `lo` lots does not.
-    while hi - lo > Decimal::ONE {
-        let mid = lo + ((hi - lo) / Decimal::TWO).floor();
+    // Selling `peak` lots covers what remains, selling none does not.
+    let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
         let (_, p) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
-        if p >= remaining {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
+        Ok(p >= remaining)
+    })?;
     let units = units_of(pool, hi, span)?;
     let (discount, p) = proceeds(ev, def, pool, units)?;
     Ok(Sale { pool: pool_index, units, discount: Some(discount), proceeds: p, held_back: Decimal::ZERO })
