@@ -34,6 +34,7 @@ pub mod data;
 pub mod dates;
 pub mod editor;
 pub mod eval;
+mod engine;
 pub mod evaluation;
 pub mod explain;
 pub mod format;
@@ -62,10 +63,8 @@ pub use data::DataError;
 pub use evaluation::Evaluation;
 pub use report::Report;
 
-use crate::eval::Evaluator;
-use crate::ir::{Ir, PathStep};
+use crate::ir::Ir;
 use crate::span::SourceMap;
-use crate::syntax::ast::ShockOp;
 use crate::value::Value;
 
 /// Bounds on what a program and its data may demand. Over a limit is a diagnostic, never a
@@ -597,14 +596,14 @@ impl Program {
             return Err(DataError::TooLarge { size: data.len(), limit: self.limits.max_data_bytes }.into());
         }
         let input = self.limits.binder().bind_text(data, &self.ir.input)?;
-        self.run_checks(&input, &mut self.limits.budget())?;
+        engine::checks::run(self, &input, &mut self.limits.budget())?;
         Ok(input)
     }
 
     /// Binds data to the schema and runs the program's checks on it.
     pub fn bind(&self, json: &serde_json::Value) -> Result<Value, EvalError> {
         let input = self.limits.binder().bind(json, &self.ir.input)?;
-        self.run_checks(&input, &mut self.limits.budget())?;
+        engine::checks::run(self, &input, &mut self.limits.budget())?;
         Ok(input)
     }
 
@@ -631,46 +630,7 @@ impl Program {
     /// assert!(matches!(&err, covenant::EvalError::UnknownScenario { help, .. } if help.contains("did you mean `crash`")));
     /// ```
     pub fn run_bound(&self, input: Value, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
-        let scenario = self.find_scenario(scenario)?;
-        // One budget for the whole evaluation: the shocks, the checks on the shocked data and
-        // the rules.
-        let mut budget = self.limits.budget();
-        let base_input = scenario.map(|_| input.clone());
-        let input = match scenario {
-            Some(s) => {
-                let shocked = self.apply_scenario(input, s, &mut budget)?;
-                self.run_checks(&shocked, &mut budget).map_err(|e| match e {
-                    EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
-                    other => other,
-                })?;
-                shocked
-            }
-            None => input,
-        };
-        let outcome = self.evaluator(input.clone(), budget).run_all();
-        if let Some(what) = outcome.exceeded {
-            return Err(EvalError::exceeded(what, &self.limits));
-        }
-        Ok(Evaluation { program: self, scenario, outcome, input, base_input })
-    }
-
-    fn find_scenario(&self, name: Option<&str>) -> Result<Option<&ir::ScenarioDef>, EvalError> {
-        let Some(name) = name else { return Ok(None) };
-        let found = self.ir.scenarios.iter().find(|s| &*s.name == name);
-        found.map(Some).ok_or_else(|| {
-            let help = resolve::suggestion(name, self.scenario_names(), "scenario");
-            let known = self.scenario_names().collect::<Vec<_>>().join(", ");
-            EvalError::UnknownScenario {
-                name: name.to_string(),
-                help: if known.is_empty() {
-                    "the program declares no scenarios".into()
-                } else if help.starts_with("did you mean") {
-                    format!("{help} (the scenarios are {known})")
-                } else {
-                    format!("the scenarios are {known}")
-                },
-            }
-        })
+        engine::run(self, input, scenario)
     }
 
     /// Runs the tests written in the program (`test "…" { … }`); data paths are relative to
@@ -682,199 +642,8 @@ impl Program {
     /// [`Program::run_tests`], reading the data files through `loader`, which confines them
     /// as it confines imports (with `base_dir` as the root file's directory).
     pub fn run_tests_through(&self, base_dir: &Path, loader: &dyn resolve::Loader) -> Vec<TestOutcome> {
-        let mut results = Vec::new();
-        for t in &self.ir.tests {
-            let (line, _) = self.sources.line_column(t.span);
-            let mut outcome = TestOutcome { title: t.title.clone(), line, failures: Vec::new() };
-            let Some(p) = &t.data else {
-                outcome.failures.push("the test names no `data` file".into());
-                results.push(outcome);
-                continue;
-            };
-            let limit = self.limits.max_data_bytes;
-            let read = loader.locate(&base_dir.join(p), base_dir).and_then(|at| loader.load_at_most(&at, limit));
-            let data = match read {
-                Ok(d) if d.len() <= limit => d,
-                Ok(d) => {
-                    outcome.failures.push(DataError::TooLarge { size: d.len(), limit }.to_string());
-                    results.push(outcome);
-                    continue;
-                }
-                Err(e) => {
-                    outcome.failures.push(match resolve::OverLimit::of(&e) {
-                        Some(over) => DataError::TooLarge { size: over.size, limit }.to_string(),
-                        None if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                            format!("cannot read `{p}`: {}; test data is read from the program's directory and its subdirectories (allow another with `--allow-path DIR`)", e.to_string().to_lowercase())
-                        }
-                        None => format!("cannot read `{p}`: {}", e.to_string().to_lowercase()),
-                    });
-                    results.push(outcome);
-                    continue;
-                }
-            };
-            let input = match self.limits.binder().parse(&data).map_err(EvalError::from).and_then(|j| self.bind(&j)) {
-                Ok(i) => i,
-                Err(e) => {
-                    outcome.failures.push(e.to_string());
-                    results.push(outcome);
-                    continue;
-                }
-            };
-            let mut budget = self.limits.budget();
-            let scenario = t.scenario.and_then(|i| self.ir.scenarios.get(i as usize));
-            let mut shocked: Result<Value, String> = Ok(input);
-            if let Some(s) = scenario {
-                shocked = shocked.and_then(|i| self.apply_scenario(i, s, &mut budget).map_err(|e| e.to_string()));
-            }
-            if !t.shocks.is_empty() {
-                shocked = shocked.and_then(|i| {
-                    self.apply_shocks(i, &t.shocks, &mut budget).map_err(|e| match e {
-                        ShockError::Refused { line, message } => format!("the shock at line {line} cannot be applied: {message}"),
-                        ShockError::Limit(e) => e.to_string(),
-                    })
-                });
-            }
-            // The checks hold on the data the test evaluates, shocked or not.
-            if scenario.is_some() || !t.shocks.is_empty() {
-                shocked = shocked.and_then(|i| self.run_checks(&i, &mut budget).map(|()| i).map_err(|e| e.to_string()));
-            }
-            let input = match shocked {
-                Ok(i) => i,
-                Err(e) => {
-                    outcome.failures.push(e);
-                    results.push(outcome);
-                    continue;
-                }
-            };
-            let mut ev = self.evaluator(input, budget);
-            ev.run_globals();
-            for e in &t.expects {
-                let text = self.sources.text(self.ir.arena.span(e.expr)).to_string();
-                match ev.eval_body(*e) {
-                    Ok(Value::Bool(true)) => {}
-                    Ok(_) => outcome.failures.push(expect::failure(&self.ir, &self.sources, &mut ev, *e)),
-                    Err(_) => outcome.failures.push(format!("`{text}` could not be evaluated (a value it reads failed)")),
-                }
-            }
-            if let Some(what) = ev.exceeded() {
-                outcome.failures = vec![EvalError::exceeded(what, &self.limits).to_string()];
-            }
-            results.push(outcome);
-        }
-        results
+        engine::script::run_tests(self, base_dir, loader)
     }
-
-    fn evaluator(&self, input: Value, budget: eval::Budget) -> Evaluator<'_> {
-        let as_of = match &input {
-            Value::Record(f) => match f.get(self.ir.as_of_field as usize) {
-                Some(Value::Date(d)) => *d,
-                _ => epoch(),
-            },
-            _ => epoch(),
-        };
-        Evaluator::new(&self.ir, input, as_of).with_budget(budget)
-    }
-
-    /// Runs the `check`s, each over the values its condition reads and no others.
-    fn run_checks(&self, input: &Value, budget: &mut eval::Budget) -> Result<(), EvalError> {
-        if self.ir.checks.is_empty() {
-            return Ok(());
-        }
-        let mut ev = self.evaluator(input.clone(), *budget);
-        for c in &self.ir.checks {
-            for &g in &c.deps {
-                ev.ensure(g);
-            }
-            let ok = matches!(ev.eval_body(c.cond), Ok(Value::Bool(true)));
-            if let Some(what) = ev.exceeded() {
-                return Err(EvalError::exceeded(what, &self.limits));
-            }
-            if !ok {
-                let (line, _) = self.sources.line_column(c.span);
-                return Err(DataError::Check { message: c.message.clone(), line }.into());
-            }
-        }
-        *budget = ev.budget_left();
-        Ok(())
-    }
-
-    fn apply_scenario(&self, input: Value, s: &ir::ScenarioDef, budget: &mut eval::Budget) -> Result<Value, EvalError> {
-        self.apply_shocks(input, &s.shocks, budget).map_err(|e| match e {
-            ShockError::Refused { line, message } => EvalError::Shock { scenario: s.name.to_string(), line, message },
-            ShockError::Limit(e) => e,
-        })
-    }
-
-    /// Applies shocks in order, a scenario's or a test's.
-    fn apply_shocks(&self, input: Value, shocks: &[ir::ShockDef], budget: &mut eval::Budget) -> Result<Value, ShockError> {
-        let mut shocked = input;
-        for shock in shocks {
-            let refused = |message: String| ShockError::Refused { line: self.sources.line_column(shock.span).0, message };
-            // Shock values are read against the data as shocked so far.
-            let mut ev = self.evaluator(shocked.clone(), *budget);
-            let by = ev.eval_body(shock.value);
-            let applied = match by {
-                Ok(by) => apply_shock(&mut ev, &shocked, &shock.path, shock.op, &by, shock.span),
-                Err(eval::Fail::Here { message, .. }) => Err(message),
-                Err(eval::Fail::Upstream) => Err("a value it reads failed".into()),
-            };
-            if let Some(what) = ev.exceeded() {
-                return Err(ShockError::Limit(EvalError::exceeded(what, &self.limits)));
-            }
-            *budget = ev.budget_left();
-            shocked = applied.map_err(refused)?;
-        }
-        Ok(shocked)
-    }
-}
-
-/// Why shocks could not be applied: the shock's own failure, or a limit of the evaluation.
-enum ShockError {
-    Refused { line: usize, message: String },
-    Limit(EvalError),
-}
-
-/// Binding guarantees `as_of`; this stands in only for a value that cannot occur.
-fn epoch() -> dates::Date {
-    dates::Date::EPOCH
-}
-
-fn apply_shock(ev: &mut Evaluator<'_>, v: &Value, path: &[PathStep], op: ShockOp, by: &Value, span: span::Span) -> Result<Value, String> {
-    Ok(match (path.split_first(), v) {
-        (None, old) => shocked_leaf(ev, old, op, by, span)?,
-        (Some((PathStep::Field(i), rest)), Value::Record(fields)) => {
-            let mut copy = fields.to_vec();
-            if let Some(slot) = copy.get_mut(*i as usize) {
-                *slot = apply_shock(ev, slot, rest, op, by, span)?;
-            }
-            Value::Record(copy.into())
-        }
-        (Some((PathStep::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| apply_shock(ev, x, rest, op, by, span)).collect::<Result<_, _>>()?),
-        // An absent optional stays absent unless the shock sets it.
-        (Some(_), other) => other.clone(),
-    })
-}
-
-fn shocked_leaf(ev: &mut Evaluator<'_>, old: &Value, op: ShockOp, by: &Value, span: span::Span) -> Result<Value, String> {
-    let overflow = || "arithmetic overflow: the shocked value exceeds the decimal range".to_string();
-    Ok(match (op, old, by) {
-        (ShockOp::Set, _, new) => new.clone(),
-        (ShockOp::Mul, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_mul(*b).ok_or_else(overflow)?),
-        (ShockOp::Add, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_add(*b).ok_or_else(overflow)?),
-        (ShockOp::Sub, Value::Num(a), Value::Num(b)) => Value::Num(a.checked_sub(*b).ok_or_else(overflow)?),
-        // Moved as `date + duration` moves it: business days by the program's calendar.
-        (ShockOp::Add | ShockOp::Sub, Value::Date(d), Value::Duration(dur)) => {
-            let sign = if op == ShockOp::Sub { -1 } else { 1 };
-            match ev.add_duration(*d, *dur, sign, span) {
-                Ok(moved) => Value::Date(moved),
-                Err(eval::Fail::Here { message, .. }) => return Err(message),
-                Err(eval::Fail::Upstream) => return Err("the calendar could not be evaluated".to_string()),
-            }
-        }
-        // An absent optional, scaled or moved, stays absent.
-        (_, Value::Null, _) => Value::Null,
-        _ => return Err("the shock does not apply to this value".to_string()),
-    })
 }
 
 fn content_hash(sources: &SourceMap) -> u64 {

@@ -9,6 +9,64 @@
 //!
 //! This room depends on nothing else of the crate, so the lending rules and the engine can both
 //! use it without either reaching up.
+//!
+//! [`bisect`] is the one bisection loop of the crate: the searches above, and the liquidation's
+//! lot searches (the proceeds peak, the least covering sale, the least sale to a target), which
+//! count lots as decimals because a pool may hold more lots than an `i64` counts.
+
+use std::ops::{Add, Sub};
+
+use rust_decimal::Decimal;
+
+/// A count a bisection can halve: whole steps, as an `i64` or as a whole decimal.
+pub trait Count: Copy + PartialOrd + Add<Output = Self> + Sub<Output = Self> {
+    const ONE: Self;
+    /// Half of a positive gap, rounded down.
+    fn half(self) -> Self;
+}
+
+impl Count for i64 {
+    const ONE: i64 = 1;
+    fn half(self) -> i64 {
+        self / 2
+    }
+}
+
+impl Count for Decimal {
+    const ONE: Decimal = Decimal::ONE;
+    fn half(self) -> Decimal {
+        (self / Decimal::TWO).floor()
+    }
+}
+
+/// Narrows a bracket to adjacent counts: `lo` is on the starting side, `hi` past the boundary,
+/// and `past(n)` says which side `n` is on (assumed monotone). Probes `lo + ⌊(hi − lo) / 2⌋`
+/// until `hi − lo` is one step, and returns `(lo, hi)`. A probe may keep state, as the searches
+/// above do to treat an undefined count as past the boundary only until one is found.
+pub fn bisect<N: Count>(mut lo: N, mut hi: N, mut past: impl FnMut(N) -> bool) -> (N, N) {
+    while hi - lo > N::ONE {
+        let mid = lo + (hi - lo).half();
+        if past(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    (lo, hi)
+}
+
+/// A probe for [`bisect`] from one that says `Side`: `After` is past the boundary, and so is
+/// `Undefined` while no count has been found `After` (`found` starts as whether `hi` is).
+fn sided<'a>(mut probe: impl FnMut(i64) -> Side + 'a, found: &'a mut bool) -> impl FnMut(i64) -> bool + 'a {
+    move |n| match probe(n) {
+        Side::After => {
+            *found = true;
+            true
+        }
+        Side::Undefined => !*found,
+        Side::Before => false,
+    }
+}
 
 /// Where a probed step count lies relative to the boundary being searched for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +114,7 @@ pub fn least_after(lo: i64, max: i64, mut probe: impl FnMut(i64) -> Side) -> Fou
             Side::Before => return Found::NotInRange { max },
         }
     };
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        match probe(mid) {
-            Side::After => (hi, found) = (mid, true),
-            Side::Undefined if !found => hi = mid,
-            Side::Before | Side::Undefined => lo = mid,
-        }
-    }
+    let (lo, hi) = bisect(lo, hi, sided(probe, &mut found));
     if found {
         Found::At { first_after: hi, last_before: lo }
     } else {
@@ -81,15 +132,8 @@ pub fn boundary_within(lo: i64, hi: i64, mut probe: impl FnMut(i64) -> Side) -> 
     match probe(hi) {
         Side::Before => Found::NotInRange { max: hi },
         first => {
-            let (mut lo, mut hi, mut found) = (lo, hi, first == Side::After);
-            while hi - lo > 1 {
-                let mid = lo + (hi - lo) / 2;
-                match probe(mid) {
-                    Side::After => (hi, found) = (mid, true),
-                    Side::Undefined if !found => hi = mid,
-                    Side::Before | Side::Undefined => lo = mid,
-                }
-            }
+            let mut found = first == Side::After;
+            let (lo, hi) = bisect(lo, hi, sided(&mut probe, &mut found));
             if found {
                 Found::At { first_after: hi, last_before: lo }
             } else {
@@ -147,6 +191,23 @@ mod tests {
             _ => Side::Before,
         };
         assert_eq!(least_after(0, 10_000, probe), Found::At { first_after: 42, last_before: 41 });
+    }
+
+    /// The same probes, in the same order, whether counted as integers or as decimals.
+    #[test]
+    fn bisect_probes_the_floor_midpoint() {
+        let mut seen = Vec::new();
+        assert_eq!(bisect(0_i64, 100, |n| {
+            seen.push(n);
+            n >= 37
+        }), (36, 37));
+        assert_eq!(seen, [50, 25, 37, 31, 34, 35, 36]);
+        let mut decimals = Vec::new();
+        bisect(Decimal::ZERO, Decimal::from(100), |n| {
+            decimals.push(n);
+            n >= Decimal::from(37)
+        });
+        assert_eq!(decimals, seen.iter().map(|&n| Decimal::from(n)).collect::<Vec<_>>());
     }
 
     #[test]

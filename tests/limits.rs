@@ -573,6 +573,40 @@ fn deep_call_chain_through_the_binary() {
     eprintln!("85,000 chained functions: compiled in {took:?}");
 }
 
+/// Issue 11's case exactly: a chain of 20,000 functions each calling the next (1.2 MB, under
+/// the 4 MiB source limit) compiles, and every command that evaluates it refuses it with the
+/// depth diagnostic instead of overflowing the process's stack: `run` (table and JSON),
+/// `explain`, `batch` (per line) and the script tests (a failure, not an abort).
+#[test]
+fn twenty_thousand_chained_functions_through_the_binary() {
+    let dir = TempDir::new("chain20k");
+    let data = dir.file("d.json", r#"{"as_of": "2026-03-31"}"#);
+    let lines = dir.file("d.jsonl", "{\"as_of\": \"2026-03-31\"}\n");
+    let source = chained_functions(20_000);
+    assert!(source.len() < 4 << 20);
+    // f0(1) = 1 and each further function adds 1: were it evaluated, `deep` would be 20,000.
+    let with_test = format!("{source}test \"deep\" {{\n  data \"d.json\"\n  expect deep == 20000\n}}\n");
+    let program = dir.file("c20.cov", with_test);
+    let (out, _) = covenant(&["check", &program]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // Compiling 20,000 functions takes about a second of the time, so no `FAST` bound here.
+    for args in [&["run", &program, "--data", &data][..], &["run", &program, "--data", &data, "--format", "json"], &["explain", &program, "--data", &data, "deep"]] {
+        let (out, took) = covenant(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("covenant::limit::depth") && !stderr.contains("panicked"), "{args:?}: {stderr}");
+        eprintln!("20,000 chained functions, {}: refused in {took:?}", args[0]);
+    }
+    let (out, _) = covenant(&["batch", &program, "--data", &lines]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().filter(|l| l.contains("covenant::limit::depth")).count(), 1, "{stdout}");
+    let (out, _) = covenant(&["test", &program]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("nests deeper than 2500 levels") && stdout.contains("0 passed, 1 failed"), "{stdout}");
+}
+
 /// 4,000 threads never finished; the pool is clamped to four per core.
 #[test]
 fn batch_threads_are_clamped() {

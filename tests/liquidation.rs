@@ -135,3 +135,40 @@ liquidation enforcement {
     assert!(fleet.get("discount").is_none(), "{fleet}");
     assert_eq!(l.proceeds.as_ref().map(|m| m.amount.as_str()), Some("1000000"));
 }
+
+/// A discount that rises and falls many times over (its schedule cycles every three units
+/// through 5%, 60%, 20%, 85%, 40%, 95%), so proceeds have many local peaks: the lots found
+/// depend on exactly which counts the searches probe, and in what order. The searches (the
+/// proceeds peak, the least covering sale, the least sale to a target) run on the crate's
+/// one bisection (`covenant::solve::bisect`); these figures are the ones the loops they
+/// replaced found, and pin the probe order.
+#[test]
+fn a_discount_with_many_peaks_pins_the_searches_probe_order() {
+    let rates = [5, 60, 20, 85, 40, 95];
+    let rows: String = (0..133).map(|i| format!("  < {} => {}%\n", 1 + 3 * i, rates[i % rates.len()])).collect();
+    let source = format!(
+        r#"
+input {{ as_of: Date  coins: Number  debt: Money(USD) }}
+schedule wiggle(s: Number) -> Number {{
+{rows}  else => 50%
+}}
+collateral a {{ quantity input.coins  price 100 USD  lot 1  liquidation discount wiggle(sold) }}
+collateral b {{ quantity input.coins  price 100 USD  lot 1  liquidation discount wiggle(sold + 5) }}
+let ltv = input.debt / (a.market_value + b.market_value)
+liquidation all_out {{ debt input.debt  sell a, b }}
+liquidation partial {{ debt input.debt  sell a, b  until ltv <= 30% }}
+"#
+    );
+    let facts = |coins: u32, debt: u32| {
+        let r = report(&source, &format!(r#"{{"as_of": "2026-03-31", "coins": {coins}, "debt": "{debt}"}}"#));
+        let units = |l: &str| (0..2).map(|i| sale(&r, l, i)["units"].as_str().unwrap_or_default().to_string()).collect::<Vec<_>>().join(" ");
+        (units("all_out"), units("partial"), r.collateral["a"].realisable_value.clone(), r.collateral["b"].realisable_value.clone())
+    };
+    let money = |amount: &str| Some(covenant::report::Money { amount: amount.into(), currency: "USD".into() });
+    // (units sold of a and b: to cover the debt, to the LTV target; a's and b's realisable value)
+    assert_eq!(facts(300, 20_000), ("300 119".into(), "100 0".into(), money("18000"), money("28500")));
+    assert_eq!(facts(377, 5_000), ("232 0".into(), "0 0".into(), money("35815"), money("30160")));
+    assert_eq!(facts(120, 9_000), ("120 29".into(), "52 0".into(), money("7200"), money("11400")));
+    assert_eq!(facts(1_000, 100_000), ("1000 1000".into(), "1000 1000".into(), money("50000"), money("50000")));
+    assert_eq!(facts(250, 1_234), ("70 0".into(), "0 0".into(), money("23750"), money("10000")));
+}

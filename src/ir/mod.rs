@@ -471,9 +471,165 @@ pub struct Ir {
     pub order: Vec<Global>,
     /// Globals with every dependency before its dependents: the evaluation order.
     pub topo: Vec<Global>,
+    /// Which globals each global reads, and is read by.
+    pub dependencies: Dependencies,
 }
+
+impl Ir {
+    /// The globals `g` reads directly (a function it calls counts as its body: what the
+    /// function reads, `g` reads), in evaluation order. A liquidation reads the pools it sells.
+    pub fn dependencies_of(&self, g: Global) -> &[Global] {
+        self.dependencies.of(g)
+    }
+
+    /// The globals that read `g` directly, in evaluation order.
+    pub fn dependents_of(&self, g: Global) -> &[Global] {
+        self.dependencies.dependents_of(g)
+    }
+}
+
+/// The dependency edges between globals that `resolve` finds for its cycle check, kept:
+/// what a figure reads decides what must be computed before it, what a change to it
+/// invalidates, and what a search must evaluate again when it changes one input.
+#[derive(Clone, Debug, Default)]
+pub struct Dependencies {
+    /// Where each kind of global starts in the dense numbering (lets, pools, covenants,
+    /// margin calls, liquidations, defaults), then where the numbering ends.
+    offsets: [usize; 7],
+    reads: Vec<Box<[Global]>>,
+    read_by: Vec<Box<[Global]>>,
+    /// Each global's place in the evaluation order.
+    position: Vec<usize>,
+}
+
+impl Dependencies {
+    /// Edges from `reads` (per global, what it reads directly), for globals of the given
+    /// counts per kind, ordered by `topo`.
+    pub fn new(counts: [usize; 6], topo: &[Global], mut reads: Vec<(Global, Vec<Global>)>) -> Dependencies {
+        let mut offsets = [0; 7];
+        let mut total = 0;
+        for (offset, count) in offsets.iter_mut().zip(counts) {
+            *offset = total;
+            total += count;
+        }
+        if let Some(end) = offsets.last_mut() {
+            *end = total;
+        }
+        let mut d = Dependencies { offsets, reads: vec![Box::default(); total], read_by: vec![Box::default(); total], position: vec![usize::MAX; total] };
+        for (i, g) in topo.iter().enumerate() {
+            if let Some(p) = d.index(*g).and_then(|x| d.position.get_mut(x)) {
+                *p = i;
+            }
+        }
+        let mut read_by: Vec<Vec<Global>> = vec![Vec::new(); total];
+        for (g, rs) in &mut reads {
+            rs.sort_by_key(|r| d.position_of(*r));
+            rs.dedup();
+            for r in rs.iter() {
+                if let Some(list) = d.index(*r).and_then(|x| read_by.get_mut(x)) {
+                    list.push(*g);
+                }
+            }
+        }
+        for (g, rs) in reads {
+            if let Some(slot) = d.index(g).and_then(|x| d.reads.get_mut(x)) {
+                *slot = rs.into();
+            }
+        }
+        d.read_by = read_by
+            .into_iter()
+            .map(|mut list| {
+                list.sort_by_key(|r| d.position_of(*r));
+                list.dedup();
+                list.into()
+            })
+            .collect();
+        d
+    }
+
+    /// A dense number for `g`, from zero.
+    fn index(&self, g: Global) -> Option<usize> {
+        let (kind, i) = match g {
+            Global::Let(i) => (0, i),
+            Global::Pool(i) => (1, i),
+            Global::Covenant(i) => (2, i),
+            Global::MarginCall(i) => (3, i),
+            Global::Liquidation(i) => (4, i),
+            Global::Default(i) => (5, i),
+        };
+        let start = *self.offsets.get(kind)?;
+        let end = *self.offsets.get(kind + 1)?;
+        let at = start.checked_add(i as usize)?;
+        (at < end).then_some(at)
+    }
+
+    fn position_of(&self, g: Global) -> usize {
+        self.index(g).and_then(|i| self.position.get(i)).copied().unwrap_or(usize::MAX)
+    }
+
+    pub fn of(&self, g: Global) -> &[Global] {
+        self.index(g).and_then(|i| self.reads.get(i)).map_or(&[], |r| &r[..])
+    }
+
+    pub fn dependents_of(&self, g: Global) -> &[Global] {
+        self.index(g).and_then(|i| self.read_by.get(i)).map_or(&[], |r| &r[..])
+    }
+
+    /// `roots` and every global they read, directly or not, in evaluation order: what must
+    /// be computed to evaluate an expression that reads `roots`.
+    pub fn cone(&self, roots: impl IntoIterator<Item = Global>) -> Vec<Global> {
+        let mut seen = vec![false; self.position.len()];
+        let mut work: Vec<Global> = roots.into_iter().collect();
+        let mut cone = Vec::new();
+        while let Some(g) = work.pop() {
+            let Some(s) = self.index(g).and_then(|i| seen.get_mut(i)) else { continue };
+            if *s {
+                continue;
+            }
+            *s = true;
+            cone.push(g);
+            work.extend_from_slice(self.of(g));
+        }
+        cone.sort_by_key(|g| self.position_of(*g));
+        cone
+    }
+}
+
 
 /// One cent: the step of a cure search.
 pub fn cent() -> Decimal {
     Decimal::new(1, 2)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Global;
+
+    /// The edges the cycle check finds are kept: `b` reads `a` through the function it calls,
+    /// the pool reads `b`, the covenant reads the pool and `a`; `unrelated` reads only data.
+    #[test]
+    fn dependency_edges_are_kept_in_the_ir() {
+        let source = r#"
+            input { as_of: Date  coins: Number  price: Money(USD)  debt: Money(USD) }
+            let a = input.price
+            fn plus_a(y: Money(USD)) -> Money(USD) = y + a
+            let b = plus_a(1 USD)
+            let unrelated = input.coins
+            collateral btc "Bitcoin" { quantity input.coins  price b }
+            covenant max_ltv "LTV" { require input.debt / btc.eligible_value <= 50%  when a > 0 USD }
+        "#;
+        let program = crate::Program::compile("deps.cov", source).unwrap();
+        let ir = program.ir();
+        let (a, b, unrelated, pool, covenant) = (Global::Let(0), Global::Let(1), Global::Let(2), Global::Pool(0), Global::Covenant(0));
+        assert_eq!(ir.dependencies_of(a), &[]);
+        assert_eq!(ir.dependencies_of(b), &[a]);
+        assert_eq!(ir.dependencies_of(pool), &[b]);
+        assert_eq!(ir.dependencies_of(covenant), &[a, pool]);
+        assert_eq!(ir.dependents_of(a), &[b, covenant]);
+        assert_eq!(ir.dependents_of(b), &[pool]);
+        assert_eq!(ir.dependents_of(unrelated), &[]);
+        // The requirement's cone: everything it reads, directly or not, in evaluation order.
+        assert_eq!(program.ir().covenants[0].requirement_deps, vec![a, b, pool]);
+        assert_eq!(ir.dependencies.cone([covenant]), vec![a, b, pool, covenant]);
+    }
 }

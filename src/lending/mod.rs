@@ -1,16 +1,78 @@
 //! Pools, covenants and cures, margin calls and liquidation: the rules of a facility, and
-//! the two searches (least cure amount, least lots sold) that they need.
+//! the two searches (least cure amount, least lots sold) that they need. This room uses the
+//! evaluator and fills the rules' slots of its outcome store; the evaluator reads them back
+//! without knowing how they were computed.
 
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::eval::{fail, ops, EvalResult, Evaluator, Fail};
-use crate::ir::{self, ArithOp, CovenantField, LiquidationField, MarginField, PoolField, Testing};
+use crate::eval::{fail, ops, ErrorEntry, EvalResult, Evaluator, Fail};
+use crate::ir::{self, ArithOp, Global, Testing};
 use crate::span::Span;
 use crate::solve::{self, Found, Side};
 use crate::syntax::ast::{CmpOp, CureLimit};
 use crate::value::Value;
+
+pub use crate::eval::outcome::{
+    CovenantOutcome, CovenantStatus, Cure, DefaultOutcome, DefaultStatus, LiquidationOutcome, MarginOutcome, MarginStatus, PoolOutcome, Sale,
+};
+
+/// Computes one global into its slot of the evaluator's outcome store: a `let` by the
+/// evaluator itself, a rule by its semantics here. Its dependencies must be in the store.
+pub fn global(ev: &mut Evaluator<'_>, g: Global) {
+    let ir = ev.ir;
+    match g {
+        Global::Let(i) => ev.let_global(i),
+        Global::Pool(i) => {
+            let Some(def) = ir.pools.get(i as usize) else { return };
+            let r = pool(ev, def);
+            ev.note(&def.name, &r);
+            if let Some(slot) = ev.out.pools.get_mut(i as usize) {
+                *slot = Some(r);
+            }
+        }
+        Global::Covenant(i) => {
+            let Some(def) = ir.covenants.get(i as usize) else { return };
+            let r = covenant(ev, def);
+            if let Some(f) = &r.failure {
+                ev.note::<()>(&def.name, &Err(f.clone()));
+            }
+            if let Some(slot) = ev.out.covenants.get_mut(i as usize) {
+                *slot = Some(r);
+            }
+        }
+        Global::MarginCall(i) => {
+            let Some(def) = ir.margin_calls.get(i as usize) else { return };
+            let r = margin_call(ev, def);
+            ev.note(&def.name, &r);
+            if let Some(slot) = ev.out.margin_calls.get_mut(i as usize) {
+                *slot = Some(r);
+            }
+        }
+        Global::Liquidation(i) => {
+            let Some(def) = ir.liquidations.get(i as usize) else { return };
+            let r = liquidation(ev, def);
+            ev.note(&def.name, &r);
+            if let Some(slot) = ev.out.liquidations.get_mut(i as usize) {
+                *slot = Some(r);
+            }
+        }
+        Global::Default(i) => {
+            let Some(def) = ir.defaults.get(i as usize) else { return };
+            let r = default_rule(ev, def);
+            for (event, failure) in &r.failures {
+                if let (Fail::Here { message, span }, Some(e)) = (failure, def.events.get(*event as usize)) {
+                    let message = format!("event `{}`: {message}", e.name);
+                    ev.out.errors.push(ErrorEntry { name: def.name.clone(), message, span: *span });
+                }
+            }
+            if let Some(slot) = ev.out.defaults.get_mut(i as usize) {
+                *slot = Some(r);
+            }
+        }
+    }
+}
 
 fn op(o: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
     ops::arith(o, a, b, span)
@@ -21,19 +83,6 @@ fn clamp01(x: Decimal) -> Decimal {
 }
 
 // ---------------------------------------------------------------------- pools
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct PoolOutcome {
-    pub quantity: Decimal,
-    pub market_value: Decimal,
-    pub eligible_value: Decimal,
-    pub realisable_value: Decimal,
-    pub haircut: Decimal,
-    /// The whole pool's value at its liquidation prices, before any discount: what forced
-    /// sales gross, pro rata to the units sold.
-    pub sale_value: Decimal,
-    pub lot: Decimal,
-}
 
 pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome> {
     let span = def.span;
@@ -151,7 +200,7 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 /// every standard-library discount model; the search then needs only O(log lots) probes.
 fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
     let span = def.span;
-    let (mut lo, mut hi) = (Decimal::ZERO, lots);
+    let mut hi = lots;
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
     if lots > Decimal::ZERO {
         let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
@@ -161,20 +210,36 @@ fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots
         }
         hi = lots - Decimal::ONE;
     }
-    // Invariant: the first peak lies in lo..=hi; proceeds rise strictly before it.
-    while lo < hi {
-        let mid = lo + ((hi - lo) / Decimal::TWO).floor();
-        let (_, here) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
-        let (_, next) = proceeds(ev, def, pool, units_of(pool, mid + Decimal::ONE, span)?)?;
-        if here < next {
-            lo = mid + Decimal::ONE;
-        } else {
-            hi = mid;
-        }
-    }
+    // The first peak lies in 0..=hi; proceeds rise strictly before it. Counted down from
+    // `hi` (m lots short of it), "still rising at hi − m" turns from false to true as m
+    // grows, which is the solver's bisection; it probes the same lot counts, in the same
+    // order, as a bisection of 0..=hi at ⌊(lo + hi) / 2⌋ does.
+    let (short, _) = bisect(Decimal::ZERO, hi + Decimal::ONE, |m| {
+        let n = hi - m;
+        let (_, here) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
+        let (_, next) = proceeds(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?)?;
+        Ok(here < next)
+    })?;
+    let lo = hi - short;
     let units = units_of(pool, lo, span)?;
     let (discount, best) = proceeds(ev, def, pool, units)?;
     Ok((lo, discount, best))
+}
+
+/// The solver's bisection over lot counts, with probes that can fail: the first failure ends
+/// the search (no later probe evaluates anything) and is its result.
+fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<bool>) -> EvalResult<(Decimal, Decimal)> {
+    let mut failed = None;
+    let found = solve::bisect(lo, hi, |n| {
+        if failed.is_some() {
+            return true;
+        }
+        past(n).unwrap_or_else(|f| {
+            failed = Some(f);
+            true
+        })
+    });
+    failed.map_or(Ok(found), Err)
 }
 
 /// The units in `n` lots, the last lot of a pool being whatever remains.
@@ -186,62 +251,7 @@ fn lot_count(pool: &PoolOutcome, span: Span) -> EvalResult<Decimal> {
     Ok(op(ArithOp::Div, pool.quantity, pool.lot, span)?.ceil())
 }
 
-pub fn pool_field(ev: &mut Evaluator<'_>, i: u32, f: PoolField) -> EvalResult<Value> {
-    let p = match ev.out.pools.get(i as usize) {
-        Some(Some(Ok(p))) => p,
-        _ => return Err(Fail::Upstream),
-    };
-    Ok(Value::Num(match f {
-        PoolField::Quantity => p.quantity,
-        PoolField::MarketValue => p.market_value,
-        PoolField::EligibleValue => p.eligible_value,
-        PoolField::RealisableValue => p.realisable_value,
-        PoolField::Haircut => p.haircut,
-    }))
-}
-
 // ---------------------------------------------------------------------- covenants
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CovenantStatus {
-    Pass,
-    Breach,
-    NotTested,
-    Error,
-}
-
-impl CovenantStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CovenantStatus::Pass => "pass",
-            CovenantStatus::Breach => "breach",
-            CovenantStatus::NotTested => "not_tested",
-            CovenantStatus::Error => "error",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Cure {
-    pub available: bool,
-    pub amount: Option<Decimal>,
-    pub blocked_by: Vec<String>,
-    /// Why no amount is reported, when none is.
-    pub note: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct CovenantOutcome {
-    pub status: CovenantStatus,
-    pub value: Option<Decimal>,
-    pub limit: Option<Decimal>,
-    pub headroom: Option<Decimal>,
-    pub cure: Option<Cure>,
-    /// For a covenant with a cure clause: whether its limits allow a cure on this date,
-    /// whatever the status (`None` when the cure history could not be read).
-    pub cure_available: Option<bool>,
-    pub failure: Option<Fail>,
-}
 
 /// The largest cure a search will consider, in whole units of the currency.
 const MAX_CURE_UNITS: i64 = 1_000_000_000_000_000;
@@ -397,7 +407,7 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
                         *slot = Some(Ok(Value::Num(cured)));
                     }
                 }
-                _ => probe.global(g),
+                _ => global(&mut probe, g),
             }
         }
         let found = match requirement(&mut probe, def) {
@@ -434,53 +444,7 @@ fn add_at(input: &Value, path: &[u32], amount: Decimal) -> Option<Value> {
     }
 }
 
-pub fn covenant_field(ev: &mut Evaluator<'_>, i: u32, f: CovenantField, span: Span) -> EvalResult<Value> {
-    let Some(Some(c)) = ev.out.covenants.get(i as usize) else { return Err(Fail::Upstream) };
-    match f {
-        CovenantField::CureAmount => match (c.status, &c.cure) {
-            (CovenantStatus::Pass | CovenantStatus::NotTested, _) => Ok(Value::Num(Decimal::ZERO)),
-            (CovenantStatus::Breach, Some(Cure { amount: Some(a), .. })) => Ok(Value::Num(*a)),
-            (CovenantStatus::Breach, Some(Cure { note, .. })) => {
-                let name = ev.ir.covenants.get(i as usize).map_or_else(String::new, |d| d.name.to_string());
-                fail(span, format!("`{name}` has no cure amount: {}", note.as_deref().unwrap_or("no amount restores compliance")))
-            }
-            _ => Err(Fail::Upstream),
-        },
-        CovenantField::CureAvailable => c.cure_available.map(Value::Bool).ok_or(Fail::Upstream),
-        CovenantField::Status => Ok(Value::Text(Arc::from(c.status.as_str()))),
-        CovenantField::Passed => Ok(Value::Bool(matches!(c.status, CovenantStatus::Pass | CovenantStatus::NotTested))),
-        CovenantField::Value => c.value.map(Value::Num).ok_or(Fail::Upstream),
-        CovenantField::Limit => c.limit.map(Value::Num).ok_or(Fail::Upstream),
-        CovenantField::Headroom => Ok(c.headroom.map_or(Value::Null, Value::Num)),
-    }
-}
-
 // ---------------------------------------------------------------------- margin calls
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MarginStatus {
-    None,
-    BelowMinimum,
-    Called,
-}
-
-impl MarginStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MarginStatus::None => "none",
-            MarginStatus::BelowMinimum => "below_minimum",
-            MarginStatus::Called => "called",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct MarginOutcome {
-    pub status: MarginStatus,
-    pub raw_amount: Decimal,
-    pub amount: Decimal,
-    pub due: crate::dates::Date,
-}
 
 pub fn margin_call(ev: &mut Evaluator<'_>, def: &ir::MarginCallDef) -> EvalResult<MarginOutcome> {
     let due = match def.due {
@@ -515,49 +479,7 @@ pub fn margin_call(ev: &mut Evaluator<'_>, def: &ir::MarginCallDef) -> EvalResul
     Ok(MarginOutcome { status: MarginStatus::Called, raw_amount: raw, amount, due })
 }
 
-pub fn margin_field(ev: &mut Evaluator<'_>, i: u32, f: MarginField) -> EvalResult<Value> {
-    let m = match ev.out.margin_calls.get(i as usize) {
-        Some(Some(Ok(m))) => m,
-        // A failed call still has a status.
-        Some(Some(Err(_))) if f == MarginField::Status => return Ok(Value::Text(Arc::from("error"))),
-        _ => return Err(Fail::Upstream),
-    };
-    Ok(match f {
-        MarginField::Status => Value::Text(Arc::from(m.status.as_str())),
-        MarginField::Triggered => Value::Bool(m.status != MarginStatus::None),
-        MarginField::Amount => Value::Num(m.amount),
-        MarginField::RawAmount => Value::Num(m.raw_amount),
-        MarginField::Due => Value::Date(m.due),
-    })
-}
-
 // ---------------------------------------------------------------------- liquidation
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sale {
-    pub pool: u32,
-    pub units: Decimal,
-    /// The discount at the units sold; `None` for a pool left unsold whose discount model
-    /// cannot be evaluated at zero units (it does not change what the sale recovers).
-    pub discount: Option<Decimal>,
-    pub proceeds: Decimal,
-    /// Units kept back because selling them would lower the proceeds (§14.2); zero when
-    /// the sale covered what remained or took the whole pool.
-    pub held_back: Decimal,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct LiquidationOutcome {
-    pub triggered: bool,
-    pub debt: Decimal,
-    pub proceeds: Decimal,
-    pub shortfall: Decimal,
-    pub surplus: Decimal,
-    pub recovery: Decimal,
-    pub sales: Vec<Sale>,
-    /// For a liquidation to a target (`until`): whether the sale reached it.
-    pub target_met: Option<bool>,
-}
 
 pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
     let span = def.span;
@@ -638,17 +560,18 @@ fn sell_until(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Unti
         if holds_after(ev, def, until, &pools, &lots_for(&pools, k, peak))? == Target::Fails {
             continue;
         }
-        // Invariant: `lo` lots of pool k leave COND false (0 lots is the previous pool's
-        // peak, which failed), `hi` lots make it hold or leave it undefined.
-        let (mut lo, mut hi) = (Decimal::ZERO, peak);
+        // `0` lots of pool k leave COND false (0 lots is the previous pool's peak, which
+        // failed), `peak` lots make it hold or leave it undefined.
         let mut at_hi = Target::Undefined;
-        while hi - lo > Decimal::ONE {
-            let mid = lo + ((hi - lo) / Decimal::TWO).floor();
-            match holds_after(ev, def, until, &pools, &lots_for(&pools, k, mid))? {
-                Target::Fails => lo = mid,
-                found => (hi, at_hi) = (mid, found),
-            }
-        }
+        let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
+            Ok(match holds_after(ev, def, until, &pools, &lots_for(&pools, k, mid))? {
+                Target::Fails => false,
+                found => {
+                    at_hi = found;
+                    true
+                }
+            })
+        })?;
         if at_hi == Target::Undefined {
             at_hi = holds_after(ev, def, until, &pools, &lots_for(&pools, k, hi))?;
         }
@@ -720,7 +643,7 @@ fn holds_after(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Unt
                     *slot = Some(Ok(Value::Num(paid)));
                 }
             }
-            _ => probe.global(g),
+            _ => global(&mut probe, g),
         }
     }
     let holds = probe.boolean(until.cond);
@@ -766,64 +689,17 @@ fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &
         return Ok(Sale { pool: pool_index, units, discount: Some(peak_discount), proceeds: best, held_back });
     }
     // Proceeds rise strictly up to the peak, so the least covering count is a bisection.
-    let (mut lo, mut hi) = (Decimal::ZERO, peak);
-    // Invariant: selling `hi` lots covers what remains, selling `lo` lots does not.
-    while hi - lo > Decimal::ONE {
-        let mid = lo + ((hi - lo) / Decimal::TWO).floor();
+    // Selling `peak` lots covers what remains, selling none does not.
+    let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
         let (_, p) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
-        if p >= remaining {
-            hi = mid;
-        } else {
-            lo = mid;
-        }
-    }
+        Ok(p >= remaining)
+    })?;
     let units = units_of(pool, hi, span)?;
     let (discount, p) = proceeds(ev, def, pool, units)?;
     Ok(Sale { pool: pool_index, units, discount: Some(discount), proceeds: p, held_back: Decimal::ZERO })
 }
 
-pub fn liquidation_field(ev: &mut Evaluator<'_>, i: u32, f: LiquidationField) -> EvalResult<Value> {
-    let Some(Some(Ok(l))) = ev.out.liquidations.get(i as usize) else { return Err(Fail::Upstream) };
-    Ok(match f {
-        LiquidationField::Triggered => Value::Bool(l.triggered),
-        LiquidationField::Debt => Value::Num(l.debt),
-        LiquidationField::Proceeds => Value::Num(l.proceeds),
-        LiquidationField::Shortfall => Value::Num(l.shortfall),
-        LiquidationField::Surplus => Value::Num(l.surplus),
-        LiquidationField::Recovery => Value::Num(l.recovery),
-        LiquidationField::TargetMet => Value::Bool(l.target_met.unwrap_or(true)),
-        LiquidationField::Units => Value::Record(l.sales.iter().map(|s| Value::Num(s.units)).collect()),
-    })
-}
-
 // ---------------------------------------------------------------------- events of default
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DefaultStatus {
-    Triggered,
-    Clear,
-    Error,
-}
-
-impl DefaultStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DefaultStatus::Triggered => "triggered",
-            DefaultStatus::Clear => "clear",
-            DefaultStatus::Error => "error",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct DefaultOutcome {
-    pub status: DefaultStatus,
-    /// The events whose condition holds, by index, in declaration order.
-    pub events: Vec<u32>,
-    /// Conditions that could not be evaluated, with why. One event that holds is enough to
-    /// trigger the default, so these make the status `error` only when none holds.
-    pub failures: Vec<(u32, Fail)>,
-}
 
 pub fn default_rule(ev: &mut Evaluator<'_>, def: &ir::DefaultDef) -> DefaultOutcome {
     let mut events = Vec::new();
@@ -841,15 +717,4 @@ pub fn default_rule(ev: &mut Evaluator<'_>, def: &ir::DefaultDef) -> DefaultOutc
         (true, false) => DefaultStatus::Error,
     };
     DefaultOutcome { status, events, failures }
-}
-
-pub fn default_field(ev: &mut Evaluator<'_>, i: u32, f: ir::DefaultField) -> EvalResult<Value> {
-    let (Some(Some(d)), Some(def)) = (ev.out.defaults.get(i as usize), ev.ir.defaults.get(i as usize)) else { return Err(Fail::Upstream) };
-    if d.status == DefaultStatus::Error {
-        return Err(Fail::Upstream);
-    }
-    Ok(match f {
-        ir::DefaultField::Triggered => Value::Bool(d.status == DefaultStatus::Triggered),
-        ir::DefaultField::Events => Value::List(d.events.iter().filter_map(|&e| def.events.get(e as usize)).map(|e| Value::Text(e.name.clone())).collect()),
-    })
 }

@@ -295,6 +295,7 @@ struct Parts {
     topo: Vec<Global>,
     /// Per covenant: the globals its requirement depends on, in `topo` order.
     requirement_deps: Vec<Vec<Global>>,
+    dependencies: ir::Dependencies,
     /// Declaration spans, for cycle reports.
     global_spans: HashMap<Global, (Arc<str>, Span)>,
     fn_names: Vec<(Arc<str>, Span)>,
@@ -1217,15 +1218,11 @@ impl<'s> Resolver<'s> {
             }
         }
         let topo: Vec<Global> = components.iter().flatten().filter_map(|&v| node_global.get(v).copied().flatten()).collect();
-        let position: HashMap<Global, usize> = topo.iter().enumerate().map(|(i, g)| (*g, i)).collect();
-        // The globals some bodies read, directly or not, dependencies first.
-        let cone = |roots: &[Body]| -> Vec<Global> {
+        // What each global reads directly, a function standing for what its body reads.
+        let reads_through = |starts: &mut dyn Iterator<Item = usize>| -> Vec<Global> {
             let mut seen = vec![false; names.len()];
-            let mut work: Vec<usize> = Vec::new();
-            for b in roots {
-                self.collect_refs(b.expr, &globals, &mut |to| work.push(to));
-            }
-            let mut deps = Vec::new();
+            let mut work: Vec<usize> = starts.collect();
+            let mut found = Vec::new();
             while let Some(v) = work.pop() {
                 if seen.get(v).copied() != Some(false) {
                     continue;
@@ -1233,13 +1230,23 @@ impl<'s> Resolver<'s> {
                 if let Some(s) = seen.get_mut(v) {
                     *s = true;
                 }
-                if let Some(Some(g)) = node_global.get(v) {
-                    deps.push(*g);
+                match node_global.get(v) {
+                    Some(Some(g)) => found.push(*g),
+                    _ => work.extend(edges.get(v).into_iter().flatten().copied()),
                 }
-                work.extend(edges.get(v).into_iter().flatten().copied());
             }
-            deps.sort_by_key(|g| position.get(g).copied().unwrap_or(usize::MAX));
-            deps
+            found
+        };
+        let direct: Vec<(Global, Vec<Global>)> = globals.iter().map(|(g, &v)| (*g, reads_through(&mut edges.get(v).into_iter().flatten().copied()))).collect();
+        let counts = [p.lets.len(), p.pools.len(), p.covenants.len(), p.margin_calls.len(), p.liquidations.len(), p.defaults.len()];
+        let dependencies = ir::Dependencies::new(counts, &topo, direct);
+        // The globals some bodies read, directly or not, dependencies first.
+        let cone = |roots: &[Body]| -> Vec<Global> {
+            let mut starts = Vec::new();
+            for b in roots {
+                self.collect_refs(b.expr, &globals, &mut |to| starts.push(to));
+            }
+            dependencies.cone(reads_through(&mut starts.into_iter()))
         };
         let requirement_deps: Vec<Vec<Global>> = p.covenants.iter().map(|c| cone(&[c.lhs, c.rhs])).collect();
         let check_deps: Vec<Vec<Global>> = p.checks.iter().map(|c| cone(&[c.cond])).collect();
@@ -1268,6 +1275,7 @@ impl<'s> Resolver<'s> {
         }
         self.ir_parts.topo = topo;
         self.ir_parts.requirement_deps = requirement_deps;
+        self.ir_parts.dependencies = dependencies;
         for (l, deps) in self.ir_parts.liquidations.iter_mut().zip(until_deps) {
             if let Some(u) = l.until.as_mut() {
                 u.deps = deps;
@@ -1316,6 +1324,7 @@ impl<'s> Resolver<'s> {
             pools: p.pools,
             covenants,
             topo: p.topo,
+            dependencies: p.dependencies,
             margin_calls: p.margin_calls,
             liquidations: p.liquidations,
             defaults: p.defaults,

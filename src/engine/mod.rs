@@ -1,0 +1,116 @@
+//! The engine room: running a program. Between the evaluator (`crate::eval`, which evaluates
+//! expressions and reads figures from an outcome store) and the facade (`crate::Program`,
+//! which compiles and hands out results), this room owns what turns a compiled program and
+//! its data into an outcome:
+//!
+//! - the order of evaluation: globals in the IR's dependency order, into the outcome store,
+//!   each `let` by the evaluator and each rule by `crate::lending`;
+//! - scenario and test shocks (`shocks`), applied to the data before anything reads it;
+//! - the `check`s (`checks`), each over its own dependency cone, on the data as bound and
+//!   again on shocked data;
+//! - the script tests (`script`).
+//!
+//! Why a room of its own: the evaluator must not know the rules (so that a rule change can
+//! never reach the arithmetic, and the rules can be tested through the evaluator's public
+//! face), and the facade must not know how a run is sequenced (so that the REPL, the batch
+//! runner, the explainer and the solvers drive the same sequence rather than copies of it).
+//! Data flows one way: `eval` ← `lending` ← `engine` ← `lib`. Nothing here is public: the
+//! facade's signatures are the API, and this room can change behind them.
+//!
+//! Budgets: one evaluation spends one budget, threaded through every step here (shocks,
+//! checks on shocked data, rules), so that no sequence of steps can run unbounded.
+
+pub(crate) mod checks;
+pub(crate) mod script;
+pub(crate) mod shocks;
+
+use crate::eval::{self, Evaluator, Outcome};
+use crate::evaluation::Evaluation;
+use crate::ir::{self, Global};
+use crate::value::Value;
+use crate::{dates, lending, resolve, DataError, EvalError, Program};
+
+/// An evaluator over `input` for `program`, spending at most `budget`.
+pub(crate) fn evaluator(program: &Program, input: Value, budget: eval::Budget) -> Evaluator<'_> {
+    let as_of = match &input {
+        Value::Record(f) => match f.get(program.ir.as_of_field as usize) {
+            Some(Value::Date(d)) => *d,
+            _ => epoch(),
+        },
+        _ => epoch(),
+    };
+    Evaluator::new(&program.ir, input, as_of).with_budget(budget)
+}
+
+/// Evaluates every global, dependencies first.
+pub(crate) fn run_globals(ev: &mut Evaluator<'_>) {
+    for &g in &ev.ir.topo {
+        lending::global(ev, g);
+    }
+}
+
+/// Evaluates a global unless it already has been.
+pub(crate) fn ensure(ev: &mut Evaluator<'_>, g: Global) {
+    if !ev.out.has(g) {
+        lending::global(ev, g);
+    }
+}
+
+/// Every global of `ev`'s program, into its outcome store.
+pub(crate) fn run_all(mut ev: Evaluator<'_>) -> Outcome {
+    run_globals(&mut ev);
+    ev.into_outcome()
+}
+
+/// Evaluates bound data under a scenario or the base case (see [`Program::run_bound`]).
+pub(crate) fn run<'p>(program: &'p Program, input: Value, scenario: Option<&str>) -> Result<Evaluation<'p>, EvalError> {
+    let scenario = find_scenario(program, scenario)?;
+    // One budget for the whole evaluation: the shocks, the checks on the shocked data and
+    // the rules.
+    let mut budget = program.limits.budget();
+    let base_input = scenario.map(|_| input.clone());
+    let input = match scenario {
+        Some(s) => {
+            let shocked = shocks::apply_scenario(program, input, s, &mut budget)?;
+            checks::run(program, &shocked, &mut budget).map_err(|e| match e {
+                EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
+                other => other,
+            })?;
+            shocked
+        }
+        None => input,
+    };
+    let outcome = run_all(evaluator(program, input.clone(), budget));
+    if let Some(what) = outcome.exceeded {
+        return Err(EvalError::exceeded(what, &program.limits));
+    }
+    Ok(Evaluation { program, scenario, outcome, input, base_input })
+}
+
+
+/// The scenario named, or the base case for `None`; an unknown name suggests the closest.
+pub(crate) fn find_scenario<'p>(program: &'p Program, name: Option<&str>) -> Result<Option<&'p ir::ScenarioDef>, EvalError> {
+    let Some(name) = name else { return Ok(None) };
+    let found = program.ir.scenarios.iter().find(|s| &*s.name == name);
+    found.map(Some).ok_or_else(|| {
+        let help = resolve::suggestion(name, program.scenario_names(), "scenario");
+        let known = program.scenario_names().collect::<Vec<_>>().join(", ");
+        EvalError::UnknownScenario {
+            name: name.to_string(),
+            help: if known.is_empty() {
+                "the program declares no scenarios".into()
+            } else if help.starts_with("did you mean") {
+                format!("{help} (the scenarios are {known})")
+            } else {
+                format!("the scenarios are {known}")
+            },
+        }
+    })
+}
+
+
+/// Binding guarantees `as_of`; this stands in only for a value that cannot occur.
+fn epoch() -> dates::Date {
+    dates::Date::EPOCH
+}
+

@@ -1,0 +1,269 @@
+//! The outcome store: a slot per global for what one evaluation computed, the rules'
+//! figures included. The evaluator reads a rule's fields from here, through the slots the
+//! IR names (`Node::PoolField(pool, field)`), and never computes a rule itself: the rules'
+//! semantics live above this room and fill these slots (see the engine room).
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+
+use super::{fail, ErrorEntry, EvalResult, Exceeded, Fail};
+use crate::dates::Date;
+use crate::ir::{self, CovenantField, Ir, LiquidationField, MarginField, PoolField};
+use crate::span::Span;
+use crate::value::Value;
+
+/// Everything one evaluation computed.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub as_of: Date,
+    pub lets: Vec<Option<EvalResult<Value>>>,
+    pub pools: Vec<Option<EvalResult<PoolOutcome>>>,
+    pub covenants: Vec<Option<CovenantOutcome>>,
+    pub margin_calls: Vec<Option<EvalResult<MarginOutcome>>>,
+    pub liquidations: Vec<Option<EvalResult<LiquidationOutcome>>>,
+    pub defaults: Vec<Option<DefaultOutcome>>,
+    pub errors: Vec<ErrorEntry>,
+    /// Set when the evaluation ran out of its budget or depth: its results are incomplete.
+    pub exceeded: Option<Exceeded>,
+}
+
+impl Outcome {
+    /// An empty store, a slot for every global of `ir`.
+    pub fn empty(ir: &Ir, as_of: Date) -> Outcome {
+        Outcome {
+            as_of,
+            lets: vec![None; ir.lets.len()],
+            pools: vec![None; ir.pools.len()],
+            covenants: vec![None; ir.covenants.len()],
+            margin_calls: vec![None; ir.margin_calls.len()],
+            liquidations: vec![None; ir.liquidations.len()],
+            defaults: vec![None; ir.defaults.len()],
+            errors: Vec::new(),
+            exceeded: None,
+        }
+    }
+
+    /// Whether a global's slot is filled.
+    pub fn has(&self, g: ir::Global) -> bool {
+        use ir::Global;
+        match g {
+            Global::Let(i) => matches!(self.lets.get(i as usize), Some(Some(_))),
+            Global::Pool(i) => matches!(self.pools.get(i as usize), Some(Some(_))),
+            Global::Covenant(i) => matches!(self.covenants.get(i as usize), Some(Some(_))),
+            Global::MarginCall(i) => matches!(self.margin_calls.get(i as usize), Some(Some(_))),
+            Global::Liquidation(i) => matches!(self.liquidations.get(i as usize), Some(Some(_))),
+            Global::Default(i) => matches!(self.defaults.get(i as usize), Some(Some(_))),
+        }
+    }
+
+    // A rule's fields, as expressions read them.
+
+    pub fn pool_field(&self, i: u32, f: PoolField) -> EvalResult<Value> {
+        let p = match self.pools.get(i as usize) {
+            Some(Some(Ok(p))) => p,
+            _ => return Err(Fail::Upstream),
+        };
+        Ok(Value::Num(match f {
+            PoolField::Quantity => p.quantity,
+            PoolField::MarketValue => p.market_value,
+            PoolField::EligibleValue => p.eligible_value,
+            PoolField::RealisableValue => p.realisable_value,
+            PoolField::Haircut => p.haircut,
+        }))
+    }
+
+    pub fn covenant_field(&self, ir: &Ir, i: u32, f: CovenantField, span: Span) -> EvalResult<Value> {
+        let Some(Some(c)) = self.covenants.get(i as usize) else { return Err(Fail::Upstream) };
+        match f {
+            CovenantField::CureAmount => match (c.status, &c.cure) {
+                (CovenantStatus::Pass | CovenantStatus::NotTested, _) => Ok(Value::Num(Decimal::ZERO)),
+                (CovenantStatus::Breach, Some(Cure { amount: Some(a), .. })) => Ok(Value::Num(*a)),
+                (CovenantStatus::Breach, Some(Cure { note, .. })) => {
+                    let name = ir.covenants.get(i as usize).map_or_else(String::new, |d| d.name.to_string());
+                    fail(span, format!("`{name}` has no cure amount: {}", note.as_deref().unwrap_or("no amount restores compliance")))
+                }
+                _ => Err(Fail::Upstream),
+            },
+            CovenantField::CureAvailable => c.cure_available.map(Value::Bool).ok_or(Fail::Upstream),
+            CovenantField::Status => Ok(Value::Text(Arc::from(c.status.as_str()))),
+            CovenantField::Passed => Ok(Value::Bool(matches!(c.status, CovenantStatus::Pass | CovenantStatus::NotTested))),
+            CovenantField::Value => c.value.map(Value::Num).ok_or(Fail::Upstream),
+            CovenantField::Limit => c.limit.map(Value::Num).ok_or(Fail::Upstream),
+            CovenantField::Headroom => Ok(c.headroom.map_or(Value::Null, Value::Num)),
+        }
+    }
+
+    pub fn margin_field(&self, i: u32, f: MarginField) -> EvalResult<Value> {
+        let m = match self.margin_calls.get(i as usize) {
+            Some(Some(Ok(m))) => m,
+            // A failed call still has a status.
+            Some(Some(Err(_))) if f == MarginField::Status => return Ok(Value::Text(Arc::from("error"))),
+            _ => return Err(Fail::Upstream),
+        };
+        Ok(match f {
+            MarginField::Status => Value::Text(Arc::from(m.status.as_str())),
+            MarginField::Triggered => Value::Bool(m.status != MarginStatus::None),
+            MarginField::Amount => Value::Num(m.amount),
+            MarginField::RawAmount => Value::Num(m.raw_amount),
+            MarginField::Due => Value::Date(m.due),
+        })
+    }
+
+    pub fn liquidation_field(&self, i: u32, f: LiquidationField) -> EvalResult<Value> {
+        let Some(Some(Ok(l))) = self.liquidations.get(i as usize) else { return Err(Fail::Upstream) };
+        Ok(match f {
+            LiquidationField::Triggered => Value::Bool(l.triggered),
+            LiquidationField::Debt => Value::Num(l.debt),
+            LiquidationField::Proceeds => Value::Num(l.proceeds),
+            LiquidationField::Shortfall => Value::Num(l.shortfall),
+            LiquidationField::Surplus => Value::Num(l.surplus),
+            LiquidationField::Recovery => Value::Num(l.recovery),
+            LiquidationField::TargetMet => Value::Bool(l.target_met.unwrap_or(true)),
+            LiquidationField::Units => Value::Record(l.sales.iter().map(|s| Value::Num(s.units)).collect()),
+        })
+    }
+
+    pub fn default_field(&self, ir: &Ir, i: u32, f: ir::DefaultField) -> EvalResult<Value> {
+        let (Some(Some(d)), Some(def)) = (self.defaults.get(i as usize), ir.defaults.get(i as usize)) else { return Err(Fail::Upstream) };
+        if d.status == DefaultStatus::Error {
+            return Err(Fail::Upstream);
+        }
+        Ok(match f {
+            ir::DefaultField::Triggered => Value::Bool(d.status == DefaultStatus::Triggered),
+            ir::DefaultField::Events => Value::List(d.events.iter().filter_map(|&e| def.events.get(e as usize)).map(|e| Value::Text(e.name.clone())).collect()),
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolOutcome {
+    pub quantity: Decimal,
+    pub market_value: Decimal,
+    pub eligible_value: Decimal,
+    pub realisable_value: Decimal,
+    pub haircut: Decimal,
+    /// The whole pool's value at its liquidation prices, before any discount: what forced
+    /// sales gross, pro rata to the units sold.
+    pub sale_value: Decimal,
+    pub lot: Decimal,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CovenantStatus {
+    Pass,
+    Breach,
+    NotTested,
+    Error,
+}
+
+impl CovenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CovenantStatus::Pass => "pass",
+            CovenantStatus::Breach => "breach",
+            CovenantStatus::NotTested => "not_tested",
+            CovenantStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cure {
+    pub available: bool,
+    pub amount: Option<Decimal>,
+    pub blocked_by: Vec<String>,
+    /// Why no amount is reported, when none is.
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CovenantOutcome {
+    pub status: CovenantStatus,
+    pub value: Option<Decimal>,
+    pub limit: Option<Decimal>,
+    pub headroom: Option<Decimal>,
+    pub cure: Option<Cure>,
+    /// For a covenant with a cure clause: whether its limits allow a cure on this date,
+    /// whatever the status (`None` when the cure history could not be read).
+    pub cure_available: Option<bool>,
+    pub failure: Option<Fail>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MarginStatus {
+    None,
+    BelowMinimum,
+    Called,
+}
+
+impl MarginStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MarginStatus::None => "none",
+            MarginStatus::BelowMinimum => "below_minimum",
+            MarginStatus::Called => "called",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarginOutcome {
+    pub status: MarginStatus,
+    pub raw_amount: Decimal,
+    pub amount: Decimal,
+    pub due: crate::dates::Date,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sale {
+    pub pool: u32,
+    pub units: Decimal,
+    /// The discount at the units sold; `None` for a pool left unsold whose discount model
+    /// cannot be evaluated at zero units (it does not change what the sale recovers).
+    pub discount: Option<Decimal>,
+    pub proceeds: Decimal,
+    /// Units kept back because selling them would lower the proceeds (§14.2); zero when
+    /// the sale covered what remained or took the whole pool.
+    pub held_back: Decimal,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiquidationOutcome {
+    pub triggered: bool,
+    pub debt: Decimal,
+    pub proceeds: Decimal,
+    pub shortfall: Decimal,
+    pub surplus: Decimal,
+    pub recovery: Decimal,
+    pub sales: Vec<Sale>,
+    /// For a liquidation to a target (`until`): whether the sale reached it.
+    pub target_met: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DefaultStatus {
+    Triggered,
+    Clear,
+    Error,
+}
+
+impl DefaultStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefaultStatus::Triggered => "triggered",
+            DefaultStatus::Clear => "clear",
+            DefaultStatus::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DefaultOutcome {
+    pub status: DefaultStatus,
+    /// The events whose condition holds, by index, in declaration order.
+    pub events: Vec<u32>,
+    /// Conditions that could not be evaluated, with why. One event that holds is enough to
+    /// trigger the default, so these make the status `error` only when none holds.
+    pub failures: Vec<(u32, Fail)>,
+}
