@@ -38,7 +38,7 @@ impl Program {
     /// on it again first, as binding would have run them, so a point the checks refuse is an
     /// error rather than an evaluation of data the program never accepts.
     pub fn run_changed(&self, input: Value, scenario: Option<&str>) -> Result<Evaluation<'_>, EvalError> {
-        self.run_checks(&input, &mut self.limits.budget())?;
+        crate::engine::checks::run(self, &input, &mut self.limits.budget())?;
         self.run_bound(input, scenario)
     }
 }
