@@ -628,7 +628,7 @@ impl Explainer<'_, '_> {
             } else {
                 "the whole pool, short of what remained".to_string()
             };
-            let discount = sale.discount.map_or_else(|| "no discount".to_string(), |d| format!("discount {} at that quantity", number(d)));
+            let discount = sale.discount.map_or_else(|| "no discount".to_string(), |d| format!("discount {} at that quantity", crate::report::table::percent(&d.to_string())));
             let units = Explanation::step("units sold", Json::String(number(sale.units)), None, Vec::new());
             let pool = self.rule_figure(Global::Pool(sale.pool), Some("realisable_value")).into_iter();
             let children = std::iter::once(units).chain(pool).collect();
