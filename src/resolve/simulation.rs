@@ -23,15 +23,15 @@ impl Resolver<'_> {
             self.errors.push(ResolveError::Duplicate { name: s.name.name.clone(), span: s.name.span.source_span(), src });
         }
         let mut factors: Vec<(String, Distribution)> = Vec::new();
-        for f in &s.factors {
-            if factors.iter().any(|(n, _)| *n == f.name.name) {
+        for (k, f) in s.factors.iter().enumerate() {
+            if s.factors.iter().take(k).any(|g| g.name.name == f.name.name) {
                 let name = &f.name.name;
                 self.misuse(f.name.span, format!("the factor `{name}` is declared twice"), "declared again", "give each factor its own name");
                 continue;
             }
-            if let Some(d) = self.distribution(f) {
-                factors.push((f.name.name.clone(), d));
-            }
+            // A factor with a bad distribution stays a known name: its uses are not errors too.
+            let d = self.distribution(f).unwrap_or(Distribution::Normal { mean: 0.0, sd: 0.0 });
+            factors.push((f.name.name.clone(), d));
         }
         let index = |name: &str| factors.iter().position(|(n, _)| n == name);
         let mut correlations: Vec<(usize, usize, f64)> = Vec::new();
@@ -75,7 +75,10 @@ impl Resolver<'_> {
             }
         }
         if cholesky(&matrix, n).is_none() {
-            let span = s.correlations.first().map_or(s.name.span, |c| c.span);
+            let span = match (s.correlations.first(), s.correlations.last()) {
+                (Some(first), Some(last)) => first.span.to(last.span),
+                _ => s.name.span,
+            };
             self.misuse(
                 span,
                 format!("the correlations of simulation `{}` are not possible together: the matrix is not positive semi-definite", s.name.name),
