@@ -339,6 +339,28 @@ mod simulate_command {
     }
 
     #[test]
+    fn gpu_rent_deflation_matches_the_normal_cdf_at_the_breakeven_factor() {
+        // Every contracted rent scaled by 1 + x, x ~ N(-20%, 15%). `breakeven` finds each
+        // rule's flip as a factor on today's rents:
+        //   min_dscr breach   below ×0.795222127: z = (-0.204777873 + 0.20) / 0.15 = -0.031852,
+        //                     P = Φ(z) = 0.487295, se = sqrt(P (1 - P) / 10,000) = 0.004998
+        //   cash_trap breach  below ×0.726377006: z = -0.490820, P = 0.311777, se 0.004632
+        // No path reaches x < -1 (P = Φ(-5.33) = 5e-8), so none is left out.
+        let file = "examples/gpu_abl.cov";
+        let data = "examples/data/gpu_abl.json";
+        let be: serde_json::Value = serde_json::from_str(&covenant(&["breakeven", file, "--data", data, "--input", "gpus[*].rent_per_hour", "--format", "json"], &[])).unwrap();
+        assert_eq!((be["rules"]["min_dscr"]["flips_at"].as_str(), be["rules"]["cash_trap"]["flips_at"].as_str()), (Some("0.795222127"), Some("0.726377006")));
+        let run: serde_json::Value = serde_json::from_str(&covenant(&["simulate", file, "--data", data, "--simulation", "rent_deflation", "--format", "json"], &[])).unwrap();
+        assert_eq!(run["failed_paths"], 0);
+        for (rule, p, se) in [("min_dscr", 0.487_295, 0.004_998), ("cash_trap", 0.311_777, 0.004_632)] {
+            let got: f64 = run["rules"][rule]["breach"].as_str().unwrap().parse().unwrap();
+            assert!((got - p).abs() < 3.0 * se, "{rule}: {got} against Φ {p}");
+        }
+        // The LTV reads no rent: no path calls.
+        assert_eq!(run["rules"]["ltv_call"]["none"], "1");
+    }
+
+    #[test]
     fn a_seed_gives_the_same_bytes_on_any_thread_count() {
         let args = ["--simulation", "downturn", "--paths", "3000", "--seed", "7", "--format", "json"];
         let default = simulate(&args, &[]);
