@@ -131,7 +131,7 @@ pub fn projection_page(p: &Projection) -> String {
 pub fn simulation_page(s: &super::simulate::Simulated) -> String {
     let mut body = format!("<p>{} paths, seed {}", s.paths, s.seed);
     if s.failed_paths > 0 {
-        let _ = write!(body, "; {} paths could not be evaluated", s.failed_paths);
+        let _ = write!(body, "; {} path(s) could not be evaluated (a check refused the shocked data) and are left out", s.failed_paths);
     }
     body.push_str("</p>\n");
     let (bar, left, row) = (500.0, 160usize, 26usize);
@@ -158,14 +158,17 @@ pub fn simulation_page(s: &super::simulate::Simulated) -> String {
         for (name, q) in &s.values {
             let _ = write!(body, "<tr><td>{}</td>", escape(name));
             for v in [&q.mean, &q.p01, &q.p05, &q.p50, &q.p95, &q.p99] {
-                let _ = write!(body, "<td style=\"text-align:right\">{}</td>", escape(v));
+                let shown = super::parse_decimal(v).map_or(v.clone(), |d| crate::report::table::grouped(d, 4));
+                let _ = write!(body, "<td style=\"text-align:right\">{}</td>", escape(&shown));
             }
             body.push_str("</tr>\n");
         }
         body.push_str("</table>\n");
     }
     if let Some(f) = &s.shortfall {
-        let _ = writeln!(body, "<p>Forced-sale shortfall: probability {}, expected {}, p99 {}.</p>", escape(&f.probability), escape(&f.expected), escape(&f.p99));
+        let money = |v: &str| super::parse_decimal(v).map_or(v.to_string(), |d| crate::report::table::fixed(d, 2));
+        let percent = |v: &str| super::parse_decimal(v).map_or(v.to_string(), |d| format!("{}%", crate::report::table::fixed(d.checked_mul(rust_decimal::Decimal::ONE_HUNDRED).unwrap_or(d), 2)));
+        let _ = writeln!(body, "<p>Forced-sale shortfall: probability {}, expected {}, p99 {}.</p>", escape(&percent(&f.probability)), escape(&money(&f.expected)), escape(&money(&f.p99)));
     }
     page(&format!("Simulation {}", s.simulation), &body)
 }
