@@ -463,6 +463,7 @@ fn symbol_of(item: &Item, text: &str, types: &Types) -> Option<Symbol> {
             s
         }
         Item::Scenario(d) => make(&d.name.name, SymbolKind::Scenario, d.name.span, d.span, titled("scenario", &d.name.name, &d.title)),
+        Item::Simulation(d) => make(&d.name.name, SymbolKind::Scenario, d.name.span, d.span, titled("simulation", &d.name.name, &d.title)),
         Item::Test(t) => make(&t.title, SymbolKind::Test, keyword_span(t.span, "test"), t.span, format!("test \"{}\"", t.title)),
         Item::Check(c) => make(&c.message, SymbolKind::Check, keyword_span(c.span, "check"), c.span, format!("check … else \"{}\"", c.message)),
     })
@@ -546,6 +547,8 @@ impl Collector<'_> {
                 }
             }
             Item::Scenario(s) => self.shocks(&s.shocks),
+            // A simulation's shocks read its factors, which are not program names.
+            Item::Simulation(_) => {}
             Item::Test(t) => {
                 if let Some(s) = &t.scenario {
                     self.name(s);

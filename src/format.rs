@@ -456,6 +456,13 @@ impl<'a> Formatter<'a> {
                 let clauses = s.shocks.iter().map(|k| Clause::Line { start: k.path.span.start as usize, end: k.value.span.end as usize, expr_at: 0 }).collect();
                 self.block(s.span.start as usize, self.open_brace(s.name.span.end as usize), s.span.end as usize, clauses, 0);
             }
+            Item::Simulation(s) => {
+                let lines = s.factors.iter().map(|f| (f.span.start, f.span.end)).chain(s.correlations.iter().map(|c| (c.span.start, c.span.end)));
+                let mut lines: Vec<(u32, u32)> = lines.chain(s.shocks.iter().map(|k| (k.path.span.start, k.value.span.end))).collect();
+                lines.sort_unstable();
+                let clauses = lines.into_iter().map(|(start, end)| Clause::Line { start: start as usize, end: end as usize, expr_at: 0 }).collect();
+                self.block(s.span.start as usize, self.open_brace(s.name.span.end as usize), s.span.end as usize, clauses, 0);
+            }
             Item::Test(t) => {
                 let mut clauses = Vec::new();
                 if let Some((_, span)) = &t.data {
@@ -650,6 +657,7 @@ fn is_block(item: &Item) -> bool {
             | Item::Liquidation(_)
             | Item::Default(_)
             | Item::Scenario(_)
+            | Item::Simulation(_)
             | Item::Test(_)
     )
 }

@@ -291,3 +291,102 @@ mod simulation {
         assert_eq!(simulate::to_decimal(0.123_456_789_5).unwrap().to_string(), "0.123456790");
     }
 }
+
+/// `covenant simulate` on the shipped miner facility, through the binary.
+mod simulate_command {
+    use std::process::Command;
+
+    const FILE: &str = "examples/miner_facility.cov";
+    const DATA: &str = "examples/data/miner_facility.json";
+
+    fn covenant(args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_covenant")).args(args).envs(env.iter().copied()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn simulate(extra: &[&str], env: &[(&str, &str)]) -> String {
+        let mut args = vec!["simulate", FILE, "--data", DATA];
+        args.extend_from_slice(extra);
+        covenant(&args, env)
+    }
+
+    #[test]
+    fn btc_alone_matches_the_normal_cdf_at_the_breakeven_prices() {
+        // Only the BTC price moves: price = 82,500 (1 + x), x ~ N(-2%, 25%); rents hold, so
+        // min_dscr passes on every path and each rule below flips at one BTC price, which
+        // `breakeven` finds (to the cent):
+        //   ltv_call called    below 62,360.49: x < -0.244115, z = (-0.244115 + 0.02) / 0.25
+        //                      = -0.896461, P = Φ(z) = 0.185003, se = sqrt(P (1 - P) / 10,000) = 0.003883
+        //   ltv_return called  above 94,454.79: x > 0.144907, z = 0.659626, P = 1 - Φ(z) = 0.254747, se 0.004357
+        //   enforcement        below 47,650.61: x < -0.422417, z = -1.609667, P = 0.053735, se 0.002255
+        // A path with x < -1 (P = Φ(-3.92) = 0.000044) clamps the price to zero, which the
+        // program's `check` refuses: it is left out, moving P by less than a hundredth of a se.
+        let be: serde_json::Value = serde_json::from_str(&covenant(&["breakeven", FILE, "--data", DATA, "--input", "input.btc.price", "--format", "json"], &[])).unwrap();
+        let flips_at = |rule: &str| be["rules"][rule]["flips_at"]["amount"].as_str().unwrap().to_string();
+        assert_eq!((flips_at("ltv_call").as_str(), flips_at("ltv_return").as_str(), flips_at("enforcement").as_str()), ("62360.49", "94454.79", "47650.61"));
+        let run: serde_json::Value = serde_json::from_str(&simulate(&["--simulation", "btc_alone", "--format", "json"], &[])).unwrap();
+        assert_eq!((run["simulation"].as_str(), run["paths"].as_u64(), run["seed"].as_u64()), (Some("btc_alone"), Some(10_000), Some(1)));
+        let share = |rule: &str, status: &str| -> f64 { run["rules"][rule][status].as_str().unwrap().parse().unwrap() };
+        for (rule, status, p, se) in [("ltv_call", "called", 0.185_003, 0.003_883), ("ltv_return", "called", 0.254_747, 0.004_357), ("enforcement", "triggered", 0.053_735, 0.002_255)] {
+            let got = share(rule, status);
+            assert!((got - p).abs() < 3.0 * se, "{rule} {status}: {got} against Φ {p}");
+        }
+        assert_eq!(run["rules"]["min_dscr"]["pass"], "1");
+        // The haircut reads no shocked input: every quantile is today's 24.465%.
+        assert_eq!(run["values"]["btc_haircut"]["p01"], "0.24465");
+        assert_eq!(run["values"]["btc_haircut"]["p99"], "0.24465");
+    }
+
+    #[test]
+    fn gpu_rent_deflation_matches_the_normal_cdf_at_the_breakeven_factor() {
+        // Every contracted rent scaled by 1 + x, x ~ N(-20%, 15%). `breakeven` finds each
+        // rule's flip as a factor on today's rents:
+        //   min_dscr breach   below ×0.795222127: z = (-0.204777873 + 0.20) / 0.15 = -0.031852,
+        //                     P = Φ(z) = 0.487295, se = sqrt(P (1 - P) / 10,000) = 0.004998
+        //   cash_trap breach  below ×0.726377006: z = -0.490820, P = 0.311777, se 0.004632
+        // No path reaches x < -1 (P = Φ(-5.33) = 5e-8), so none is left out.
+        let file = "examples/gpu_abl.cov";
+        let data = "examples/data/gpu_abl.json";
+        let be: serde_json::Value = serde_json::from_str(&covenant(&["breakeven", file, "--data", data, "--input", "gpus[*].rent_per_hour", "--format", "json"], &[])).unwrap();
+        assert_eq!((be["rules"]["min_dscr"]["flips_at"].as_str(), be["rules"]["cash_trap"]["flips_at"].as_str()), (Some("0.795222127"), Some("0.726377006")));
+        let run: serde_json::Value = serde_json::from_str(&covenant(&["simulate", file, "--data", data, "--simulation", "rent_deflation", "--format", "json"], &[])).unwrap();
+        assert_eq!(run["failed_paths"], 0);
+        for (rule, p, se) in [("min_dscr", 0.487_295, 0.004_998), ("cash_trap", 0.311_777, 0.004_632)] {
+            let got: f64 = run["rules"][rule]["breach"].as_str().unwrap().parse().unwrap();
+            assert!((got - p).abs() < 3.0 * se, "{rule}: {got} against Φ {p}");
+        }
+        // The LTV reads no rent: no path calls.
+        assert_eq!(run["rules"]["ltv_call"]["none"], "1");
+    }
+
+    #[test]
+    fn a_seed_gives_the_same_bytes_on_any_thread_count() {
+        let args = ["--simulation", "downturn", "--paths", "3000", "--seed", "7", "--format", "json"];
+        let default = simulate(&args, &[]);
+        assert_eq!(default, simulate(&args, &[]));
+        assert_eq!(default, simulate(&[&args[..], &["--threads", "1"]].concat(), &[]));
+        assert_eq!(default, simulate(&args, &[("RAYON_NUM_THREADS", "3")]));
+        assert_ne!(default, simulate(&["--simulation", "downturn", "--paths", "3000", "--seed", "8", "--format", "json"], &[]));
+    }
+
+    #[test]
+    fn the_table_for_people() {
+        insta::assert_snapshot!(simulate(&["--simulation", "downturn", "--paths", "2000"], &[]));
+    }
+
+    #[test]
+    fn the_html_page_is_self_contained() {
+        let page = simulate(&["--simulation", "downturn", "--paths", "500", "--format", "html"], &[]);
+        assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<svg") && page.contains("ltv_call"));
+        assert!(!page.contains("<script") && !page.contains("src=") && !page.contains("href="));
+    }
+
+    #[test]
+    fn an_unknown_simulation_is_named_with_a_suggestion() {
+        let out = Command::new(env!("CARGO_BIN_EXE_covenant")).args(["simulate", FILE, "--data", DATA, "--simulation", "downtrn"]).output().unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("no simulation `downtrn`") && err.contains("did you mean `downturn`"), "{err}");
+    }
+}

@@ -416,3 +416,67 @@ fn a_count_compared_with_an_amount_in_a_unit() {
     insta::assert_snapshot!(text);
     assert!(text.contains("drop the unit (`500`)") && text.contains("money(input.coins, BTC)"));
 }
+
+// Simulations
+
+const SIM_INPUT: &str = "input { as_of: Date  price: Money(USD)  rent: Money(USD) }\n";
+
+#[test]
+fn a_simulation_whose_correlations_cannot_hold_together() {
+    // a-b 0.9 and b-c 0.9 force a and c close together; -0.9 between them is impossible
+    // (the matrix's determinant is 1 - 3(0.81) - 2(0.729) < 0).
+    let text = compile_error(&format!(
+        "{SIM_INPUT}simulation s {{\n  factor a normal(mean: 0, sd: 10%)\n  factor b normal(mean: 0, sd: 10%)\n  factor c normal(mean: 0, sd: 10%)\n  correlation a, b = 0.9\n  correlation b, c = 0.9\n  correlation a, c = -0.9\n  input.price *= 1 + a\n}}\n"
+    ));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("the correlations of simulation `s` are not possible together"));
+}
+
+#[test]
+fn a_simulation_correlating_an_unknown_factor() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor btc normal(mean: 0, sd: 10%)\n  factor rent normal(mean: 0, sd: 10%)\n  correlation btc, rnt = 0.5\n  input.price *= 1 + btc\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("`rnt` is not a factor of simulation `s`") && text.contains("did you mean `rent`"));
+}
+
+#[test]
+fn a_simulation_correlation_outside_minus_one_to_one() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor a normal(mean: 0, sd: 10%)\n  factor b normal(mean: 0, sd: 10%)\n  correlation a, b = 1.2\n  input.price *= 1 + a\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("a correlation of 1.2 is outside -1 … 1"));
+}
+
+#[test]
+fn a_simulation_factor_with_a_negative_sd() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor a normal(mean: -5%, sd: -45%)\n  input.price *= 1 + a\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("the factor `a` has a negative `sd`") && text.contains("`sd: 0.45`"));
+}
+
+#[test]
+fn a_simulation_factor_declared_twice() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor a normal(mean: 0, sd: 10%)\n  factor a uniform(low: -10%, high: 0)\n  input.price *= 1 + a\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("the factor `a` is declared twice"));
+}
+
+#[test]
+fn a_simulation_shock_other_than_one_plus_a_factor() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor a normal(mean: 0, sd: 10%)\n  input.price *= 2 * a\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("one plus a factor") && text.contains("`input.btc.price *= 1 + btc`"));
+}
+
+#[test]
+fn a_simulation_shocking_an_input_that_is_not_a_number() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor a normal(mean: 0, sd: 10%)\n  input.as_of *= 1 + a\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("a simulation scales this input, which holds Date"));
+}
+
+#[test]
+fn an_unknown_distribution() {
+    let text = compile_error(&format!("{SIM_INPUT}simulation s {{\n  factor a student(df: 3)\n  input.price *= 1 + a\n}}\n"));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("`student` is not a distribution"));
+}

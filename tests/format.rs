@@ -280,3 +280,13 @@ fn fmt_check_exits_1_with_a_diff_and_fmt_rewrites_the_file() {
     assert_eq!(refused.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_untidy_simulation_takes_the_canonical_layout() {
+    let untidy = "input { as_of: Date  price: Money(USD) }\nsimulation   s   \"S\"{\nfactor   btc   normal( mean : -5% , sd:45%)   # one year\n    correlation btc,rent=0.6\n  factor rent uniform(low: -10%, high: 10%)\ninput.price   *=   1+btc\n}\n";
+    let tidy = check_invariants("untidy_simulation.cov", untidy);
+    assert_eq!(
+        tidy,
+        "input {\n  as_of: Date\n  price: Money(USD)\n}\n\nsimulation s \"S\" {\n  factor btc normal(mean: -5%, sd: 45%)  # one year\n  correlation btc, rent = 0.6\n  factor rent uniform(low: -10%, high: 10%)\n  input.price *= 1 + btc\n}\n"
+    );
+}

@@ -125,3 +125,50 @@ pub fn projection_page(p: &Projection) -> String {
     }
     page("Projection", &body)
 }
+
+/// Each rule's status probabilities as a stacked bar coloured by severity; the quantiles of
+/// every figure and the shortfall as tables.
+pub fn simulation_page(s: &super::simulate::Simulated) -> String {
+    let mut body = format!("<p>{} paths, seed {}", s.paths, s.seed);
+    if s.failed_paths > 0 {
+        let _ = write!(body, "; {} path(s) could not be evaluated (a check refused the shocked data) and are left out", s.failed_paths);
+    }
+    body.push_str("</p>\n");
+    let (bar, left, row) = (500.0, 160usize, 26usize);
+    let height = row * s.rules.len() + 10;
+    let _ = writeln!(body, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{height}\">", left + 520);
+    for (i, (name, statuses)) in s.rules.iter().enumerate() {
+        let y = i * row + 4;
+        let _ = writeln!(body, "<text x=\"4\" y=\"{}\">{}</text>", y + 15, escape(name));
+        let mut x = left as f64;
+        for (status, p) in statuses {
+            let share = super::parse_decimal(p).and_then(|d| d.to_f64()).unwrap_or(0.0);
+            let w = share * bar;
+            let colour = COLOURS.get(usize::from(severity(status))).unwrap_or(&"#ccc");
+            let _ = writeln!(body, "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"20\" fill=\"{colour}\"><title>{}: {}</title></rect>", escape(status), escape(p));
+            if w > 60.0 {
+                let _ = writeln!(body, "<text x=\"{:.1}\" y=\"{}\">{} {:.1}%</text>", x + 4.0, y + 15, escape(status), share * 100.0);
+            }
+            x += w;
+        }
+    }
+    body.push_str("</svg>\n");
+    if !s.values.is_empty() {
+        body.push_str("<table><tr><th>value</th><th>mean</th><th>p01</th><th>p05</th><th>p50</th><th>p95</th><th>p99</th></tr>\n");
+        for (name, q) in &s.values {
+            let _ = write!(body, "<tr><td>{}</td>", escape(name));
+            for v in [&q.mean, &q.p01, &q.p05, &q.p50, &q.p95, &q.p99] {
+                let shown = super::parse_decimal(v).map_or(v.clone(), |d| crate::report::table::grouped(d, 4));
+                let _ = write!(body, "<td style=\"text-align:right\">{}</td>", escape(&shown));
+            }
+            body.push_str("</tr>\n");
+        }
+        body.push_str("</table>\n");
+    }
+    if let Some(f) = &s.shortfall {
+        let money = |v: &str| super::parse_decimal(v).map_or(v.to_string(), |d| crate::report::table::fixed(d, 2));
+        let percent = |v: &str| super::parse_decimal(v).map_or(v.to_string(), |d| format!("{}%", crate::report::table::fixed(d.checked_mul(rust_decimal::Decimal::ONE_HUNDRED).unwrap_or(d), 2)));
+        let _ = writeln!(body, "<p>Forced-sale shortfall: probability {}, expected {}, p99 {}.</p>", escape(&percent(&f.probability)), escape(&money(&f.expected)), escape(&money(&f.p99)));
+    }
+    page(&format!("Simulation {}", s.simulation), &body)
+}

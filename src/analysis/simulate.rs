@@ -165,6 +165,19 @@ pub struct Spec {
     pub shocks: Vec<(InputPath, usize)>,
 }
 
+impl Spec {
+    /// The program's `simulation NAME`, its shock paths bound to the input type.
+    pub fn from_program(program: &Program, name: &str) -> Result<Spec, AnalysisError> {
+        let sims = &program.ir().simulations;
+        let Some(def) = sims.iter().find(|s| &*s.name == name) else {
+            let help = crate::resolve::suggestion(name, sims.iter().map(|s| &*s.name), "simulation");
+            return Err(usage(format!("the program declares no simulation `{name}`; {help}")));
+        };
+        let shocks = def.shocks.iter().map(|(path, k)| Ok((InputPath::parse(program, path)?, *k))).collect::<Result<_, AnalysisError>>()?;
+        Ok(Spec { name: name.to_string(), factors: def.factors.clone(), correlations: def.correlations.clone(), shocks })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Quantiles {
     pub mean: String,
@@ -220,7 +233,7 @@ fn quantiles(mut v: Vec<Decimal>) -> Option<Quantiles> {
     v.sort();
     let sum = v.iter().try_fold(Decimal::ZERO, |a, b| a.checked_add(*b))?;
     let mean = sum.checked_div(Decimal::from(v.len()))?;
-    let q = |p: i64| crate::report::number(quantile(&v, Decimal::new(p, 2)));
+    let q = |p: i64| crate::report::number(quantile(&v, Decimal::new(p, 2)).round_dp(9));
     Some(Quantiles { mean: crate::report::number(mean.round_dp(9)), p01: q(1), p05: q(5), p50: q(50), p95: q(95), p99: q(99) })
 }
 
@@ -287,4 +300,53 @@ pub fn simulate(program: &Program, input: &Value, spec: &Spec, paths: usize, see
         Shortfall { probability: share(hit), expected: q.as_ref().map_or("0".into(), |q| q.mean.clone()), p99: q.map_or("0".into(), |q| q.p99) }
     });
     Ok(Simulated { simulation: spec.name.clone(), paths, seed, rules, values, shortfall, failed_paths: paths - reports.len() })
+}
+
+/// The table for people: each rule's status probabilities, each figure's quantiles, the
+/// forced-sale shortfall.
+pub fn render(s: &Simulated) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(out, "simulation {}: {} paths, seed {}", s.simulation, s.paths, s.seed);
+    if s.failed_paths > 0 {
+        let _ = writeln!(out, "  {} path(s) could not be evaluated (a check refused the shocked data) and are left out", s.failed_paths);
+    }
+    let percent = |p: &str| super::parse_decimal(p).map_or(p.to_string(), |d| format!("{}%", crate::report::table::fixed(d.checked_mul(Decimal::ONE_HUNDRED).unwrap_or(Decimal::MAX), 2)));
+    let mut rows: Vec<Vec<String>> = vec![vec!["rule".into(), "status".into(), "probability".into()]];
+    for (name, statuses) in &s.rules {
+        for (i, (status, p)) in statuses.iter().enumerate() {
+            rows.push(vec![if i == 0 { name.clone() } else { String::new() }, status.clone(), percent(p)]);
+        }
+    }
+    table(&mut out, &rows);
+    if !s.values.is_empty() {
+        let mut rows: Vec<Vec<String>> = vec![["value", "mean", "p01", "p05", "p50", "p95", "p99"].map(String::from).to_vec()];
+        for (name, q) in &s.values {
+            let shown = |v: &String| super::parse_decimal(v).map_or(v.clone(), |d| crate::report::table::grouped(d, 4));
+            rows.push(std::iter::once(name.clone()).chain([&q.mean, &q.p01, &q.p05, &q.p50, &q.p95, &q.p99].map(shown)).collect());
+        }
+        let _ = writeln!(out);
+        table(&mut out, &rows);
+    }
+    if let Some(f) = &s.shortfall {
+        let money = |v: &String| super::parse_decimal(v).map_or(v.clone(), |d| crate::report::table::fixed(d, 2));
+        let _ = writeln!(out, "\nforced-sale shortfall: probability {}, expected {}, p99 {}", percent(&f.probability), money(&f.expected), money(&f.p99));
+    }
+    out
+}
+
+fn table(out: &mut String, rows: &[Vec<String>]) {
+    use std::fmt::Write as _;
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns).map(|i| rows.iter().map(|r| r.get(i).map_or(0, |c| c.chars().count())).max().unwrap_or(0)).collect();
+    for row in rows {
+        // Text left, figures right.
+        let cells: Vec<String> = row.iter().zip(&widths).enumerate().map(|(i, (c, w))| if i == 0 || c.chars().next().is_some_and(char::is_alphabetic) { format!("{c:<w$}") } else { format!("{c:>w$}") }).collect();
+        let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
+    }
+}
+
+/// A self-contained page: each rule's status probabilities as bars, the quantile table.
+pub fn html(s: &Simulated) -> String {
+    super::html::simulation_page(s)
 }

@@ -642,6 +642,13 @@ impl<'a> Checker<'a> {
 
     /// The shocks of every scenario and of every test.
     fn scenarios(&mut self, ir: &mut ir::Ir, pending: &Pending) {
+        for path in pending.simulation_paths.iter().flatten() {
+            if let Some((_, target)) = self.shock_path(ir, path) {
+                if !target.is_numeric() && target != Type::Error {
+                    self.invalid(path.span, format!("a simulation scales this input, which holds {target}"), "not a number", "a simulation's shocks scale numbers and amounts of money");
+                }
+            }
+        }
         let scenarios = pending.shock_paths.iter().enumerate().map(|(i, p)| (ShockSet::Scenario(i), p));
         let tests = pending.test_shock_paths.iter().enumerate().map(|(i, p)| (ShockSet::Test(i), p));
         for (set, paths) in scenarios.chain(tests) {

@@ -1,4 +1,4 @@
-//! The analysis commands: `breakeven`, `sweep`, `project`. Each compiles the program once,
+//! The analysis commands: `breakeven`, `sweep`, `project`, `simulate`. Each compiles the program once,
 //! binds the data once and hands both to `covenant::analysis`.
 
 use std::path::{Path, PathBuf};
@@ -159,6 +159,66 @@ pub fn project(program: &Program, args: &ProjectArgs, limits: Limits) -> ExitCod
             GridFormat::Table => within(analysis::project::render(&p), limits.max_output_bytes),
             GridFormat::Csv => within(analysis::project::csv(&p), limits.max_output_bytes),
             GridFormat::Html => within(analysis::project::html(&p), limits.max_output_bytes),
+        }),
+        Err(e) => failed(&e),
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum SimulateFormat {
+    Table,
+    Json,
+    Html,
+}
+
+/// More paths than this is a usage error: the run must stay bounded.
+const MAX_PATHS: usize = 1_000_000;
+
+#[derive(Args)]
+pub struct SimulateArgs {
+    pub file: PathBuf,
+    /// The facility data, JSON matching the program's `input` schema.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The `simulation` declared in the program.
+    #[arg(long)]
+    pub simulation: String,
+    /// How many paths (1 to 1,000,000).
+    #[arg(long, default_value_t = 10_000)]
+    pub paths: usize,
+    /// The generator's seed: the same seed gives the same figures on any machine.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Worker threads (default: one per core); the figures do not depend on it.
+    #[arg(long)]
+    pub threads: Option<u16>,
+    #[arg(long, value_enum, default_value_t = SimulateFormat::Table)]
+    pub format: SimulateFormat,
+}
+
+pub fn simulate(program: &Program, args: &SimulateArgs, limits: Limits) -> ExitCode {
+    if args.paths == 0 || args.paths > MAX_PATHS {
+        return failed(&AnalysisError::Usage(format!("`--paths {}` is out of range: run 1 to {MAX_PATHS} paths", args.paths)));
+    }
+    let spec = match analysis::simulate::Spec::from_program(program, &args.simulation) {
+        Ok(s) => s,
+        Err(e) => return failed(&e),
+    };
+    let input = match bind(program, &args.data, limits) {
+        Ok(i) => i,
+        Err(code) => return code,
+    };
+    let threads = args.threads.map_or(0, |n| usize::from(n).min(covenant::batch::max_threads()));
+    let run = || analysis::simulate::simulate(program, &input, &spec, args.paths, args.seed);
+    let result = match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(run),
+        Err(_) => run(),
+    };
+    match result {
+        Ok(s) => write_output(match args.format {
+            SimulateFormat::Json => covenant::to_json_limited(&s, true, limits.max_output_bytes).map(|j| j + "\n"),
+            SimulateFormat::Table => within(analysis::simulate::render(&s), limits.max_output_bytes),
+            SimulateFormat::Html => within(analysis::simulate::html(&s), limits.max_output_bytes),
         }),
         Err(e) => failed(&e),
     }

@@ -406,6 +406,18 @@ pub struct ScenarioDef {
     pub span: Span,
 }
 
+/// A `simulation`: the engine's specification, its shocks' paths written as text
+/// (`input.gpus[*].rent_per_hour`) and checked against the input type at compile time.
+#[derive(Debug)]
+pub struct SimulationDef {
+    pub name: Arc<str>,
+    pub title: Option<String>,
+    pub factors: Vec<(String, crate::analysis::simulate::Distribution)>,
+    pub correlations: Vec<(usize, usize, f64)>,
+    pub shocks: Vec<(String, usize)>,
+    pub span: Span,
+}
+
 #[derive(Debug)]
 pub struct TestDef {
     pub title: String,
@@ -466,6 +478,7 @@ pub struct Ir {
     pub liquidations: Vec<LiquidationDef>,
     pub defaults: Vec<DefaultDef>,
     pub scenarios: Vec<ScenarioDef>,
+    pub simulations: Vec<SimulationDef>,
     pub tests: Vec<TestDef>,
     /// Globals in declaration order, for the report.
     pub order: Vec<Global>,

@@ -5,6 +5,7 @@
 //! string. Types are still unknown; `check` fills them in place.
 
 mod error;
+mod simulation;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -209,6 +210,8 @@ pub struct Pending {
     pub shock_paths: Vec<Vec<ast::InputPath>>,
     /// Per test, the paths of its own shocks.
     pub test_shock_paths: Vec<Vec<ast::InputPath>>,
+    /// Per simulation, the paths of its shocks.
+    pub simulation_paths: Vec<Vec<ast::InputPath>>,
     pub require_spans: Vec<Span>,
     pub margin_due_spans: Vec<Span>,
 }
@@ -289,6 +292,7 @@ struct Parts {
     liquidations: Vec<ir::LiquidationDef>,
     defaults: Vec<ir::DefaultDef>,
     scenarios: Vec<ir::ScenarioDef>,
+    simulations: Vec<ir::SimulationDef>,
     tests: Vec<ir::TestDef>,
     order: Vec<Global>,
     /// Globals with every dependency before its dependents.
@@ -326,6 +330,7 @@ impl<'s> Resolver<'s> {
                 cure_target_spans: Vec::new(),
                 shock_paths: Vec::new(),
                 test_shock_paths: Vec::new(),
+                simulation_paths: Vec::new(),
                 require_spans: Vec::new(),
                 margin_due_spans: Vec::new(),
             },
@@ -751,6 +756,7 @@ impl<'s> Resolver<'s> {
                 self.pending.shock_paths.push(paths);
                 self.ir_parts.scenarios.push(ir::ScenarioDef { name: Arc::from(s.name.name.as_str()), title: s.title, shocks, span: s.span });
             }
+            Item::Simulation(s) => self.lower_simulation(s),
             Item::Test(t) => {
                 let scenario = match &t.scenario {
                     Some(name) => match self.scenario_names.get(&name.name) {
@@ -1329,6 +1335,7 @@ impl<'s> Resolver<'s> {
             liquidations: p.liquidations,
             defaults: p.defaults,
             scenarios: p.scenarios,
+            simulations: p.simulations,
             tests: p.tests,
             order: p.order,
         };

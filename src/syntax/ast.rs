@@ -34,6 +34,7 @@ pub enum Item {
     Liquidation(LiquidationDef),
     Default(DefaultDef),
     Scenario(ScenarioDef),
+    Simulation(SimulationDef),
     Test(TestDef),
     Check(CheckDef),
 }
@@ -286,6 +287,43 @@ pub struct ScenarioDef {
     pub name: Ident,
     pub title: Option<String>,
     pub shocks: Vec<Shock>,
+    pub span: Span,
+}
+
+/// `simulation NAME "TITLE" { factor … correlation … shocks }`: Monte Carlo over correlated
+/// factors, each shock `PATH *= 1 + FACTOR`.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimulationDef {
+    pub name: Ident,
+    pub title: Option<String>,
+    pub factors: Vec<FactorDef>,
+    pub correlations: Vec<CorrelationDef>,
+    pub shocks: Vec<Shock>,
+    pub span: Span,
+}
+
+/// `factor btc normal(mean: -5%, sd: 45%)`.
+#[derive(Clone, Debug, Serialize)]
+pub struct FactorDef {
+    pub name: Ident,
+    pub distribution: Ident,
+    pub args: Vec<(Ident, SignedNumber)>,
+    pub span: Span,
+}
+
+/// A literal in a simulation: `-5%` is -0.05.
+#[derive(Clone, Debug, Serialize)]
+pub struct SignedNumber {
+    pub value: Decimal,
+    pub span: Span,
+}
+
+/// `correlation btc, rent = 0.6`.
+#[derive(Clone, Debug, Serialize)]
+pub struct CorrelationDef {
+    pub a: Ident,
+    pub b: Ident,
+    pub value: SignedNumber,
     pub span: Span,
 }
 

@@ -185,7 +185,7 @@ impl<'a> Parser<'a> {
                 src: self.src(),
             });
         }
-        let cleaned: String = text.chars().filter(|c| *c != '_').collect();
+        let cleaned: String = text.chars().filter(|c| *c != '_' && *c != '%').collect();
         Decimal::from_str_exact(&cleaned).map_err(|_| SyntaxError::BadLiteral {
             what: "number",
             text: shorten(text),
@@ -194,6 +194,14 @@ impl<'a> Parser<'a> {
             span: self.span(pair).source_span(),
             src: self.src(),
         })
+    }
+
+    /// `-5%`, `0.6`: a simulation's parameter.
+    fn signed_number(&self, pair: Pair<'_, Rule>) -> PResult<SignedNumber> {
+        let span = self.span(&pair);
+        let number = self.number(&pair.clone())?;
+        let value = if pair.as_str().ends_with('%') { number.checked_div(Decimal::ONE_HUNDRED).unwrap_or(number) } else { number };
+        Ok(SignedNumber { value, span })
     }
 
     fn item(&self, pair: Pair<'_, Rule>) -> PResult<Item> {
@@ -287,6 +295,37 @@ impl<'a> Parser<'a> {
                     }
                 }
                 Item::Scenario(ScenarioDef { name, title, shocks, span })
+            }
+            Rule::simulation_item => {
+                let name = self.ident(next(&mut inner)?);
+                let mut sim = SimulationDef { name, title: None, factors: Vec::new(), correlations: Vec::new(), shocks: Vec::new(), span };
+                for p in inner {
+                    let pspan = self.span(&p);
+                    match p.as_rule() {
+                        Rule::title => sim.title = self.title(Some(p))?,
+                        Rule::factor_clause => {
+                            let mut f = p.into_inner().skip(1);
+                            let name = self.ident(next(&mut f)?);
+                            let distribution = self.ident(next(&mut f)?);
+                            let mut args = Vec::new();
+                            for arg in f {
+                                let mut a = arg.into_inner();
+                                let key = self.ident(next(&mut a)?);
+                                args.push((key, self.signed_number(next(&mut a)?)?));
+                            }
+                            sim.factors.push(FactorDef { name, distribution, args, span: pspan });
+                        }
+                        Rule::correlation_clause => {
+                            let mut c = p.into_inner().skip(1);
+                            let a = self.ident(next(&mut c)?);
+                            let b = self.ident(next(&mut c)?);
+                            let value = self.signed_number(next(&mut c)?)?;
+                            sim.correlations.push(CorrelationDef { a, b, value, span: pspan });
+                        }
+                        _ => sim.shocks.push(self.shock(p)?),
+                    }
+                }
+                Item::Simulation(sim)
             }
             Rule::test_item => {
                 let title = self.string(next(&mut inner)?)?;

@@ -422,6 +422,7 @@ fn item_name_span(item: &Item) -> (Option<&str>, Option<covenant::span::Span>) {
         Item::Liquidation(d) => (Some(&d.name.name), Some(d.span)),
         Item::Default(d) => (Some(&d.name.name), Some(d.span)),
         Item::Scenario(d) => (Some(&d.name.name), Some(d.span)),
+        Item::Simulation(d) => (Some(&d.name.name), Some(d.span)),
         Item::Calendar { name, span, .. } => (name.as_ref().map(|n| n.name.as_str()), Some(*span)),
         Item::Test(d) => (None, Some(d.span)),
         Item::Check(d) => (None, Some(d.span)),
