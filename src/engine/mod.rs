@@ -152,7 +152,7 @@ mod tests {
                     let mut recording = Recording::new(&program.ir, ev.as_of);
                     run_globals_traced(&mut ev, &mut recording);
                     recording.finish(&ev.into_outcome());
-                    assert_eq!(recording.computed().collect::<Vec<_>>(), program.ir.topo, "{}", data.display());
+                    assert_eq!(recording.order().collect::<Vec<_>>(), program.ir.topo, "{}", data.display());
                     let report = |out: &Outcome| serde_json::to_string(&crate::report::build(&program.ir, program.sources(), out, evaluation.scenario, usize::MAX).unwrap()).unwrap();
                     assert_eq!(report(recording.values()), report(&evaluation.outcome), "{} with {} ({scenario:?})", file.display(), data.display());
                     for &g in &program.ir.topo {

@@ -42,7 +42,7 @@ impl Recording {
     }
 
     /// The globals recorded, in the order they were computed.
-    pub fn computed(&self) -> impl Iterator<Item = Global> + '_ {
+    pub fn order(&self) -> impl Iterator<Item = Global> + '_ {
         self.reads.iter().map(|(g, _)| *g)
     }
 
