@@ -5,6 +5,8 @@
 //! which cost nothing when none is installed). [`Recording`] keeps what an explanation
 //! needs: every global's value or failure, and the globals it read.
 
+use std::collections::HashMap;
+
 use super::Outcome;
 use crate::ir::{Global, Ir};
 
@@ -28,22 +30,24 @@ impl Tracer for NoTrace {
 #[derive(Clone, Debug)]
 pub struct Recording {
     values: Outcome,
-    reads: Vec<(Global, Vec<Global>)>,
+    order: Vec<Global>,
+    /// Indexed by global, so that walking a cone stays linear in a large program.
+    reads: HashMap<Global, Vec<Global>>,
 }
 
 impl Recording {
     pub fn new(ir: &Ir, as_of: crate::dates::Date) -> Self {
-        Recording { values: Outcome::empty(ir, as_of), reads: Vec::new() }
+        Recording { values: Outcome::empty(ir, as_of), order: Vec::new(), reads: HashMap::new() }
     }
 
     /// The globals `g` read, as recorded when it was computed (empty if it never was).
     pub fn reads_of(&self, g: Global) -> &[Global] {
-        self.reads.iter().find(|(r, _)| *r == g).map_or(&[], |(_, reads)| &reads[..])
+        self.reads.get(&g).map_or(&[], |reads| &reads[..])
     }
 
     /// The globals recorded, in the order they were computed.
     pub fn order(&self) -> impl Iterator<Item = Global> + '_ {
-        self.reads.iter().map(|(g, _)| *g)
+        self.order.iter().copied()
     }
 
     /// Every recorded value, with the run's errors and whether it ran out of budget.
@@ -76,6 +80,7 @@ impl Recording {
 impl Tracer for Recording {
     fn computed(&mut self, ir: &Ir, g: Global, out: &Outcome) {
         self.values.copy_slot(out, g);
-        self.reads.push((g, ir.dependencies_of(g).to_vec()));
+        self.order.push(g);
+        self.reads.insert(g, ir.dependencies_of(g).to_vec());
     }
 }
