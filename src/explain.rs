@@ -1,11 +1,14 @@
 //! Why a figure is what it is: the tree of figures behind any value or rule of a finished
 //! evaluation, down to the data and the literals.
 //!
-//! Explaining costs nothing until it is asked for. The evaluation itself records nothing;
-//! an explanation re-reads the program's expressions against the evaluation's results:
-//! named figures (`let`s, pools, rules) are looked up where the evaluation left them, and
-//! the sub-expressions between them are evaluated again with the same data and results,
-//! which gives the same values, since evaluation is deterministic.
+//! Explaining costs nothing until it is asked for. An ordinary run records nothing (its
+//! tracer is the zero-size `NoTrace`); an explanation runs the program's globals again on
+//! the evaluated data under a [`Recording`] tracer, which keeps every named figure's value
+//! (`let`s, pools, rules) and the figures it read. The explanation takes those values from
+//! the recording, and reads the sub-expressions between them against a store that holds
+//! only the figure's recorded cone (what it read, directly or not): they are evaluated again
+//! with the same data and recorded values, which gives the same values, since evaluation is
+//! deterministic.
 
 use std::collections::HashSet;
 
@@ -15,7 +18,7 @@ use serde_json::Value as Json;
 
 use crate::check::input_path_of;
 use crate::dates::Date;
-use crate::eval::Evaluator;
+use crate::eval::{Evaluator, Recording};
 use crate::evaluation::Evaluation;
 use crate::ir::{self, ExprId, Global, Node};
 use crate::lending::{CovenantStatus, MarginStatus};
@@ -85,14 +88,29 @@ const MAX_DEPTH: usize = 64;
 pub(crate) fn explain(evaluation: &Evaluation<'_>, name: &str) -> Option<Explanation> {
     let program = evaluation.program;
     let ir = program.ir();
-    // Re-reading figures is bounded like the evaluation itself: past the budget, the
-    // sub-expressions still to read show no value.
-    let mut ev = Evaluator::new(ir, evaluation.input.clone(), evaluation.outcome.as_of).with_budget(program.limits().budget());
-    ev.out = evaluation.outcome.clone();
+    let root = root_global(ir, name)?;
+    // The recording run spends its own budget, as the evaluation did; re-reading figures is
+    // bounded like it: past the budget, the sub-expressions still to read show no value.
+    let mut run = crate::engine::evaluator(program, evaluation.input.clone(), program.limits().budget());
+    let mut recording = Recording::new(ir, run.as_of);
+    crate::engine::run_globals_traced(&mut run, &mut recording);
+    recording.finish(&run.into_outcome());
+    let recorded = Evaluation { program, scenario: evaluation.scenario, outcome: recording.values().clone(), input: Value::Null, base_input: None };
+    let report = recorded.report_unbounded()?;
+    let mut ev = Evaluator::new(ir, evaluation.input.clone(), recording.values().as_of).with_budget(program.limits().budget());
+    ev.out = recording.cone(ir, root);
     ev.searching = true;
-    let report = evaluation.report_unbounded()?;
     let mut x = Explainer { ir, evaluation, report, ev, shown: HashSet::new(), depth: 0 };
     x.figure(name)
+}
+
+/// The global a figure name starts from: a value, or the rule of a rule or rule field.
+fn root_global(ir: &ir::Ir, name: &str) -> Option<Global> {
+    if let Some(i) = ir.lets.iter().position(|l| &*l.name == name) {
+        return u32::try_from(i).ok().map(Global::Let);
+    }
+    let rule = name.split_once('.').map_or(name, |(r, _)| r);
+    ir.order.iter().copied().find(|g| crate::check::global_name(ir, *g).is_some_and(|n| &*n == rule))
 }
 
 /// Names an explanation can start from: every value and rule, and every rule field.

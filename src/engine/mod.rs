@@ -24,7 +24,7 @@ pub(crate) mod checks;
 pub(crate) mod script;
 pub(crate) mod shocks;
 
-use crate::eval::{self, Evaluator, Outcome};
+use crate::eval::{self, Evaluator, NoTrace, Outcome, Tracer};
 use crate::evaluation::Evaluation;
 use crate::ir::{self, Global};
 use crate::value::Value;
@@ -44,8 +44,15 @@ pub(crate) fn evaluator(program: &Program, input: Value, budget: eval::Budget) -
 
 /// Evaluates every global, dependencies first.
 pub(crate) fn run_globals(ev: &mut Evaluator<'_>) {
+    run_globals_traced(ev, &mut NoTrace);
+}
+
+/// Evaluates every global, dependencies first, telling `tracer` about each. With
+/// [`NoTrace`] this compiles to the loop without the call.
+pub(crate) fn run_globals_traced<T: Tracer>(ev: &mut Evaluator<'_>, tracer: &mut T) {
     for &g in &ev.ir.topo {
         lending::global(ev, g);
+        tracer.computed(ev.ir, g, &ev.out);
     }
 }
 
@@ -114,3 +121,47 @@ fn epoch() -> dates::Date {
     dates::Date::EPOCH
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::Recording;
+
+    /// Ordinary runs are traced by a tracer that takes no space, so it has nothing to record.
+    #[test]
+    fn the_ordinary_tracer_is_zero_sized() {
+        assert_eq!(std::mem::size_of::<NoTrace>(), 0);
+    }
+
+    /// A recording run computes what an ordinary run does: the report built from the
+    /// recorded values is the ordinary run's report, on every example, data file and scenario.
+    #[test]
+    fn a_recording_run_reports_what_an_ordinary_run_does_on_every_example() {
+        let mut compared = 0;
+        let mut programs: Vec<_> = std::fs::read_dir("examples").unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "cov")).collect();
+        programs.sort();
+        for file in programs {
+            let stem = file.file_stem().and_then(|s| s.to_str()).unwrap().to_string();
+            let program = Program::compile_file(&file).unwrap();
+            let data = std::fs::read_dir("examples/data").unwrap().flatten().map(|e| e.path()).filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&stem)));
+            for data in data {
+                let text = std::fs::read_to_string(&data).unwrap();
+                for scenario in std::iter::once(None).chain(program.scenario_names().map(Some)) {
+                    let Ok(evaluation) = program.run(&text, scenario) else { continue };
+                    let mut ev = evaluator(&program, evaluation.input.clone(), program.limits.budget());
+                    let mut recording = Recording::new(&program.ir, ev.as_of);
+                    run_globals_traced(&mut ev, &mut recording);
+                    recording.finish(&ev.into_outcome());
+                    assert_eq!(recording.order().collect::<Vec<_>>(), program.ir.topo, "{}", data.display());
+                    let report = |out: &Outcome| serde_json::to_string(&crate::report::build(&program.ir, program.sources(), out, evaluation.scenario, usize::MAX).unwrap()).unwrap();
+                    assert_eq!(report(recording.values()), report(&evaluation.outcome), "{} with {} ({scenario:?})", file.display(), data.display());
+                    for &g in &program.ir.topo {
+                        assert_eq!(recording.reads_of(g), program.ir.dependencies_of(g));
+                    }
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 20, "only {compared} runs compared");
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod ops;
 pub mod outcome;
+pub mod trace;
 pub mod wide;
 
 use std::cell::Cell;
@@ -15,6 +16,7 @@ use rust_decimal::Decimal;
 
 pub use ops::DayCount;
 pub use outcome::Outcome;
+pub use trace::{NoTrace, Recording, Tracer};
 
 use crate::dates::Date;
 use crate::ir::{self, Aggregate, Body, ExprId, Global, Ir, Node};

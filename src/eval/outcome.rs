@@ -57,6 +57,24 @@ impl Outcome {
         }
     }
 
+    /// Fills `g`'s slot with its value in `from`.
+    pub fn copy_slot(&mut self, from: &Outcome, g: ir::Global) {
+        use ir::Global;
+        fn copy<T: Clone>(to: &mut [Option<T>], from: &[Option<T>], i: u32) {
+            if let (Some(to), Some(from)) = (to.get_mut(i as usize), from.get(i as usize)) {
+                to.clone_from(from);
+            }
+        }
+        match g {
+            Global::Let(i) => copy(&mut self.lets, &from.lets, i),
+            Global::Pool(i) => copy(&mut self.pools, &from.pools, i),
+            Global::Covenant(i) => copy(&mut self.covenants, &from.covenants, i),
+            Global::MarginCall(i) => copy(&mut self.margin_calls, &from.margin_calls, i),
+            Global::Liquidation(i) => copy(&mut self.liquidations, &from.liquidations, i),
+            Global::Default(i) => copy(&mut self.defaults, &from.defaults, i),
+        }
+    }
+
     // A rule's fields, as expressions read them.
 
     pub fn pool_field(&self, i: u32, f: PoolField) -> EvalResult<Value> {

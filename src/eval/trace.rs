@@ -1,0 +1,86 @@
+//! Provenance, recorded only when asked for. The engine tells a [`Tracer`] about each global
+//! it computes; the engine's run functions are generic over the tracer, so an ordinary run,
+//! traced by the zero-size [`NoTrace`], monomorphises to the untraced loop: no call through
+//! a pointer, no branch, no allocation (the idea of starlark-rust's `before_stmt` hooks,
+//! which cost nothing when none is installed). [`Recording`] keeps what an explanation
+//! needs: every global's value or failure, and the globals it read.
+
+use std::collections::HashMap;
+
+use super::Outcome;
+use crate::ir::{Global, Ir};
+
+/// What the engine reports while it computes a program's globals.
+pub trait Tracer {
+    /// `g` has just been computed: its value or failure is in its slot of `out`, and
+    /// `ir.dependencies_of(g)` are the globals it read.
+    fn computed(&mut self, ir: &Ir, g: Global, out: &Outcome);
+}
+
+/// The tracer of ordinary runs: records nothing, and costs nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTrace;
+
+impl Tracer for NoTrace {
+    #[inline(always)]
+    fn computed(&mut self, _: &Ir, _: Global, _: &Outcome) {}
+}
+
+/// Every global's value or failure and its direct reads, in the order they were computed.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    values: Outcome,
+    order: Vec<Global>,
+    /// Indexed by global, so that walking a cone stays linear in a large program.
+    reads: HashMap<Global, Vec<Global>>,
+}
+
+impl Recording {
+    pub fn new(ir: &Ir, as_of: crate::dates::Date) -> Self {
+        Recording { values: Outcome::empty(ir, as_of), order: Vec::new(), reads: HashMap::new() }
+    }
+
+    /// The globals `g` read, as recorded when it was computed (empty if it never was).
+    pub fn reads_of(&self, g: Global) -> &[Global] {
+        self.reads.get(&g).map_or(&[], |reads| &reads[..])
+    }
+
+    /// The globals recorded, in the order they were computed.
+    pub fn order(&self) -> impl Iterator<Item = Global> + '_ {
+        self.order.iter().copied()
+    }
+
+    /// Every recorded value, with the run's errors and whether it ran out of budget.
+    pub fn values(&self) -> &Outcome {
+        &self.values
+    }
+
+    /// The run's errors and budget state, which belong to no one global.
+    pub fn finish(&mut self, run: &Outcome) {
+        self.values.errors.clone_from(&run.errors);
+        self.values.exceeded = run.exceeded;
+    }
+
+    /// A store holding only `root` and what it read, directly or not, as recorded: all an
+    /// expression of `root`'s definition can read.
+    pub fn cone(&self, ir: &Ir, root: Global) -> Outcome {
+        let mut store = Outcome::empty(ir, self.values.as_of);
+        let mut work = vec![root];
+        while let Some(g) = work.pop() {
+            if store.has(g) || !self.values.has(g) {
+                continue;
+            }
+            store.copy_slot(&self.values, g);
+            work.extend_from_slice(self.reads_of(g));
+        }
+        store
+    }
+}
+
+impl Tracer for Recording {
+    fn computed(&mut self, ir: &Ir, g: Global, out: &Outcome) {
+        self.values.copy_slot(out, g);
+        self.order.push(g);
+        self.reads.insert(g, ir.dependencies_of(g).to_vec());
+    }
+}
