@@ -474,14 +474,14 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             return self.refuse(Exceeded::Operations, self.ir.arena.span(id));
         }
         self.operations_left.set(left - 1);
-        let r = if self.depth_left == 0 {
-            self.refuse(Exceeded::Depth, self.ir.arena.span(id))
-        } else {
-            self.depth_left -= 1;
-            let r = self.step(id, base);
-            self.depth_left += 1;
-            r
-        };
+        if self.depth_left == 0 {
+            let refused = self.refuse(Exceeded::Depth, self.ir.arena.span(id));
+            self.tracer.evaluated(id, &refused);
+            return refused;
+        }
+        self.depth_left -= 1;
+        let r = self.step(id, base);
+        self.depth_left += 1;
         self.tracer.evaluated(id, &r);
         r
     }
