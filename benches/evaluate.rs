@@ -281,6 +281,10 @@ fn bench_evaluate(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("covenant_typed", positions), &bound, |b, d| {
             b.iter(|| covenant_typed_verdict(&program.run_bound(black_box(d.clone()), None).unwrap()))
         });
+        // Explanation on: the evaluation, then one figure explained (a recording run of its own).
+        group.bench_with_input(BenchmarkId::new("covenant_typed_explained", positions), &bound, |b, d| {
+            b.iter(|| program.run_bound(black_box(d.clone()), None).unwrap().explain("ltv_call.amount").unwrap())
+        });
         group.bench_with_input(BenchmarkId::new("covenant_typed_from_text", positions), &data, |b, d| {
             b.iter(|| covenant_typed_verdict(&program.run(black_box(d), None).unwrap()))
         });

@@ -2,14 +2,14 @@
 //! part of an `and`, `or` or `not`, or the value of a bare condition. Values are shown as the
 //! table shows them (`report::table::value_text`).
 
-use crate::eval::Evaluator;
+use crate::eval::{Evaluator, Tracer};
 use crate::ir::{Body, ExprId, Ir, Node};
 use crate::report::table::value_text;
 use crate::span::SourceMap;
 use crate::value::Value;
 
 /// The failure line of an `expect` whose condition evaluated to false.
-pub(crate) fn failure(ir: &Ir, sources: &SourceMap, ev: &mut Evaluator<'_>, body: Body) -> String {
+pub(crate) fn failure<T: Tracer>(ir: &Ir, sources: &SourceMap, ev: &mut Evaluator<'_, T>, body: Body) -> String {
     let source = |id: ExprId| sources.text(ir.arena.span(id));
     match ir.arena.node(body.expr) {
         Some(Node::Compare { op, lhs, rhs }) => {
@@ -41,7 +41,7 @@ fn is_literal(ir: &Ir, id: ExprId) -> bool {
 }
 
 /// The value of a sub-expression of the expect, evaluated in the expect's frame.
-fn shown(ir: &Ir, ev: &mut Evaluator<'_>, body: Body, id: ExprId) -> String {
+fn shown<T: Tracer>(ir: &Ir, ev: &mut Evaluator<'_, T>, body: Body, id: ExprId) -> String {
     match ev.eval_body(Body { expr: id, frame: body.frame }) {
         Ok(v) => value_text(&v, ir.arena.ty(id)),
         Err(_) => "a value that could not be evaluated".into(),
@@ -49,7 +49,7 @@ fn shown(ir: &Ir, ev: &mut Evaluator<'_>, body: Body, id: ExprId) -> String {
 }
 
 /// `` `a` was 1, `b` was 2 ``, the non-literal sides of a comparison.
-fn sides(ir: &Ir, sources: &SourceMap, ev: &mut Evaluator<'_>, body: Body, lhs: ExprId, rhs: ExprId) -> String {
+fn sides<T: Tracer>(ir: &Ir, sources: &SourceMap, ev: &mut Evaluator<'_, T>, body: Body, lhs: ExprId, rhs: ExprId) -> String {
     [lhs, rhs]
         .into_iter()
         .filter(|&side| !is_literal(ir, side))
@@ -79,7 +79,7 @@ fn operands(ir: &Ir, id: ExprId, out: &mut Vec<ExprId>) {
 
 /// `` `x > 1` was false (`x` was 0.5) ``: a part of an `and`, `or` or `not`, and the sides of a
 /// comparison.
-fn part(ir: &Ir, sources: &SourceMap, ev: &mut Evaluator<'_>, body: Body, id: ExprId) -> String {
+fn part<T: Tracer>(ir: &Ir, sources: &SourceMap, ev: &mut Evaluator<'_, T>, body: Body, id: ExprId) -> String {
     let source = sources.text(ir.arena.span(id));
     let value = match ev.eval_body(Body { expr: id, frame: body.frame }) {
         Ok(Value::Bool(b)) => b.to_string(),

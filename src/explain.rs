@@ -91,10 +91,12 @@ pub(crate) fn explain(evaluation: &Evaluation<'_>, name: &str) -> Option<Explana
     let root = root_global(ir, name)?;
     // The recording run spends its own budget, as the evaluation did; re-reading figures is
     // bounded like it: past the budget, the sub-expressions still to read show no value.
-    let mut run = crate::engine::evaluator(program, evaluation.input.clone(), program.limits().budget());
-    let mut recording = Recording::new(ir, run.as_of);
-    crate::engine::run_globals_traced(&mut run, &mut recording);
-    recording.finish(&run.into_outcome());
+    let run = crate::engine::evaluator(program, evaluation.input.clone(), program.limits().budget());
+    let recording = Recording::new(ir, run.as_of);
+    let mut run = run.with_tracer(recording);
+    crate::engine::run_globals(&mut run);
+    let (outcome, mut recording) = run.into_parts();
+    recording.finish(&outcome);
     let recorded = Evaluation { program, scenario: evaluation.scenario, outcome: recording.values().clone(), input: Value::Null, base_input: None };
     let report = recorded.report_unbounded()?;
     let mut ev = Evaluator::new(ir, evaluation.input.clone(), recording.values().as_of).with_budget(program.limits().budget());

@@ -24,7 +24,7 @@ pub(crate) mod checks;
 pub(crate) mod script;
 pub(crate) mod shocks;
 
-use crate::eval::{self, Evaluator, NoTrace, Outcome, Tracer};
+use crate::eval::{self, Evaluator, Outcome, Tracer};
 use crate::evaluation::Evaluation;
 use crate::ir::{self, Global};
 use crate::value::Value;
@@ -42,29 +42,24 @@ pub(crate) fn evaluator(program: &Program, input: Value, budget: eval::Budget) -
     Evaluator::new(&program.ir, input, as_of).with_budget(budget)
 }
 
-/// Evaluates every global, dependencies first.
-pub(crate) fn run_globals(ev: &mut Evaluator<'_>) {
-    run_globals_traced(ev, &mut NoTrace);
-}
-
-/// Evaluates every global, dependencies first, telling `tracer` about each. With
-/// [`NoTrace`] this compiles to the loop without the call.
-pub(crate) fn run_globals_traced<T: Tracer>(ev: &mut Evaluator<'_>, tracer: &mut T) {
+/// Evaluates every global, dependencies first, telling the evaluator's tracer about each.
+/// With [`NoTrace`](eval::NoTrace) this compiles to the loop without the call.
+pub(crate) fn run_globals<T: Tracer>(ev: &mut Evaluator<'_, T>) {
     for &g in &ev.ir.topo {
         lending::global(ev, g);
-        tracer.computed(ev.ir, g, &ev.out);
+        ev.tracer.computed(ev.ir, g, &ev.out);
     }
 }
 
 /// Evaluates a global unless it already has been.
-pub(crate) fn ensure(ev: &mut Evaluator<'_>, g: Global) {
+pub(crate) fn ensure<T: Tracer>(ev: &mut Evaluator<'_, T>, g: Global) {
     if !ev.out.has(g) {
         lending::global(ev, g);
     }
 }
 
 /// Every global of `ev`'s program, into its outcome store.
-pub(crate) fn run_all(mut ev: Evaluator<'_>) -> Outcome {
+pub(crate) fn run_all<T: Tracer>(mut ev: Evaluator<'_, T>) -> Outcome {
     run_globals(&mut ev);
     ev.into_outcome()
 }
@@ -125,12 +120,84 @@ fn epoch() -> dates::Date {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::Recording;
+    use crate::eval::{EvalResult, NoTrace, Recording};
+    use crate::ir::ExprId;
 
     /// Ordinary runs are traced by a tracer that takes no space, so it has nothing to record.
     #[test]
     fn the_ordinary_tracer_is_zero_sized() {
         assert_eq!(std::mem::size_of::<NoTrace>(), 0);
+    }
+
+    /// Counts the expression steps reported, and keeps the last result of each expression.
+    #[derive(Default)]
+    struct Counting {
+        steps: u64,
+        globals: usize,
+        last: std::collections::HashMap<ExprId, EvalResult<Value>>,
+    }
+
+    impl Tracer for Counting {
+        fn evaluated(&mut self, id: ExprId, result: &EvalResult<Value>) {
+            self.steps += 1;
+            self.last.insert(id, result.clone());
+        }
+
+        fn computed(&mut self, _: &ir::Ir, _: Global, _: &Outcome) {
+            self.globals += 1;
+        }
+    }
+
+    /// Every step of the operation budget an expression spends is reported to the tracer,
+    /// with the value the expression had: a function call, a schedule, a pool's positions, a
+    /// covenant and a failing division all count. (No business-day arithmetic or cure search
+    /// here: those spend budget that no one expression does.)
+    #[test]
+    fn every_expression_step_is_reported_to_the_tracer() {
+        let source = r#"
+input {
+  as_of: Date
+  debt: Money(USD)
+  zero: Number
+  gpus: List<{ count: Number, cost: Money(USD), age: Number }>
+}
+schedule advance(age: Number) -> Number { < 12 => 70%  < 24 => 50%  else => 0% }
+fn haircut_of(age: Number) -> Number = 1 - advance(age)
+collateral gpus "GPU fleet" for g in input.gpus {
+  quantity g.count
+  price    g.cost
+  haircut  haircut_of(g.age)
+}
+let debt = input.debt
+let ltv = debt / gpus.eligible_value
+let broken = 1 / input.zero
+covenant max_ltv { require ltv <= 80% }
+"#;
+        let program = Program::compile("counted.cov", source).unwrap();
+        let data = r#"{"as_of": "2026-03-31", "debt": "1000000", "zero": 0, "gpus": [{"count": 100, "cost": "30000", "age": 6}, {"count": 40, "cost": "25000", "age": 18}, {"count": 10, "cost": "20000", "age": 30}]}"#;
+        let evaluation = program.run(data, None).unwrap();
+        let budget = program.limits.budget();
+        let mut ev = evaluator(&program, evaluation.input.clone(), budget).with_tracer(Counting::default());
+        run_globals(&mut ev);
+        let spent = budget.operations - ev.budget_left().operations;
+        let (outcome, counted) = ev.into_parts();
+        assert_eq!(counted.steps, spent);
+        assert!(spent >= 30, "only {spent} steps");
+        assert_eq!(counted.globals, program.ir.topo.len());
+        // The tracer saw what the store holds: each value's defining expression had its value.
+        for (i, def) in program.ir.lets.iter().enumerate() {
+            let stored = outcome.lets.get(i).cloned().flatten().unwrap();
+            let seen = counted.last.get(&def.body.expr).cloned().unwrap();
+            assert_eq!(seen.is_ok(), stored.is_ok(), "{}", def.name);
+            if let (Ok(seen), Ok(stored)) = (seen, stored) {
+                assert_eq!(seen, stored, "{}", def.name);
+            }
+        }
+        assert!(outcome.lets.iter().any(|l| matches!(l, Some(Err(_)))), "the failing division was not computed");
+        // An untraced run spends exactly as much.
+        let mut plain = evaluator(&program, evaluation.input.clone(), budget);
+        run_globals(&mut plain);
+        assert_eq!(budget.operations - plain.budget_left().operations, spent);
     }
 
     /// A recording run computes what an ordinary run does: the report built from the
@@ -148,10 +215,12 @@ mod tests {
                 let text = std::fs::read_to_string(&data).unwrap();
                 for scenario in std::iter::once(None).chain(program.scenario_names().map(Some)) {
                     let Ok(evaluation) = program.run(&text, scenario) else { continue };
-                    let mut ev = evaluator(&program, evaluation.input.clone(), program.limits.budget());
-                    let mut recording = Recording::new(&program.ir, ev.as_of);
-                    run_globals_traced(&mut ev, &mut recording);
-                    recording.finish(&ev.into_outcome());
+                    let ev = evaluator(&program, evaluation.input.clone(), program.limits.budget());
+                    let recording = Recording::new(&program.ir, ev.as_of);
+                    let mut ev = ev.with_tracer(recording);
+                    run_globals(&mut ev);
+                    let (outcome, mut recording) = ev.into_parts();
+                    recording.finish(&outcome);
                     assert_eq!(recording.order().collect::<Vec<_>>(), program.ir.topo, "{}", data.display());
                     let report = |out: &Outcome| serde_json::to_string(&crate::report::build(&program.ir, program.sources(), out, evaluation.scenario, usize::MAX).unwrap()).unwrap();
                     assert_eq!(report(recording.values()), report(&evaluation.outcome), "{} with {} ({scenario:?})", file.display(), data.display());

@@ -2,7 +2,7 @@
 //! reads the data. Each shock's value is an expression read against the data as shocked so
 //! far, on the same budget as the evaluation it precedes.
 
-use crate::eval::{self, Evaluator};
+use crate::eval::{self, Evaluator, Tracer};
 use crate::ir::{self, PathStep};
 use crate::span::Span;
 use crate::syntax::ast::ShockOp;
@@ -44,7 +44,7 @@ pub(crate) enum ShockError {
     Limit(EvalError),
 }
 
-fn apply_shock(ev: &mut Evaluator<'_>, v: &Value, path: &[PathStep], op: ShockOp, by: &Value, span: Span) -> Result<Value, String> {
+fn apply_shock<T: Tracer>(ev: &mut Evaluator<'_, T>, v: &Value, path: &[PathStep], op: ShockOp, by: &Value, span: Span) -> Result<Value, String> {
     Ok(match (path.split_first(), v) {
         (None, old) => shocked_leaf(ev, old, op, by, span)?,
         (Some((PathStep::Field(i), rest)), Value::Record(fields)) => {
@@ -60,7 +60,7 @@ fn apply_shock(ev: &mut Evaluator<'_>, v: &Value, path: &[PathStep], op: ShockOp
     })
 }
 
-fn shocked_leaf(ev: &mut Evaluator<'_>, old: &Value, op: ShockOp, by: &Value, span: Span) -> Result<Value, String> {
+fn shocked_leaf<T: Tracer>(ev: &mut Evaluator<'_, T>, old: &Value, op: ShockOp, by: &Value, span: Span) -> Result<Value, String> {
     let overflow = || "arithmetic overflow: the shocked value exceeds the decimal range".to_string();
     Ok(match (op, old, by) {
         (ShockOp::Set, _, new) => new.clone(),

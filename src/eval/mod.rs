@@ -67,7 +67,9 @@ pub enum Exceeded {
 /// 1 MiB: half of an ordinary 2 MiB thread (measured: 6,400 levels overflow one).
 pub const MAX_DEPTH: u32 = 2_500;
 
-pub struct Evaluator<'p> {
+/// Generic over the [`Tracer`] told about each step; ordinary runs take the zero-size
+/// [`NoTrace`], for which the hooks compile to nothing (see the `trace` module).
+pub struct Evaluator<'p, T: Tracer = NoTrace> {
     pub ir: &'p Ir,
     pub input: Value,
     pub as_of: Date,
@@ -84,10 +86,18 @@ pub struct Evaluator<'p> {
     values_left: Cell<u64>,
     depth_left: u32,
     exceeded: Cell<Option<Exceeded>>,
+    pub tracer: T,
 }
 
 impl<'p> Evaluator<'p> {
     pub fn new(ir: &'p Ir, input: Value, as_of: Date) -> Self {
+        Evaluator::traced(ir, input, as_of, NoTrace)
+    }
+}
+
+impl<'p, T: Tracer> Evaluator<'p, T> {
+    /// An evaluator that tells `tracer` about every step and every global it computes.
+    pub fn traced(ir: &'p Ir, input: Value, as_of: Date, tracer: T) -> Self {
         Evaluator {
             ir,
             input,
@@ -101,6 +111,26 @@ impl<'p> Evaluator<'p> {
             values_left: Cell::new(u64::MAX),
             depth_left: MAX_DEPTH,
             exceeded: Cell::new(None),
+            tracer,
+        }
+    }
+
+    /// This evaluator with `tracer` in place of its own; nothing evaluated so far is reported.
+    pub fn with_tracer<U: Tracer>(self, tracer: U) -> Evaluator<'p, U> {
+        Evaluator {
+            ir: self.ir,
+            input: self.input,
+            as_of: self.as_of,
+            holidays: self.holidays,
+            named_holidays: self.named_holidays,
+            stack: self.stack,
+            out: self.out,
+            searching: self.searching,
+            operations_left: self.operations_left,
+            values_left: self.values_left,
+            depth_left: self.depth_left,
+            exceeded: self.exceeded,
+            tracer,
         }
     }
 
@@ -121,7 +151,8 @@ impl<'p> Evaluator<'p> {
     }
 
     /// An evaluator for a search's probe (over `input`), spending this one's budget: hand it
-    /// back with `absorb` when the probe is done.
+    /// back with `absorb` when the probe is done. Probes are not traced: what they try is
+    /// not what the program computed.
     pub fn probe(&self, input: Value) -> Evaluator<'p> {
         let mut probe = Evaluator::new(self.ir, input, self.as_of).with_budget(self.budget_left());
         probe.searching = true;
@@ -129,7 +160,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Takes back what a probe left of the budget, and whether it ran out.
-    pub fn absorb(&self, probe: &Evaluator<'_>) {
+    pub fn absorb<U: Tracer>(&self, probe: &Evaluator<'_, U>) {
         self.operations_left.set(probe.operations_left.get());
         self.values_left.set(probe.values_left.get());
         if let Some(e) = probe.exceeded.get() {
@@ -137,7 +168,7 @@ impl<'p> Evaluator<'p> {
         }
     }
 
-    fn refuse<T>(&self, what: Exceeded, span: Span) -> EvalResult<T> {
+    fn refuse<R>(&self, what: Exceeded, span: Span) -> EvalResult<R> {
         self.exceeded.set(Some(what));
         let message = match what {
             Exceeded::Operations => "the evaluation is over its operation budget",
@@ -188,9 +219,14 @@ impl<'p> Evaluator<'p> {
     }
 
     /// The outcome store, marked incomplete if the evaluation ran out of budget or depth.
-    pub fn into_outcome(mut self) -> Outcome {
+    pub fn into_outcome(self) -> Outcome {
+        self.into_parts().0
+    }
+
+    /// The outcome store, as `into_outcome` gives it, and the tracer with what it recorded.
+    pub fn into_parts(mut self) -> (Outcome, T) {
         self.out.exceeded = self.exceeded.get();
-        self.out
+        (self.out, self.tracer)
     }
 
     /// Evaluates a `let` into its slot.
@@ -204,7 +240,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Records a failure that arose in the global `name`.
-    pub fn note<T>(&mut self, name: &Arc<str>, r: &EvalResult<T>) {
+    pub fn note<R>(&mut self, name: &Arc<str>, r: &EvalResult<R>) {
         if let Err(Fail::Here { message, span }) = r {
             self.out.errors.push(ErrorEntry { name: name.clone(), message: message.clone(), span: *span });
         }
@@ -431,6 +467,7 @@ impl<'p> Evaluator<'p> {
     }
 
     /// Evaluates one expression: one step of the operation budget and one level of depth.
+    /// Every step spent is reported to the tracer with its result.
     pub fn expr(&mut self, id: ExprId, base: usize) -> EvalResult<Value> {
         let left = self.operations_left.get();
         if left == 0 {
@@ -438,11 +475,14 @@ impl<'p> Evaluator<'p> {
         }
         self.operations_left.set(left - 1);
         if self.depth_left == 0 {
-            return self.refuse(Exceeded::Depth, self.ir.arena.span(id));
+            let refused = self.refuse(Exceeded::Depth, self.ir.arena.span(id));
+            self.tracer.evaluated(id, &refused);
+            return refused;
         }
         self.depth_left -= 1;
         let r = self.step(id, base);
         self.depth_left += 1;
+        self.tracer.evaluated(id, &r);
         r
     }
 

@@ -4,7 +4,7 @@
 use rust_decimal::prelude::*;
 use rust_decimal::{Decimal, RoundingStrategy};
 
-use super::{fail, wide, EvalResult, Evaluator};
+use super::{fail, wide, EvalResult, Evaluator, Tracer};
 use crate::dates::Date;
 use crate::ir::{ArithOp, Builtin};
 use crate::span::Span;
@@ -160,7 +160,7 @@ fn date(v: &Value, span: Span) -> EvalResult<Date> {
     }
 }
 
-pub fn builtin(ev: &mut Evaluator<'_>, b: Builtin, args: &[Value], span: Span) -> EvalResult<Value> {
+pub fn builtin<T: Tracer>(ev: &mut Evaluator<'_, T>, b: Builtin, args: &[Value], span: Span) -> EvalResult<Value> {
     let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
     let n = |i: usize| num(&arg(i), span);
     let d = |i: usize| date(&arg(i), span);

@@ -1,17 +1,38 @@
-//! Provenance, recorded only when asked for. The engine tells a [`Tracer`] about each global
-//! it computes; the engine's run functions are generic over the tracer, so an ordinary run,
-//! traced by the zero-size [`NoTrace`], monomorphises to the untraced loop: no call through
-//! a pointer, no branch, no allocation (the idea of starlark-rust's `before_stmt` hooks,
-//! which cost nothing when none is installed). [`Recording`] keeps what an explanation
-//! needs: every global's value or failure, and the globals it read.
+//! Provenance, recorded only when asked for. The [`Evaluator`](super::Evaluator) is generic
+//! over a [`Tracer`] that it holds by value, and tells it about each expression it evaluates
+//! (`evaluated`, from `Evaluator::expr`, with the result) and each global the engine computes
+//! (`computed`).
+//!
+//! Why generic rather than a `dyn Tracer` or an `Option`: an ordinary run is traced by the
+//! zero-size [`NoTrace`], whose hooks are empty and `#[inline(always)]`, so the evaluator,
+//! the rules and the engine, all generic over the tracer, monomorphise for it to the
+//! untraced code: no call through a pointer, no branch, no allocation, no byte of state
+//! (the idea of starlark-rust's `before_stmt` hooks, which cost nothing when none is
+//! installed). Explaining costs only when asked for: a traced evaluator is a second
+//! instantiation of the same code, used by the runs that record. Held by value, not
+//! borrowed, so the evaluator needs no second lifetime and a [`NoTrace`] field is nothing at
+//! all; `Evaluator::into_parts` hands the tracer back with the outcome. The probes of cure
+//! and liquidation searches are untraced evaluators whatever their parent's tracer: what
+//! they try is not what the program computed.
+//!
+//! [`Recording`] keeps what an explanation needs: every global's value or failure, and the
+//! globals it read.
 
 use std::collections::HashMap;
 
-use super::Outcome;
-use crate::ir::{Global, Ir};
+use super::{EvalResult, Outcome};
+use crate::ir::{ExprId, Global, Ir};
+use crate::value::Value;
 
-/// What the engine reports while it computes a program's globals.
+/// What an evaluator reports while it computes a program's globals.
 pub trait Tracer {
+    /// `id` has just been evaluated, to `result`: one step of the operation budget. Called for
+    /// every expression, so a tracer that needs only globals leaves the empty default.
+    #[inline(always)]
+    fn evaluated(&mut self, id: ExprId, result: &EvalResult<Value>) {
+        let _ = (id, result);
+    }
+
     /// `g` has just been computed: its value or failure is in its slot of `out`, and
     /// `ir.dependencies_of(g)` are the globals it read.
     fn computed(&mut self, ir: &Ir, g: Global, out: &Outcome);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use crate::eval::{fail, ops, ErrorEntry, EvalResult, Evaluator, Fail};
+use crate::eval::{fail, ops, ErrorEntry, EvalResult, Evaluator, Fail, Tracer};
 use crate::ir::{self, ArithOp, Global, Testing};
 use crate::span::Span;
 use crate::solve::{self, Found, Side};
@@ -20,7 +20,7 @@ pub use crate::eval::outcome::{
 
 /// Computes one global into its slot of the evaluator's outcome store: a `let` by the
 /// evaluator itself, a rule by its semantics here. Its dependencies must be in the store.
-pub fn global(ev: &mut Evaluator<'_>, g: Global) {
+pub fn global<T: Tracer>(ev: &mut Evaluator<'_, T>, g: Global) {
     let ir = ev.ir;
     match g {
         Global::Let(i) => ev.let_global(i),
@@ -84,7 +84,7 @@ fn clamp01(x: Decimal) -> Decimal {
 
 // ---------------------------------------------------------------------- pools
 
-pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome> {
+pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResult<PoolOutcome> {
     let span = def.span;
     let mut quantity = Decimal::ZERO;
     let mut market = Decimal::ZERO;
@@ -110,7 +110,7 @@ pub fn pool(ev: &mut Evaluator<'_>, def: &ir::PoolDef) -> EvalResult<PoolOutcome
     };
     // One frame per position, shared by its quantity, prices and haircut.
     let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
-    let mut position = |ev: &mut Evaluator<'_>, bound: Value| -> EvalResult<()> {
+    let mut position = |ev: &mut Evaluator<'_, T>, bound: Value| -> EvalResult<()> {
         let base = ev.open_frame(bound, frame);
         let clauses = position_clauses(ev, def, base);
         ev.close_frame(base);
@@ -153,7 +153,7 @@ struct Position {
 }
 
 /// A position's clauses, read in the frame open at `base`.
-fn position_clauses(ev: &mut Evaluator<'_>, def: &ir::PoolDef, base: usize) -> EvalResult<Position> {
+fn position_clauses<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, base: usize) -> EvalResult<Position> {
     let quantity = ev.num_in_frame(def.quantity, base)?;
     let price = ev.num_in_frame(def.price, base)?;
     let haircut = match def.haircut {
@@ -170,7 +170,7 @@ fn position_clauses(ev: &mut Evaluator<'_>, def: &ir::PoolDef, base: usize) -> E
 /// The discount and proceeds of selling `units` of a pool. The gross value is the units'
 /// share of the market value, multiplied before it is divided so that selling the whole
 /// pool grosses exactly its market value (a rounded average price would leave a residue).
-fn proceeds(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal) -> EvalResult<(Decimal, Decimal)> {
+fn proceeds<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal) -> EvalResult<(Decimal, Decimal)> {
     let discount = match def.discount {
         Some(d) => clamp01(ev.num(d, &[Value::Num(units)])?),
         None => Decimal::ZERO,
@@ -198,7 +198,7 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 /// The smallest number of whole lots whose proceeds are the pool's greatest. Proceeds are
 /// assumed to rise and then fall (never rise again) as more lots are sold, which holds for
 /// every standard-library discount model; the search then needs only O(log lots) probes.
-fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
+fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
     let span = def.span;
     let mut hi = lots;
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
@@ -256,7 +256,7 @@ fn lot_count(pool: &PoolOutcome, span: Span) -> EvalResult<Decimal> {
 /// The largest cure a search will consider, in whole units of the currency.
 const MAX_CURE_UNITS: i64 = 1_000_000_000_000_000;
 
-pub fn covenant(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> CovenantOutcome {
+pub fn covenant<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> CovenantOutcome {
     let mut out = CovenantOutcome { status: CovenantStatus::Error, value: None, limit: None, headroom: None, cure: None, cure_available: None, failure: None };
     if let Some(cure) = &def.cure {
         out.cure_available = blocked_by(ev, cure).ok().map(|b| b.is_empty());
@@ -303,7 +303,7 @@ pub fn covenant(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> CovenantOutcom
     out
 }
 
-fn tested(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> EvalResult<bool> {
+fn tested<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> EvalResult<bool> {
     let on_date = match &def.tested {
         Testing::Always => true,
         Testing::Quarterly => ev.as_of.is_quarter_end(),
@@ -319,7 +319,7 @@ fn tested(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> EvalResult<bool> {
     }
 }
 
-fn requirement(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> EvalResult<(Decimal, Decimal, bool)> {
+fn requirement<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> EvalResult<(Decimal, Decimal, bool)> {
     let lhs = ev.eval_body(def.lhs)?;
     let rhs = ev.eval_body(def.rhs)?;
     let holds = ops::compare(def.op, &lhs, &rhs, def.span)?;
@@ -342,14 +342,14 @@ pub fn headroom(op: CmpOp, value: Decimal, limit: Decimal) -> Option<Decimal> {
     diff.checked_div(limit.abs())
 }
 
-fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> EvalResult<Cure> {
+fn cure_for<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir::CureDef) -> EvalResult<Cure> {
     let blocked_by = blocked_by(ev, cure)?;
     let (amount, note) = least_cure(ev, def, cure);
     Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
 }
 
 /// The cure limits that forbid a cure on this date, given the history of earlier cures.
-fn blocked_by(ev: &mut Evaluator<'_>, cure: &ir::CureDef) -> EvalResult<Vec<String>> {
+fn blocked_by<T: Tracer>(ev: &mut Evaluator<'_, T>, cure: &ir::CureDef) -> EvalResult<Vec<String>> {
     let history = match cure.history {
         Some(h) => ev.dates(h)?,
         None => Vec::new(),
@@ -377,7 +377,7 @@ fn blocked_by(ev: &mut Evaluator<'_>, cure: &ir::CureDef) -> EvalResult<Vec<Stri
 /// requirement is assumed monotone in that input. The search brackets upward from one cent
 /// by powers of ten, then bisects; an amount at which the requirement cannot be evaluated
 /// (an overflow) marks the end of the range, never an amount that does not restore.
-fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
+fn least_cure<T: Tracer>(ev: &Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
     let cent = ir::cent();
     let max_cents = MAX_CURE_UNITS.saturating_mul(100);
     // A cure into a `let` replaces its value by the base value plus the amount; everything
@@ -446,7 +446,7 @@ fn add_at(input: &Value, path: &[u32], amount: Decimal) -> Option<Value> {
 
 // ---------------------------------------------------------------------- margin calls
 
-pub fn margin_call(ev: &mut Evaluator<'_>, def: &ir::MarginCallDef) -> EvalResult<MarginOutcome> {
+pub fn margin_call<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::MarginCallDef) -> EvalResult<MarginOutcome> {
     let due = match def.due {
         Some(b) => {
             let span = ev.ir.arena.span(b.expr);
@@ -481,7 +481,7 @@ pub fn margin_call(ev: &mut Evaluator<'_>, def: &ir::MarginCallDef) -> EvalResul
 
 // ---------------------------------------------------------------------- liquidation
 
-pub fn liquidation(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
+pub fn liquidation<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
     let span = def.span;
     let triggered = match def.trigger {
         Some(t) => ev.boolean(t)?,
@@ -536,7 +536,7 @@ struct Sellable<'a> {
 /// as an overflow ends a cure search: the least sale at which COND holds or is undefined is
 /// found, and if COND is undefined there, nothing smaller made it hold. When no sale makes
 /// it hold, every pool is sold to its peak and the target is reported as missed.
-fn sell_until(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Until) -> EvalResult<(Vec<Sale>, bool)> {
+fn sell_until<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef, until: &ir::Until) -> EvalResult<(Vec<Sale>, bool)> {
     let span = def.span;
     let mut pools = Vec::with_capacity(def.sell.len());
     for &pi in &def.sell {
@@ -586,7 +586,7 @@ fn sell_until(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Unti
 
 /// The sales for a number of lots per pool; a pool sold to a peak short of its quantity
 /// reports the rest as held back.
-fn sales_of(ev: &mut Evaluator<'_>, pools: &[Sellable<'_>], lots: &[Decimal], span: Span) -> EvalResult<Vec<Sale>> {
+fn sales_of<T: Tracer>(ev: &mut Evaluator<'_, T>, pools: &[Sellable<'_>], lots: &[Decimal], span: Span) -> EvalResult<Vec<Sale>> {
     let mut sales = Vec::with_capacity(pools.len());
     for (p, &n) in pools.iter().zip(lots) {
         let units = units_of(&p.pool, n, span)?;
@@ -609,7 +609,7 @@ enum Target {
 /// Whether COND holds once `lots` are sold: the units leave their pools (every figure of a
 /// pool falls pro rata), the proceeds come off the figure `debt` names, and COND's
 /// dependencies are evaluated again from there.
-fn holds_after(ev: &mut Evaluator<'_>, def: &ir::LiquidationDef, until: &ir::Until, pools: &[Sellable<'_>], lots: &[Decimal]) -> EvalResult<Target> {
+fn holds_after<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef, until: &ir::Until, pools: &[Sellable<'_>], lots: &[Decimal]) -> EvalResult<Target> {
     let span = def.span;
     let mut total = Decimal::ZERO;
     let mut remaining = Vec::with_capacity(pools.len());
@@ -679,7 +679,7 @@ fn after_sale(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Pool
 
 /// One pool's sale toward `remaining` (§14.2): the least lots that cover it, found below the
 /// proceeds peak; when even the peak does not cover it, the peak, with the rest held back.
-fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
+fn sell_from<T: Tracer>(ev: &mut Evaluator<'_, T>, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
     let span = def.span;
     let lots = lot_count(pool, span)?;
     let (peak, peak_discount, best) = peak_lots(ev, def, pool, lots)?;
@@ -701,7 +701,7 @@ fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &
 
 // ---------------------------------------------------------------------- events of default
 
-pub fn default_rule(ev: &mut Evaluator<'_>, def: &ir::DefaultDef) -> DefaultOutcome {
+pub fn default_rule<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::DefaultDef) -> DefaultOutcome {
     let mut events = Vec::new();
     let mut failures = Vec::new();
     for (i, event) in (0u32..).zip(&def.events) {
