@@ -95,7 +95,7 @@ pub(crate) fn explain(evaluation: &Evaluation<'_>, name: &str) -> Option<Explana
     let mut recording = Recording::new(ir, run.as_of);
     crate::engine::run_globals_traced(&mut run, &mut recording);
     recording.finish(&run.into_outcome());
-    let recorded = Evaluation { program, scenario: evaluation.scenario, outcome: recording.values().clone(), input: Value::Null, base_input: None };
+    let recorded = Evaluation { program, scenario: evaluation.scenario, outcome: recording.values().clone(), input: Value::Null, base_input: None, ledger: None };
     let report = recorded.report_unbounded()?;
     let mut ev = Evaluator::new(ir, evaluation.input.clone(), recording.values().as_of).with_budget(program.limits().budget());
     ev.out = recording.cone(ir, root);

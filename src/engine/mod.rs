@@ -21,10 +21,11 @@
 //! checks on shocked data, rules), so that no sequence of steps can run unbounded.
 
 pub(crate) mod checks;
+pub(crate) mod incremental;
 pub(crate) mod script;
 pub(crate) mod shocks;
 
-use crate::eval::{self, Evaluator, NoTrace, Outcome, Tracer};
+use crate::eval::{self, Evaluator, NoTrace, Tracer};
 use crate::evaluation::Evaluation;
 use crate::ir::{self, Global};
 use crate::value::Value;
@@ -63,11 +64,6 @@ pub(crate) fn ensure(ev: &mut Evaluator<'_>, g: Global) {
     }
 }
 
-/// Every global of `ev`'s program, into its outcome store.
-pub(crate) fn run_all(mut ev: Evaluator<'_>) -> Outcome {
-    run_globals(&mut ev);
-    ev.into_outcome()
-}
 
 /// Evaluates bound data under a scenario or the base case (see [`Program::run_bound`]).
 pub(crate) fn run<'p>(program: &'p Program, input: Value, scenario: Option<&str>) -> Result<Evaluation<'p>, EvalError> {
@@ -77,21 +73,24 @@ pub(crate) fn run<'p>(program: &'p Program, input: Value, scenario: Option<&str>
     let mut budget = program.limits.budget();
     let base_input = scenario.map(|_| input.clone());
     let input = match scenario {
-        Some(s) => {
-            let shocked = shocks::apply_scenario(program, input, s, &mut budget)?;
-            checks::run(program, &shocked, &mut budget).map_err(|e| match e {
-                EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
-                other => other,
-            })?;
-            shocked
-        }
+        Some(s) => shocked(program, input, s, &mut budget)?,
         None => input,
     };
-    let outcome = run_all(evaluator(program, input.clone(), budget));
+    let (outcome, ledger) = incremental::run_recorded(evaluator(program, input.clone(), budget));
     if let Some(what) = outcome.exceeded {
         return Err(EvalError::exceeded(what, &program.limits));
     }
-    Ok(Evaluation { program, scenario, outcome, input, base_input })
+    Ok(Evaluation { program, scenario, outcome, input, base_input, ledger: Some(ledger) })
+}
+
+/// The data under a scenario's shocks, with the checks run on it, on `budget`.
+pub(crate) fn shocked(program: &Program, input: Value, s: &ir::ScenarioDef, budget: &mut eval::Budget) -> Result<Value, EvalError> {
+    let shocked = shocks::apply_scenario(program, input, s, budget)?;
+    checks::run(program, &shocked, budget).map_err(|e| match e {
+        EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
+        other => other,
+    })?;
+    Ok(shocked)
 }
 
 
@@ -125,7 +124,7 @@ fn epoch() -> dates::Date {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::Recording;
+    use crate::eval::{Outcome, Recording};
 
     /// Ordinary runs are traced by a tracer that takes no space, so it has nothing to record.
     #[test]
