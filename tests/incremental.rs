@@ -107,7 +107,8 @@ fn shock(example: &Example, input: &Value, shocks: &[(Index, Op)]) -> (Value, Ve
     let mut paths = Vec::new();
     for (at, op) in shocks {
         let text = at.get(&example.leaves);
-        let path = InputPath::parse_any(&example.program, text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        // A path through an optional record is not one an analysis can move.
+        let Ok(path) = InputPath::parse_any(&example.program, text) else { continue };
         if let Ok(next) = path.map(&shocked, &mut |v| changed(v, *op)) {
             shocked = next;
             paths.push(path.ir_path());

@@ -6,8 +6,10 @@
 //! The analysis over-approximates and never under-approximates: a read of a list covers
 //! every element (elements are read through aggregates and locals, which are not followed),
 //! a read of the whole input covers everything, and a function's reads count at every call.
-//! Business days read the calendars, whose holidays come from the data too; any expression
-//! that may carry a business-day duration counts as reading them.
+//! Business days read the calendars, whose holidays come from the data too. A business-day
+//! duration enters a global's evaluation only as a literal in its bodies (or the functions
+//! they call), or through a `let` it reads whose type holds a duration (the data binds no
+//! durations); a global with either, or a business-day builtin, counts as reading them.
 
 use super::{Body, ExprId, Global, Ir, Node, PathStep};
 use crate::syntax::ast::DurationUnit;
@@ -79,6 +81,9 @@ impl InputReads {
     /// The analysis of `ir`, whose field indices are already filled in.
     pub fn of(ir: &Ir) -> InputReads {
         let mut walker = Walker { ir, fns: vec![FnState::Unseen; ir.fns.len()] };
+        // Data the binder refuses today; should the schema ever carry durations, any global
+        // may count business days.
+        let input_durations = carries_duration(&Type::Record(std::sync::Arc::clone(&ir.input)), 0);
         let globals = ir
             .topo
             .iter()
@@ -90,6 +95,7 @@ impl InputReads {
                     walker.walk(b.expr, &mut reads, &mut ignored, 0);
                 }
                 reads.paths.extend(paths);
+                reads.calendars |= input_durations;
                 reads.normalise();
                 reads
             })
@@ -227,7 +233,7 @@ impl Walker<'_> {
                 reads.absorb(&Reads::everything());
                 continue;
             };
-            if may_use_calendars(node, ir.arena.ty(id)) {
+            if may_use_calendars(ir, node) {
                 reads.calendars = true;
             }
             match node {
@@ -298,14 +304,25 @@ fn input_path(ir: &Ir, id: ExprId) -> Option<Vec<u32>> {
     Some(reversed)
 }
 
-/// Whether evaluating this node may count business days. Literal durations say their unit;
-/// any other value that can carry a duration might carry business days.
-fn may_use_calendars(node: &Node, ty: &Type) -> bool {
+/// Whether evaluating this node may bring a business-day duration into the global, or count
+/// business days itself. Literal durations say their unit; a `let` read may hold any duration
+/// its type allows.
+fn may_use_calendars(ir: &Ir, node: &Node) -> bool {
     match node {
         Node::Const(Value::Duration(d)) => d.unit == DurationUnit::BusinessDays,
+        Node::Const(v) => value_carries_duration(v, 0),
         Node::MakeDuration { unit, .. } => *unit == DurationUnit::BusinessDays,
         Node::CallBuiltin { builtin: super::Builtin::AddBusinessDays | super::Builtin::IsBusinessDay | super::Builtin::IsBusinessDayIn, .. } => true,
-        _ => carries_duration(ty, 0),
+        Node::Global(Global::Let(i)) => ir.lets.get(*i as usize).is_none_or(|l| carries_duration(&l.ty, 0)),
+        _ => false,
+    }
+}
+
+fn value_carries_duration(v: &Value, depth: u32) -> bool {
+    match v {
+        Value::Duration(d) => d.unit == DurationUnit::BusinessDays,
+        Value::List(items) | Value::Record(items) => depth > 32 || items.iter().any(|x| value_carries_duration(x, depth + 1)),
+        _ => false,
     }
 }
 
@@ -382,6 +399,8 @@ mod tests {
             calendar {{ holidays input.holidays }}
             let settles = as_of + 2 business days
             let next_year = as_of + 1 year
+            let grace = 2 business days
+            let after_grace = as_of + grace
             fn open(d: Date) -> Bool = is_business_day(d)
             let open_today = open(as_of)
             margin_call call {{ trigger input.debt > 0 USD  amount input.debt  due 3 business days }}"
@@ -390,6 +409,8 @@ mod tests {
         assert!(let_reads(&program, "settles").calendars);
         assert!(!let_reads(&program, "next_year").calendars);
         assert!(let_reads(&program, "open_today").calendars);
+        // A duration read from a `let` may be in business days.
+        assert!(let_reads(&program, "after_grace").calendars);
         assert!(ir.input_reads_of(Global::MarginCall(0)).unwrap().calendars);
         assert_eq!(ir.input_reads.calendars().paths, vec![vec![3]]);
         assert!(ir.input_reads.calendar_globals().is_empty());
