@@ -134,7 +134,7 @@ fn assert_same(scratch: &Result<Evaluation<'_>, EvalError>, incremental: &Result
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 160, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Random shocks, then a second round on top of the first rerun: each rerun is the run
     /// from scratch of the same data.

@@ -8,7 +8,9 @@
 //! - scenario and test shocks (`shocks`), applied to the data before anything reads it;
 //! - the `check`s (`checks`), each over its own dependency cone, on the data as bound and
 //!   again on shocked data;
-//! - the script tests (`script`).
+//! - the script tests (`script`);
+//! - re-evaluating only what a change to the data reaches (`incremental`), for scenarios
+//!   and shocked copies of data already evaluated.
 //!
 //! Why a room of its own: the evaluator must not know the rules (so that a rule change can
 //! never reach the arithmetic, and the rules can be tested through the evaluator's public
