@@ -328,5 +328,19 @@ fn bench_batch(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_compile, bench_evaluate, bench_batch);
+/// Each of the miner facility's script scenarios, from scratch and incrementally from the
+/// base case (only what the scenario's shocks reach is evaluated again).
+fn bench_scenarios(c: &mut Criterion) {
+    let program = Program::compile_file(std::path::Path::new("examples/miner_facility.cov")).expect("the example compiles");
+    let input = program.bind_text(&std::fs::read_to_string("examples/data/miner_facility.json").expect("the example's data")).expect("the data binds");
+    let base = program.run_bound(input.clone(), None).expect("the base case evaluates");
+    let mut group = c.benchmark_group("scenarios");
+    for name in program.scenario_names() {
+        group.bench_with_input(BenchmarkId::new("from_scratch", name), &name, |b, name| b.iter(|| black_box(program.run_bound(input.clone(), Some(name)).expect("evaluates"))));
+        group.bench_with_input(BenchmarkId::new("incremental", name), &name, |b, name| b.iter(|| black_box(program.run_scenario_incremental(&base, name).expect("evaluates"))));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_compile, bench_evaluate, bench_batch, bench_scenarios);
 criterion_main!(benches);

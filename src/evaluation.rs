@@ -42,6 +42,9 @@ pub struct Evaluation<'p> {
     /// an explanation reads its inputs from.
     pub(crate) input: Value,
     pub(crate) base_input: Option<Value>,
+    /// What each global spent and reported, from which a rerun starts; `None` for an
+    /// evaluation assembled other than by a run.
+    pub(crate) ledger: Option<crate::engine::incremental::Ledger>,
 }
 
 impl std::fmt::Debug for Evaluation<'_> {
@@ -213,6 +216,41 @@ impl<'p> Evaluation<'p> {
     /// ```
     pub fn explain(&self, name: &str) -> Option<crate::explain::Explanation> {
         crate::explain::explain(self, name)
+    }
+
+    /// This evaluation's program on `shocked_input`, data that differs from what this
+    /// evaluation read only at the paths `changed` (a path through `[*]` covers every
+    /// element): the result of [`Program::run_changed`] with no scenario, checks included,
+    /// to the byte. Only the figures downstream of a changed path are evaluated again;
+    /// the rest are this evaluation's. A change outside `changed` is not looked for.
+    ///
+    /// ```
+    /// use covenant::ir::PathStep;
+    ///
+    /// let program = covenant::Program::compile("f.cov", r#"
+    ///     input { as_of: Date  debt: Money(USD)  ebitda: Money(USD)  cash: Money(USD) }
+    ///     let leverage = input.debt / input.ebitda
+    ///     covenant max_lev { require leverage <= 4.00x }
+    ///     covenant min_cash { require input.cash >= 10 USD }
+    /// "#).unwrap();
+    /// let input = program.bind_text(r#"{"as_of": "2026-03-31", "debt": "350", "ebitda": "100", "cash": "25"}"#).unwrap();
+    /// let base = program.run_bound(input, None).unwrap();
+    /// // EBITDA (field 2) down to 80: leverage and `max_lev` again, `min_cash` from the base.
+    /// let path = covenant::analysis::InputPath::parse(&program, "input.ebitda").unwrap();
+    /// let shocked = path.map(base.input(), &mut |_| Some(covenant::value::Value::Num(80.into()))).unwrap();
+    /// let rerun = base.rerun_with(shocked.clone(), &[path.ir_path()]).unwrap();
+    /// assert_eq!(path.ir_path(), [PathStep::Field(2)]);
+    /// assert_eq!(rerun.covenant("max_lev").unwrap().status.as_str(), "breach");
+    /// let scratch = program.run_changed(shocked, None).unwrap();
+    /// assert_eq!(serde_json::to_string(&rerun.report().unwrap()).unwrap(), serde_json::to_string(&scratch.report().unwrap()).unwrap());
+    /// ```
+    pub fn rerun_with(&self, shocked_input: Value, changed: &[Vec<crate::ir::PathStep>]) -> Result<Evaluation<'p>, crate::EvalError> {
+        crate::engine::incremental::rerun_with(self, shocked_input, changed)
+    }
+
+    /// The data evaluated (after the scenario's shocks, for a scenario).
+    pub fn input(&self) -> &Value {
+        &self.input
     }
 
     /// Every figure name [`explain`](Evaluation::explain) takes, in report order.

@@ -97,7 +97,7 @@ pub(crate) fn explain(evaluation: &Evaluation<'_>, name: &str) -> Option<Explana
     crate::engine::run_globals(&mut run);
     let (outcome, mut recording) = run.into_parts();
     recording.finish(&outcome);
-    let recorded = Evaluation { program, scenario: evaluation.scenario, outcome: recording.values().clone(), input: Value::Null, base_input: None };
+    let recorded = Evaluation { program, scenario: evaluation.scenario, outcome: recording.values().clone(), input: Value::Null, base_input: None, ledger: None };
     let report = recorded.report_unbounded()?;
     let mut ev = Evaluator::new(ir, evaluation.input.clone(), recording.values().as_of).with_budget(program.limits().budget());
     ev.out = recording.cone(ir, root);

@@ -114,6 +114,15 @@ impl InputPath {
         Ok(InputPath { text: format!("input.{body}"), steps, ty })
     }
 
+    /// The path as the IR writes a shock's path, for [`Evaluation::rerun_with`].
+    pub fn ir_path(&self) -> Vec<crate::ir::PathStep> {
+        let step = |s: &Step| match s {
+            Step::Field(i) => crate::ir::PathStep::Field(u32::try_from(*i).unwrap_or(u32::MAX)),
+            Step::All => crate::ir::PathStep::All,
+        };
+        self.steps.iter().map(step).collect()
+    }
+
     /// Whether the path runs through a list, so it names every element.
     pub fn spreads(&self) -> bool {
         self.steps.contains(&Step::All)

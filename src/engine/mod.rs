@@ -8,7 +8,9 @@
 //! - scenario and test shocks (`shocks`), applied to the data before anything reads it;
 //! - the `check`s (`checks`), each over its own dependency cone, on the data as bound and
 //!   again on shocked data;
-//! - the script tests (`script`).
+//! - the script tests (`script`);
+//! - re-evaluating only what a change to the data reaches (`incremental`), for scenarios
+//!   and shocked copies of data already evaluated.
 //!
 //! Why a room of its own: the evaluator must not know the rules (so that a rule change can
 //! never reach the arithmetic, and the rules can be tested through the evaluator's public
@@ -21,10 +23,11 @@
 //! checks on shocked data, rules), so that no sequence of steps can run unbounded.
 
 pub(crate) mod checks;
+pub(crate) mod incremental;
 pub(crate) mod script;
 pub(crate) mod shocks;
 
-use crate::eval::{self, Evaluator, Outcome, Tracer};
+use crate::eval::{self, Evaluator, Tracer};
 use crate::evaluation::Evaluation;
 use crate::ir::{self, Global};
 use crate::value::Value;
@@ -58,11 +61,6 @@ pub(crate) fn ensure<T: Tracer>(ev: &mut Evaluator<'_, T>, g: Global) {
     }
 }
 
-/// Every global of `ev`'s program, into its outcome store.
-pub(crate) fn run_all<T: Tracer>(mut ev: Evaluator<'_, T>) -> Outcome {
-    run_globals(&mut ev);
-    ev.into_outcome()
-}
 
 /// Evaluates bound data under a scenario or the base case (see [`Program::run_bound`]).
 pub(crate) fn run<'p>(program: &'p Program, input: Value, scenario: Option<&str>) -> Result<Evaluation<'p>, EvalError> {
@@ -72,21 +70,24 @@ pub(crate) fn run<'p>(program: &'p Program, input: Value, scenario: Option<&str>
     let mut budget = program.limits.budget();
     let base_input = scenario.map(|_| input.clone());
     let input = match scenario {
-        Some(s) => {
-            let shocked = shocks::apply_scenario(program, input, s, &mut budget)?;
-            checks::run(program, &shocked, &mut budget).map_err(|e| match e {
-                EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
-                other => other,
-            })?;
-            shocked
-        }
+        Some(s) => shocked(program, input, s, &mut budget)?,
         None => input,
     };
-    let outcome = run_all(evaluator(program, input.clone(), budget));
+    let (outcome, ledger) = incremental::run_recorded(evaluator(program, input.clone(), budget));
     if let Some(what) = outcome.exceeded {
         return Err(EvalError::exceeded(what, &program.limits));
     }
-    Ok(Evaluation { program, scenario, outcome, input, base_input })
+    Ok(Evaluation { program, scenario, outcome, input, base_input, ledger: Some(ledger) })
+}
+
+/// The data under a scenario's shocks, with the checks run on it, on `budget`.
+pub(crate) fn shocked(program: &Program, input: Value, s: &ir::ScenarioDef, budget: &mut eval::Budget) -> Result<Value, EvalError> {
+    let shocked = shocks::apply_scenario(program, input, s, budget)?;
+    checks::run(program, &shocked, budget).map_err(|e| match e {
+        EvalError::Data(DataError::Check { message, line }) => EvalError::ScenarioCheck { scenario: s.name.to_string(), line, message },
+        other => other,
+    })?;
+    Ok(shocked)
 }
 
 

@@ -3,6 +3,8 @@
 //! fields are indices. `resolve` builds it, `check` fills in types and field indices, and
 //! the evaluator only reads it.
 
+pub mod reads;
+
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -383,7 +385,7 @@ pub enum DebtTarget {
     Input(Vec<u32>),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PathStep {
     Field(u32),
     All,
@@ -486,6 +488,8 @@ pub struct Ir {
     pub topo: Vec<Global>,
     /// Which globals each global reads, and is read by.
     pub dependencies: Dependencies,
+    /// What each global reads of the input, filled in once the program is checked.
+    pub input_reads: reads::InputReads,
 }
 
 impl Ir {
@@ -574,6 +578,11 @@ impl Dependencies {
         let end = *self.offsets.get(kind + 1)?;
         let at = start.checked_add(i as usize)?;
         (at < end).then_some(at)
+    }
+
+    /// `g`'s place in the evaluation order.
+    pub fn position(&self, g: Global) -> Option<usize> {
+        self.index(g).and_then(|i| self.position.get(i)).copied().filter(|&p| p != usize::MAX)
     }
 
     fn position_of(&self, g: Global) -> usize {

@@ -1338,6 +1338,7 @@ impl<'s> Resolver<'s> {
             simulations: p.simulations,
             tests: p.tests,
             order: p.order,
+            input_reads: ir::reads::InputReads::default(),
         };
         Ok(Resolved { ir, pending: self.pending })
     }

@@ -1,0 +1,296 @@
+//! Re-evaluating only what a change to the data reaches. A scenario or a shocked copy of the
+//! data starts from an evaluation already made: the globals whose input reads overlap a
+//! changed path (`crate::ir::reads`), and everything downstream of them, are evaluated again
+//! in the evaluation order; every other global is read from the base. The result is the
+//! evaluation from scratch, to the byte, including the order of its errors and where it
+//! runs into its budget:
+//!
+//! - a base run keeps a [`Ledger`]: what each global spent of the budget and where its
+//!   errors end, so that a global taken from the base is charged its spend, and its errors
+//!   placed, exactly where a run from scratch would have spent and pushed them;
+//! - the holidays are computed once per evaluator, by the first global to need them, which
+//!   pays for them and reports their failure; so when any global that may count business
+//!   days is evaluated again, all of them are, and the first of them pays and reports again;
+//! - anything a rerun cannot promise to reproduce (`as_of` moved, a limit reached, a base
+//!   without a ledger) is evaluated from scratch instead.
+
+use crate::eval::{Budget, Evaluator, Outcome};
+use crate::evaluation::Evaluation;
+use crate::ir::{Global, Ir, PathStep};
+use crate::value::Value;
+use crate::{lending, EvalError, Program};
+
+/// What each global of one run spent and reported, by its place in the evaluation order.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Ledger {
+    steps: Vec<Step>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Step {
+    operations: u64,
+    values: u64,
+    /// The length of the error list once the global was computed: its errors end here and
+    /// start where the previous global's end.
+    errors_end: usize,
+}
+
+/// Every global of `ev`'s program, into its outcome store, with what each spent.
+pub(crate) fn run_recorded(mut ev: Evaluator<'_>) -> (Outcome, Ledger) {
+    let mut steps = Vec::with_capacity(ev.ir.topo.len());
+    for &g in &ev.ir.topo {
+        let before = ev.budget_left();
+        lending::global(&mut ev, g);
+        steps.push(step(before, ev.budget_left(), ev.out.errors.len()));
+    }
+    (ev.into_outcome(), Ledger { steps })
+}
+
+fn step(before: Budget, after: Budget, errors_end: usize) -> Step {
+    Step { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values), errors_end }
+}
+
+/// The globals, by place in the evaluation order, that a change to the data at `changed`
+/// makes evaluate again: those reading an overlapping path, those reading one of those, and,
+/// when any global that may count business days is among them or the holidays read a
+/// changed path, every such global. `None` when the program carries no input reads.
+pub(crate) fn invalidated(ir: &Ir, changed: &[&[PathStep]]) -> Option<Vec<bool>> {
+    if !ir.input_reads.covers(ir.topo.len()) {
+        return None;
+    }
+    let calendars = ir.input_reads.calendars();
+    let holidays_changed = calendars.touches(changed);
+    let mut dirty = mark(ir, changed, |reads_calendars| reads_calendars && holidays_changed);
+    let calendar_users_dirty = ir.topo.iter().zip(&dirty).any(|(&g, &d)| d && ir.input_reads_of(g).is_some_and(|r| r.calendars));
+    let calendar_globals_dirty = ir.input_reads.calendar_globals().iter().any(|&g| ir.dependencies.position(g).and_then(|p| dirty.get(p)).copied().unwrap_or(true));
+    if calendar_users_dirty || calendar_globals_dirty {
+        dirty = mark(ir, changed, |reads_calendars| reads_calendars);
+    }
+    Some(dirty)
+}
+
+/// One pass in evaluation order: a global is dirty when it reads a changed path, when
+/// `seed` says so (given whether it reads the calendars), or when anything it reads is.
+fn mark(ir: &Ir, changed: &[&[PathStep]], seed: impl Fn(bool) -> bool) -> Vec<bool> {
+    let mut dirty = vec![false; ir.topo.len()];
+    for (position, &g) in ir.topo.iter().enumerate() {
+        let reads = ir.input_reads_of(g);
+        let own = reads.is_none_or(|r| r.touches(changed) || seed(r.calendars));
+        let upstream = reads_globals(ir, g).any(|d| ir.dependencies.position(d).and_then(|p| dirty.get(p)).copied().unwrap_or(true));
+        if let Some(slot) = dirty.get_mut(position) {
+            *slot = own || upstream;
+        }
+    }
+    dirty
+}
+
+/// The globals `g`'s result depends on: its dependency edges, and, to be safe, what its
+/// searches evaluate again (a cure's requirement, a liquidation's target and pools).
+fn reads_globals(ir: &Ir, g: Global) -> impl Iterator<Item = Global> + '_ {
+    let mut extra = Vec::new();
+    match g {
+        Global::Covenant(i) => {
+            if let Some(c) = ir.covenants.get(i as usize) {
+                extra.extend_from_slice(&c.requirement_deps);
+                extra.extend(c.cure.as_ref().and_then(|c| c.into_let).map(Global::Let));
+            }
+        }
+        Global::Liquidation(i) => {
+            if let Some(l) = ir.liquidations.get(i as usize) {
+                extra.extend(l.sell.iter().map(|&p| Global::Pool(p)));
+                if let Some(u) = &l.until {
+                    extra.extend_from_slice(&u.deps);
+                    if let crate::ir::DebtTarget::Let(t) = u.debt_target {
+                        extra.push(Global::Let(t));
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    ir.dependencies_of(g).iter().copied().chain(extra)
+}
+
+/// What a rerun produced: the outcome, its ledger, and how many globals it evaluated.
+pub(crate) struct Rerun {
+    pub outcome: Outcome,
+    pub ledger: Ledger,
+    /// Read by the tests that count the work saved.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub evaluated: usize,
+}
+
+/// The outcome of evaluating `input` with `budget`, given that it differs from the data
+/// `base` was computed from only at `changed`; `None` when only a run from scratch can
+/// promise the same result.
+pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: Value, changed: &[&[PathStep]], budget: Budget) -> Option<Rerun> {
+    let ir = &program.ir;
+    if ledger.steps.len() != ir.topo.len() {
+        return None;
+    }
+    let mut ev = super::evaluator(program, input, budget);
+    // `as_of` reaches the rules other than through expressions (test dates, cure limits,
+    // due dates): when it moves, everything moves.
+    if ev.as_of != base.as_of {
+        return None;
+    }
+    let dirty = invalidated(ir, changed)?;
+    let mut steps = Vec::with_capacity(ir.topo.len());
+    // Spends of globals taken from the base, not yet taken off the evaluator's budget.
+    let mut owed = Budget { operations: 0, values: 0 };
+    let mut errors_start = 0;
+    let mut evaluated = 0;
+    for ((&g, &again), recorded) in ir.topo.iter().zip(&dirty).zip(&ledger.steps) {
+        if again {
+            if owed != (Budget { operations: 0, values: 0 }) {
+                let left = ev.budget_left();
+                let after = Budget { operations: left.operations.checked_sub(owed.operations)?, values: left.values.checked_sub(owed.values)? };
+                ev.absorb(&Evaluator::new(ir, Value::Null, ev.as_of).with_budget(after));
+                owed = Budget { operations: 0, values: 0 };
+            }
+            let before = ev.budget_left();
+            lending::global(&mut ev, g);
+            if ev.exceeded().is_some() {
+                return None;
+            }
+            steps.push(step(before, ev.budget_left(), ev.out.errors.len()));
+            evaluated += 1;
+        } else {
+            owed.operations = owed.operations.checked_add(recorded.operations)?;
+            owed.values = owed.values.checked_add(recorded.values)?;
+            // From scratch this global would run out of budget partway.
+            let left = ev.budget_left();
+            if owed.operations > left.operations || owed.values > left.values {
+                return None;
+            }
+            ev.out.copy_slot(base, g);
+            ev.out.errors.extend_from_slice(base.errors.get(errors_start..recorded.errors_end)?);
+            steps.push(Step { errors_end: ev.out.errors.len(), ..*recorded });
+        }
+        errors_start = recorded.errors_end;
+    }
+    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps }, evaluated })
+}
+
+/// [`Evaluation::rerun_with`].
+pub(crate) fn rerun_with<'p>(base: &Evaluation<'p>, input: Value, changed: &[Vec<PathStep>]) -> Result<Evaluation<'p>, EvalError> {
+    let program = base.program;
+    // As `Program::run_changed` does: the checks first, on a budget of their own.
+    super::checks::run(program, &input, &mut program.limits.budget())?;
+    let changed: Vec<&[PathStep]> = changed.iter().map(Vec::as_slice).collect();
+    let done = base.ledger.as_ref().and_then(|ledger| rerun(program, &base.outcome, ledger, input.clone(), &changed, program.limits.budget()));
+    match done {
+        Some(r) => Ok(Evaluation { program, scenario: None, outcome: r.outcome, input, base_input: None, ledger: Some(r.ledger) }),
+        None => super::run(program, input, None),
+    }
+}
+
+/// [`Program::run_scenario_incremental`].
+pub(crate) fn run_scenario<'p>(program: &'p Program, base: &Evaluation<'_>, name: &str) -> Result<Evaluation<'p>, EvalError> {
+    let from_scratch = || super::run(program, base.input.clone(), Some(name));
+    let (Some(ledger), true) = (&base.ledger, std::ptr::eq(base.program, program)) else { return from_scratch() };
+    let Some(scenario) = super::find_scenario(program, Some(name))? else { return from_scratch() };
+    // As a run from scratch spends it: the shocks, the checks on shocked data, the rules.
+    let mut budget = program.limits.budget();
+    let shocked = super::shocked(program, base.input.clone(), scenario, &mut budget)?;
+    let changed: Vec<&[PathStep]> = scenario.shocks.iter().map(|s| s.path.as_slice()).collect();
+    match rerun(program, &base.outcome, ledger, shocked.clone(), &changed, budget) {
+        Some(r) => Ok(Evaluation { program, scenario: Some(scenario), outcome: r.outcome, input: shocked, base_input: Some(base.input.clone()), ledger: Some(r.ledger) }),
+        None => from_scratch(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::InputPath;
+
+    /// The globals downstream of `roots` by the IR's own edges, roots included.
+    fn downstream(ir: &Ir, roots: Vec<Global>) -> Vec<Global> {
+        let mut seen = roots.clone();
+        let mut work = roots;
+        while let Some(g) = work.pop() {
+            for &d in ir.dependents_of(g) {
+                if !seen.contains(&d) {
+                    seen.push(d);
+                    work.push(d);
+                }
+            }
+        }
+        seen.sort_by_key(|g| ir.dependencies.position(*g));
+        seen
+    }
+
+    /// A BTC price shock on the miner facility evaluates again the globals that read the
+    /// price and those downstream of them, and nothing else: not the GPU fleet's pool (and
+    /// its proceeds-peak search), nor the hosting cash flow.
+    #[test]
+    fn a_price_shock_evaluates_only_the_cone_of_the_price_reads() {
+        let program = Program::compile_file(std::path::Path::new("examples/miner_facility.cov")).unwrap();
+        let ir = &program.ir;
+        let input = program.bind_text(&std::fs::read_to_string("examples/data/miner_facility.json").unwrap()).unwrap();
+        let base = program.run_bound(input.clone(), None).unwrap();
+        let price = InputPath::parse(&program, "input.btc.price").unwrap();
+        let shocked = price.map(&input, &mut |v| v.num().map(|p| Value::Num(p / rust_decimal::Decimal::TWO))).unwrap();
+        let changed = [price.ir_path()];
+        let paths: Vec<&[PathStep]> = changed.iter().map(Vec::as_slice).collect();
+
+        let readers: Vec<Global> = ir.topo.iter().copied().filter(|&g| ir.input_reads_of(g).unwrap().touches(&paths)).collect();
+        let pool = |n: &str| Global::Pool(u32::try_from(ir.pools.iter().position(|p| &*p.name == n).unwrap()).unwrap());
+        let value = |n: &str| Global::Let(u32::try_from(ir.lets.iter().position(|l| &*l.name == n).unwrap()).unwrap());
+        assert!(readers.contains(&pool("btc")) && readers.contains(&value("mining_margin")), "{:?}", readers);
+        let cone = downstream(ir, readers);
+
+        let dirty = invalidated(ir, &paths).unwrap();
+        let again: Vec<Global> = ir.topo.iter().zip(&dirty).filter(|(_, d)| **d).map(|(g, _)| *g).collect();
+        assert_eq!(again, cone);
+        assert!(!again.contains(&pool("gpus")) && !again.contains(&value("hosting_rent")));
+
+        let ledger = base.ledger.as_ref().unwrap();
+        let r = rerun(&program, &base.outcome, ledger, shocked.clone(), &paths, program.limits.budget()).unwrap();
+        assert_eq!(r.evaluated, cone.len());
+        assert!(r.evaluated < ir.topo.len());
+        // The work, in evaluator steps: what the globals evaluated again spent, against a
+        // whole run (the BTC pool's lot search, which the price reaches, is most of it).
+        let operations = |l: &Ledger, only: &dyn Fn(usize) -> bool| -> u64 { l.steps.iter().enumerate().filter(|(i, _)| only(*i)).map(|(_, s)| s.operations).sum() };
+        let spent_again = operations(&r.ledger, &|i| dirty[i]);
+        let rerun = Evaluation { program: &program, scenario: None, outcome: r.outcome, input: shocked.clone(), base_input: None, ledger: Some(r.ledger) };
+        let scratch = program.run_changed(shocked, None).unwrap();
+        let spent_from_scratch = operations(scratch.ledger.as_ref().unwrap(), &|_| true);
+        eprintln!("{} of {} globals, {spent_again} of {spent_from_scratch} operations evaluated again", cone.len(), ir.topo.len());
+        assert!(spent_again < spent_from_scratch, "{spent_again} of {spent_from_scratch} operations");
+        let json = |e: &Evaluation<'_>| serde_json::to_string(&e.report().unwrap()).unwrap();
+        assert_eq!(json(&rerun), json(&scratch));
+        assert_ne!(json(&rerun), json(&base));
+    }
+
+    /// When the holidays change, every global that may count business days is evaluated
+    /// again, and nothing that cannot.
+    #[test]
+    fn a_holiday_change_evaluates_the_business_day_users_again() {
+        let program = crate::Program::compile("h.cov", r#"
+            input { as_of: Date  debt: Money(USD)  holidays: List<Date> }
+            calendar { holidays input.holidays }
+            let settles = as_of + 2 business days
+            let later = settles + 1 day
+            let debt = input.debt * 2
+            margin_call call { trigger input.debt > 0 USD  amount input.debt  due 1 business day }
+        "#).unwrap();
+        let ir = &program.ir;
+        let holidays = InputPath::parse_any(&program, "input.holidays").unwrap().ir_path();
+        let debt = InputPath::parse(&program, "input.debt").unwrap().ir_path();
+        let again = |changed: &[&[PathStep]]| -> usize { invalidated(ir, changed).unwrap().iter().filter(|d| **d).count() };
+        // settles, later (downstream) and the call; not `debt`.
+        assert_eq!(again(&[&holidays]), 3);
+        // The call reads the debt, and counts business days: so every business-day user
+        // goes again with it, and `later` downstream of `settles`.
+        assert_eq!(again(&[&debt]), 4);
+        let input = program.bind_text(r#"{"as_of": "2026-03-27", "debt": "10", "holidays": ["2026-03-30"]}"#).unwrap();
+        let base = program.run_bound(input.clone(), None).unwrap();
+        let moved = InputPath::parse_any(&program, "input.holidays").unwrap().map(&input, &mut |_| Some(Value::List(vec![Value::Date(crate::dates::Date::from_ymd(2026, 3, 31).unwrap())].into()))).unwrap();
+        let rerun = base.rerun_with(moved.clone(), &[holidays]).unwrap();
+        assert_eq!(rerun.value("settles"), Some(&Value::Date(crate::dates::Date::from_ymd(2026, 4, 1).unwrap())));
+        assert_eq!(rerun.margin_call("call").unwrap().due.to_string(), "2026-03-30");
+        assert_eq!(serde_json::to_string(&rerun.report().unwrap()).unwrap(), serde_json::to_string(&program.run_changed(moved, None).unwrap().report().unwrap()).unwrap());
+    }
+}
