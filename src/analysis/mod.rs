@@ -7,6 +7,7 @@ pub mod breakeven;
 mod html;
 pub mod project;
 pub mod simulate;
+pub mod stress;
 pub mod sweep;
 
 
@@ -112,6 +113,18 @@ impl InputPath {
             ty = (*inner).clone();
         }
         Ok(InputPath { text: format!("input.{body}"), steps, ty })
+    }
+
+    /// The path as the IR writes a shock's path: what an incremental evaluation compares
+    /// with the paths each expression reads.
+    pub fn steps(&self) -> Vec<crate::ir::PathStep> {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::Field(i) => crate::ir::PathStep::Field(u32::try_from(*i).unwrap_or(u32::MAX)),
+                Step::All => crate::ir::PathStep::All,
+            })
+            .collect()
     }
 
     /// Whether the path runs through a list, so it names every element.
