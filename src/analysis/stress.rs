@@ -884,7 +884,7 @@ struct Sum {
 }
 
 impl Sum {
-    fn add(&mut self, d: Decimal) {
+    fn plus(&mut self, d: Decimal) {
         match self.total.checked_add(d) {
             Some(t) => self.total = t,
             None => self.overflow = true,
@@ -997,11 +997,11 @@ impl Aggregate<'_> {
             }
             for (sum, amount) in t.called.iter_mut().zip(&cell.called) {
                 if let Some(a) = amount {
-                    sum.add(*a);
+                    sum.plus(*a);
                 }
             }
             if cell.shortfall > Decimal::ZERO {
-                t.shortfall.add(cell.shortfall);
+                t.shortfall.plus(cell.shortfall);
                 t.shortfall_count += 1;
                 t.shortfall_max = t.shortfall_max.max(cell.shortfall);
                 *t.buckets.entry(magnitude(cell.shortfall)).or_insert(0) += 1;
@@ -1064,7 +1064,7 @@ impl Aggregate<'_> {
                         .buckets
                         .iter()
                         .map(|(k, n)| {
-                            let power = |e: u32| Decimal::from_i128_with_scale(10i128.checked_pow(e).unwrap_or(i128::MAX), 0);
+                            let power = |e: u32| 10i128.checked_pow(e).and_then(|p| Decimal::try_from_i128_with_scale(p, 0).ok()).unwrap_or(Decimal::MAX);
                             let (from, to) = match k {
                                 None => (Decimal::ZERO, Decimal::ONE),
                                 Some(e) => (power(*e), power(e.saturating_add(1))),
