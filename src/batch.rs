@@ -66,7 +66,7 @@ pub struct Summary {
 pub type Progress<'a> = &'a (dyn Fn(usize) + Sync);
 
 /// One input line as read: its text, or why it has none.
-enum Line {
+pub(crate) enum Line {
     Text(String),
     NotUtf8(usize),
     TooLarge(usize),
@@ -187,7 +187,7 @@ pub fn run<R: BufRead, W: Write>(
 
 /// Reads one line (without its `\n` or `\r\n`), holding at most `max` bytes of it: a longer
 /// line is read through and reported by its size. `None` at the end of the input.
-fn read_line<R: BufRead>(input: &mut R, max: usize) -> io::Result<Option<Line>> {
+pub(crate) fn read_line<R: BufRead>(input: &mut R, max: usize) -> io::Result<Option<Line>> {
     let mut buf: Vec<u8> = Vec::new();
     let mut size = 0usize;
     let mut any = false;

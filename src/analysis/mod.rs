@@ -7,6 +7,7 @@ pub mod breakeven;
 mod html;
 pub mod project;
 pub mod simulate;
+pub mod stress;
 pub mod sweep;
 
 

@@ -223,3 +223,146 @@ pub fn simulate(program: &Program, args: &SimulateArgs, limits: Limits) -> ExitC
         Err(e) => failed(&e),
     }
 }
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum StressFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+pub struct StressArgs {
+    pub file: PathBuf,
+    /// Facilities, one JSON object per line.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// CSV: a `scenario` column and one column per shock headed `PATH OP` (`=`, `*=`, `+=`, `-=`).
+    #[arg(long = "scenarios", value_name = "CSV")]
+    pub scenarios_csv: Option<PathBuf>,
+    /// One of the program's scenarios; repeatable.
+    #[arg(long = "scenario", value_name = "NAME")]
+    pub scenarios: Vec<String>,
+    /// Every scenario of the program.
+    #[arg(long)]
+    pub all_scenarios: bool,
+    /// One row per facility and scenario, streamed: `.parquet`, `.csv` or `.jsonl`.
+    #[arg(long, value_name = "RESULTS")]
+    pub out: Option<PathBuf>,
+    /// A figure to write in each row of `--out`: a value (`ltv`), a pool or rule field
+    /// (`ltv_call.amount`); repeatable.
+    #[arg(long, num_args = 1..)]
+    pub show: Vec<String>,
+    /// Worst facilities listed per scenario.
+    #[arg(long, value_name = "K", default_value_t = covenant::analysis::stress::DEFAULT_TOP)]
+    pub top: usize,
+    /// Worker threads (default: one per core); the output does not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+    #[arg(long, value_enum, default_value_t = StressFormat::Table)]
+    pub format: StressFormat,
+}
+
+/// The file `--out` names, by its extension.
+enum OutFile {
+    JsonLines,
+    Csv,
+    Parquet,
+}
+
+pub fn stress(program: &Program, args: &StressArgs, limits: Limits) -> ExitCode {
+    use analysis::stress::{self, Scenario};
+
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    if let Some(csv) = &args.scenarios_csv {
+        let text = match read_data(csv, limits.max_data_bytes) {
+            Ok(t) => t,
+            Err(code) => return code,
+        };
+        match stress::parse_scenarios(program, &text) {
+            Ok(s) => scenarios.extend(s),
+            Err(e) => {
+                warn(format_args!("error: `{}`: {}\n", csv.display(), covenant::text::escape_controls(&e.to_string())));
+                return ExitCode::from(INVALID);
+            }
+        }
+    }
+    let named = if args.all_scenarios { Ok(Scenario::all_scripts(program)) } else { args.scenarios.iter().map(|n| Scenario::script(program, n)).collect() };
+    match named {
+        Ok(s) => scenarios.extend(s),
+        Err(e) => return failed(&e),
+    }
+    if scenarios.is_empty() {
+        return failed(&AnalysisError::Usage("no scenario to run: give `--scenarios CSV`, `--scenario NAME` or `--all-scenarios`".into()));
+    }
+    let mut names = std::collections::HashSet::new();
+    if let Some(twice) = scenarios.iter().find(|s| !names.insert(s.name.as_str())) {
+        return failed(&AnalysisError::Usage(format!("scenario `{}` is asked for twice (the CSV and the program may not share a name)", twice.name)));
+    }
+    if let Err(e) = stress::check_show(program, &args.show) {
+        return failed(&e);
+    }
+    let kind = match &args.out {
+        None => None,
+        Some(path) => match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+            Some("jsonl" | "ndjson") => Some(OutFile::JsonLines),
+            Some("csv") => Some(OutFile::Csv),
+            Some("parquet") => Some(OutFile::Parquet),
+            _ => return failed(&AnalysisError::Usage(format!("`{}`: write the results to a `.parquet`, `.csv` or `.jsonl` file", path.display()))),
+        },
+    };
+    let input = match std::fs::File::open(&args.data) {
+        Ok(f) => std::io::BufReader::with_capacity(1 << 20, f),
+        Err(e) => {
+            warn(format_args!("error: cannot read `{}`: {}\n", args.data.display(), e.to_string().to_lowercase()));
+            return ExitCode::from(INVALID);
+        }
+    };
+    let columns = stress::columns(program, &args.show);
+    let mut sink: Option<Box<dyn stress::RowSink>> = match (&args.out, kind) {
+        (Some(path), Some(kind)) => {
+            let file = match std::fs::File::create(path) {
+                Ok(f) => std::io::BufWriter::with_capacity(1 << 20, f),
+                Err(e) => {
+                    warn(format_args!("error: cannot write `{}`: {}\n", path.display(), e.to_string().to_lowercase()));
+                    return ExitCode::from(INVALID);
+                }
+            };
+            match kind {
+                OutFile::JsonLines => Some(Box::new(stress::JsonLines::new(file, columns))),
+                OutFile::Csv => Some(Box::new(stress::Csv::new(file, columns))),
+                #[cfg(feature = "parquet")]
+                OutFile::Parquet => match stress::Parquet::new(file, columns) {
+                    Ok(p) => Some(Box::new(p)),
+                    Err(e) => {
+                        warn(format_args!("error: cannot write `{}`: {}\n", path.display(), e.to_string().to_lowercase()));
+                        return ExitCode::from(INVALID);
+                    }
+                },
+                #[cfg(not(feature = "parquet"))]
+                OutFile::Parquet => {
+                    drop((file, columns));
+                    return failed(&AnalysisError::Usage("this build writes no Parquet (it was built without the `parquet` feature): write `.csv` or `.jsonl`".into()));
+                }
+            }
+        }
+        _ => None,
+    };
+    let threads = args.threads.map(usize::from);
+    if threads.is_none() {
+        // As in `batch`: the global pool's workers get a dedicated pool's stack.
+        let _ = rayon::ThreadPoolBuilder::new().stack_size(covenant::batch::worker_stack(program)).build_global();
+    }
+    let options = stress::Options { top: args.top, show: args.show.clone(), threads, ..Default::default() };
+    let result = stress::run(program, &scenarios, input, sink.as_mut().map(|s| &mut **s as &mut dyn stress::RowSink), &options);
+    match result {
+        Ok(s) => write_output(match args.format {
+            StressFormat::Json => covenant::to_json_limited(&s, true, limits.max_output_bytes).map(|j| j + "\n"),
+            StressFormat::Table => within(stress::render(&s), limits.max_output_bytes),
+        }),
+        Err(stress::StressError::Analysis(e)) => failed(&e),
+        Err(stress::StressError::Io(e)) => {
+            warn(format_args!("error: the stress stopped: {}\n", e.to_string().to_lowercase()));
+            ExitCode::from(INVALID)
+        }
+    }
+}

@@ -210,6 +210,8 @@ enum Command {
     Sweep(analysis::SweepArgs),
     /// Evaluate the facility along a path through time (CSV of dates and inputs).
     Project(analysis::ProjectArgs),
+    /// A whole book of facilities (JSON Lines) under many scenarios: counts, sums, worst facilities.
+    Stress(analysis::StressArgs),
     /// Monte Carlo over a `simulation`'s correlated factors: status probabilities, quantiles.
     Simulate(analysis::SimulateArgs),
     /// A language server for editors, over stdin and stdout (Language Server Protocol).
@@ -340,6 +342,10 @@ pub fn main() -> ExitCode {
         },
         Command::Project(args) => match compile(&args.file, limits, &loader) {
             Ok(program) => analysis::project(&program, &args, limits),
+            Err(code) => code,
+        },
+        Command::Stress(args) => match compile(&args.file, limits, &loader) {
+            Ok(program) => analysis::stress(&program, &args, limits),
             Err(code) => code,
         },
         Command::Simulate(args) => match compile(&args.file, limits, &loader) {
