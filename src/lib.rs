@@ -430,8 +430,9 @@ impl Program {
         let boxed = |v: Vec<Box<dyn Diagnostic + Send + Sync>>| CompileError { diagnostics: v };
         let resolved = resolve::resolve(name, source, &mut sources, &options)
             .map_err(|es| boxed(es.into_iter().map(|e| Box::new(e) as Box<dyn Diagnostic + Send + Sync>).collect()))?;
-        let ir = check::check(resolved, &sources)
+        let mut ir = check::check(resolved, &sources)
             .map_err(|es| boxed(es.into_iter().map(|e| Box::new(e) as Box<dyn Diagnostic + Send + Sync>).collect()))?;
+        crate::ir::optimize::optimize(&mut ir);
         let hash = content_hash(&sources);
         Ok(Program { sources, ir, limits, hash })
     }
@@ -512,6 +513,14 @@ impl Program {
 
     pub fn facility(&self) -> Option<&str> {
         self.ir.facility.as_deref()
+    }
+
+    /// This program evaluated as written, without the optimisation pass: the reference the
+    /// optimised evaluation is tested against.
+    #[doc(hidden)]
+    pub fn unoptimised(mut self) -> Program {
+        self.ir.fast = crate::ir::optimize::Fast::default();
+        self
     }
 
     pub fn ir(&self) -> &Ir {

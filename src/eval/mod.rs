@@ -221,7 +221,7 @@ impl<'p> Evaluator<'p> {
         let base = self.stack.len();
         self.stack.extend(bound.iter().cloned());
         self.stack.resize(base + (b.frame as usize).max(bound.len()), Value::Null);
-        let r = self.expr(b.expr, base);
+        let r = self.expr(self.ir.fast.root(b.expr), base);
         self.stack.truncate(base);
         r
     }
@@ -242,7 +242,7 @@ impl<'p> Evaluator<'p> {
 
     /// A number from a body whose frame is already open at `base`.
     pub fn num_in_frame(&mut self, b: Body, base: usize) -> EvalResult<Decimal> {
-        self.n(b.expr, base)
+        self.n(self.ir.fast.root(b.expr), base)
     }
 
     pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
@@ -559,7 +559,7 @@ impl<'p> Evaluator<'p> {
                 let r = if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
                     self.schedule(rows, *interpolate, frame, span)
                 } else {
-                    self.expr(f.body.expr, frame)
+                    self.expr(ir.fast.root(f.body.expr), frame)
                 };
                 self.stack.truncate(frame);
                 r
@@ -574,6 +574,14 @@ impl<'p> Evaluator<'p> {
                 self.aggregate(*kind, *var, &items, *body, *filter, *default, base, span)
             }
             Node::Schedule { .. } => fail(span, "a schedule is called, not read"),
+            Node::Memo { slot, expr } => {
+                if let Some(v) = self.stack.get(base + *slot as usize).filter(|v| !matches!(v, Value::Null)) {
+                    return Ok(v.clone());
+                }
+                let v = self.expr(*expr, base)?;
+                self.set_local(base, *slot, v.clone());
+                Ok(v)
+            }
         }
     }
 

@@ -3,6 +3,8 @@
 //! fields are indices. `resolve` builds it, `check` fills in types and field indices, and
 //! the evaluator only reads it.
 
+pub mod optimize;
+
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -211,6 +213,9 @@ pub enum Node {
     Aggregate { kind: Aggregate, var: u32, list: ExprId, body: ExprId, filter: Option<ExprId>, default: Option<ExprId> },
     /// A schedule's table; the key is local 0.
     Schedule { rows: Vec<ScheduleRow>, interpolate: bool },
+    /// `expr`, computed once per frame into local `slot` (empty until then): made only by
+    /// [`optimize`], for an expression that is never `Null`.
+    Memo { slot: u32, expr: ExprId },
 }
 
 #[derive(Clone, Debug)]
@@ -486,6 +491,8 @@ pub struct Ir {
     pub topo: Vec<Global>,
     /// Which globals each global reads, and is read by.
     pub dependencies: Dependencies,
+    /// Where the evaluator enters the bodies [`optimize`] rewrote.
+    pub fast: optimize::Fast,
 }
 
 impl Ir {

@@ -1338,6 +1338,7 @@ impl<'s> Resolver<'s> {
             simulations: p.simulations,
             tests: p.tests,
             order: p.order,
+            fast: Default::default(),
         };
         Ok(Resolved { ir, pending: self.pending })
     }
@@ -1389,6 +1390,7 @@ pub fn children(node: &Node, f: &mut dyn FnMut(ExprId)) {
             f(*body);
             filter.iter().chain(default.iter()).for_each(|i| f(*i))
         }
+        Node::Memo { expr, .. } => f(*expr),
         Node::Schedule { rows, .. } => {
             for r in rows {
                 if let Some((_, k)) = r.key {
