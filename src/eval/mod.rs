@@ -732,7 +732,7 @@ impl<'p> Evaluator<'p> {
             let Some((_, k)) = row.key else { continue };
             let kx = self.literal_or_n(k, base)?;
             if let Some((px, _)) = previous {
-                if px >= kx {
+                if ops::order(px, kx) != std::cmp::Ordering::Less {
                     return fail(self.ir.arena.span(k), "interpolation points must increase");
                 }
             }
@@ -742,8 +742,8 @@ impl<'p> Evaluator<'p> {
             }
             let ky = self.literal_or_n(row.value, base)?;
             match previous {
-                None if x <= kx => found = Some(ky),
-                Some((px, py)) if x <= kx => {
+                None if ops::order(x, kx) != std::cmp::Ordering::Greater => found = Some(ky),
+                Some((px, py)) if ops::order(x, kx) != std::cmp::Ordering::Greater => {
                     let sub = |a, b| ops::arith(ir::ArithOp::Sub, a, b, span);
                     let t = ops::arith(ir::ArithOp::Div, sub(x, px)?, sub(kx, px)?, span)?;
                     let dy = ops::arith(ir::ArithOp::Mul, sub(ky, py)?, t, span)?;

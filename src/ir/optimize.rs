@@ -1,7 +1,11 @@
 //! A pass over the checked IR that only the evaluator sees: arithmetic on literals folded
-//! into a literal, and a pure expression written more than once in a body (or in the clauses
-//! of one pool position, which share a frame) computed once into a local slot of that frame:
-//! the reference facility's `age(g.purchase_date)` is read by both the price and the haircut.
+//! into a literal, and a pure expression written more than once in the clauses of one pool
+//! position (which share a frame) computed once into a local slot of that frame: the
+//! reference facility's `age(g.purchase_date)` is read by both the price and the haircut.
+//!
+//! Elsewhere repeated expressions are left as written: a function that calls another twice
+//! with the same argument still costs both calls, so what the operation budget refuses
+//! (functions that double their work at each level) it still refuses.
 //!
 //! The pass appends its nodes to the arena and leaves every node it started from as it was:
 //! what reads the program as written (explanations, reports, the language server) still
@@ -46,7 +50,7 @@ pub fn optimize(ir: &mut Ir) {
     ir.fast.roots = vec![None; ir.arena.nodes.len()];
     for i in 0..ir.lets.len() {
         if let Some(body) = ir.lets.get(i).map(|d| d.body) {
-            if let Some(frame) = group(ir, &[body]) {
+            if let Some(frame) = group(ir, &[body], false) {
                 if let Some(d) = ir.lets.get_mut(i) {
                     d.body.frame = frame;
                 }
@@ -59,7 +63,7 @@ pub fn optimize(ir: &mut Ir) {
         if matches!(ir.arena.node(body.expr), Some(Node::Schedule { .. })) {
             continue;
         }
-        if let Some(frame) = group(ir, &[body]) {
+        if let Some(frame) = group(ir, &[body], false) {
             if let Some(f) = ir.fns.get_mut(i) {
                 f.body.frame = frame;
             }
@@ -68,7 +72,7 @@ pub fn optimize(ir: &mut Ir) {
     for i in 0..ir.pools.len() {
         let Some(def) = ir.pools.get(i) else { continue };
         let bodies: Vec<Body> = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].into_iter().flatten().collect();
-        if let Some(frame) = group(ir, &bodies) {
+        if let Some(frame) = group(ir, &bodies, true) {
             if let Some(def) = ir.pools.get_mut(i) {
                 for b in [Some(&mut def.quantity), Some(&mut def.price), def.haircut.as_mut(), def.liquidation_price.as_mut()].into_iter().flatten() {
                     b.frame = frame;
@@ -80,7 +84,7 @@ pub fn optimize(ir: &mut Ir) {
         let Some(def) = ir.covenants.get(i) else { continue };
         let bodies: Vec<Body> = [Some(def.lhs), Some(def.rhs), def.when].into_iter().flatten().collect();
         for (k, body) in bodies.into_iter().enumerate() {
-            if let Some(frame) = group(ir, &[body]) {
+            if let Some(frame) = group(ir, &[body], false) {
                 if let Some(def) = ir.covenants.get_mut(i) {
                     if let Some(b) = [Some(&mut def.lhs), Some(&mut def.rhs), def.when.as_mut()].into_iter().flatten().nth(k) {
                         b.frame = frame;
@@ -94,7 +98,7 @@ pub fn optimize(ir: &mut Ir) {
         let bodies: Vec<Body> =
             [Some(def.trigger), Some(def.amount), def.minimum_transfer, def.rounding.map(|(_, b)| b), def.due].into_iter().flatten().collect();
         for (k, body) in bodies.into_iter().enumerate() {
-            if let Some(frame) = group(ir, &[body]) {
+            if let Some(frame) = group(ir, &[body], false) {
                 if let Some(def) = ir.margin_calls.get_mut(i) {
                     let slots = [Some(&mut def.trigger), Some(&mut def.amount), def.minimum_transfer.as_mut(), def.rounding.as_mut().map(|(_, b)| b), def.due.as_mut()];
                     if let Some(b) = slots.into_iter().flatten().nth(k) {
@@ -123,9 +127,10 @@ struct Pass<'a> {
     changed: bool,
 }
 
-/// Optimises bodies that share one frame. Records each changed root in `ir.fast` and returns
-/// the frame size the optimised bodies need, or `None` when nothing changed.
-fn group(ir: &mut Ir, bodies: &[Body]) -> Option<u32> {
+/// Optimises bodies that share one frame, computing repeated expressions once when `share`.
+/// Records each changed root in `ir.fast` and returns the frame size the optimised bodies
+/// need, or `None` when nothing changed.
+fn group(ir: &mut Ir, bodies: &[Body], share: bool) -> Option<u32> {
     let frame = bodies.iter().map(|b| b.frame).max().unwrap_or(0);
     let mut pass = Pass { ir, classes: HashMap::new(), class_of: HashMap::new(), count: HashMap::new(), memo: HashMap::new(), next_class: 0, next_slot: frame, changed: false };
     for b in bodies {
@@ -134,6 +139,9 @@ fn group(ir: &mut Ir, bodies: &[Body]) -> Option<u32> {
     let mut repeated: Vec<(ExprId, u32)> = pass.class_of.iter().map(|(id, c)| (*id, *c)).filter(|(id, c)| pass.count.get(c).is_some_and(|n| *n >= 2) && pass.worth_keeping(*id)).collect();
     // Slots in the order of the expressions, so that the result does not depend on hashing.
     repeated.sort_by_key(|(id, _)| id.0);
+    if !share {
+        repeated.clear();
+    }
     for (_, class) in repeated {
         if !pass.memo.contains_key(&class) {
             let slot = pass.next_slot;
