@@ -433,6 +433,7 @@ impl Program {
         let mut ir = check::check(resolved, &sources)
             .map_err(|es| boxed(es.into_iter().map(|e| Box::new(e) as Box<dyn Diagnostic + Send + Sync>).collect()))?;
         ir.input_reads = crate::ir::reads::InputReads::of(&ir);
+        crate::ir::optimize::optimize(&mut ir);
         let hash = content_hash(&sources);
         Ok(Program { sources, ir, limits, hash })
     }
@@ -513,6 +514,14 @@ impl Program {
 
     pub fn facility(&self) -> Option<&str> {
         self.ir.facility.as_deref()
+    }
+
+    /// This program evaluated as written, without the optimisation pass: the reference the
+    /// optimised evaluation is tested against.
+    #[doc(hidden)]
+    pub fn unoptimised(mut self) -> Program {
+        self.ir.fast = crate::ir::optimize::Fast::default();
+        self
     }
 
     pub fn ir(&self) -> &Ir {

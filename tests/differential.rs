@@ -1015,6 +1015,11 @@ fn compare_with_reference(program: &GenProgram, data: &Data) -> Result<(), TestC
     let reference = Reference::new(&module, data.value()).run(&module);
     let compiled = Program::compile("generated.cov", text).unwrap_or_else(|e| panic!("the generated program does not compile: {e:?}\n{text}"));
     let report = compiled.evaluate(&data.json(), None).unwrap_or_else(|e| panic!("the data was refused: {e}"));
+    // The optimisation pass (literal arithmetic folded, repeated expressions computed once)
+    // changes nothing a report shows.
+    let as_written = Program::compile("generated.cov", text).unwrap_or_else(|e| panic!("{e:?}")).unoptimised();
+    let plain = as_written.evaluate(&data.json(), None).unwrap_or_else(|e| panic!("the data was refused: {e}"));
+    prop_assert_eq!(serde_json::to_string(&plain).unwrap(), serde_json::to_string(&report).unwrap(), "optimised and as written differ\n{}", text);
 
     let context = || format!("\n--- program\n{text}--- data\n{}\n--- report values\n{:#?}\n--- errors\n{:#?}", data.json(), report.values, report.errors);
     prop_assert_eq!(report.values.len(), reference.len());

@@ -975,6 +975,8 @@ impl<'a> Checker<'a> {
                 result
             }
             Node::Schedule { .. } => Type::Error,
+            // Made after checking, never checked.
+            Node::Memo { .. } => ir.arena.ty(id).clone(),
         }
     }
 

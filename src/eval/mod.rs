@@ -257,7 +257,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         let base = self.stack.len();
         self.stack.extend(bound.iter().cloned());
         self.stack.resize(base + (b.frame as usize).max(bound.len()), Value::Null);
-        let r = self.expr(b.expr, base);
+        let r = self.expr(self.ir.fast.root(b.expr), base);
         self.stack.truncate(base);
         r
     }
@@ -278,7 +278,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
 
     /// A number from a body whose frame is already open at `base`.
     pub fn num_in_frame(&mut self, b: Body, base: usize) -> EvalResult<Decimal> {
-        self.n(b.expr, base)
+        self.n(self.ir.fast.root(b.expr), base)
     }
 
     pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
@@ -599,7 +599,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 let r = if let Some(Node::Schedule { rows, interpolate }) = ir.arena.node(f.body.expr) {
                     self.schedule(rows, *interpolate, frame, span)
                 } else {
-                    self.expr(f.body.expr, frame)
+                    self.expr(ir.fast.root(f.body.expr), frame)
                 };
                 self.stack.truncate(frame);
                 r
@@ -614,6 +614,14 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 self.aggregate(*kind, *var, &items, *body, *filter, *default, base, span)
             }
             Node::Schedule { .. } => fail(span, "a schedule is called, not read"),
+            Node::Memo { slot, expr } => {
+                if let Some(v) = self.stack.get(base + *slot as usize).filter(|v| !matches!(v, Value::Null)) {
+                    return Ok(v.clone());
+                }
+                let v = self.expr(*expr, base)?;
+                self.set_local(base, *slot, v.clone());
+                Ok(v)
+            }
         }
     }
 
@@ -764,7 +772,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             let Some((_, k)) = row.key else { continue };
             let kx = self.literal_or_n(k, base)?;
             if let Some((px, _)) = previous {
-                if px >= kx {
+                if ops::order(px, kx) != std::cmp::Ordering::Less {
                     return fail(self.ir.arena.span(k), "interpolation points must increase");
                 }
             }
@@ -774,8 +782,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             }
             let ky = self.literal_or_n(row.value, base)?;
             match previous {
-                None if x <= kx => found = Some(ky),
-                Some((px, py)) if x <= kx => {
+                None if ops::order(x, kx) != std::cmp::Ordering::Greater => found = Some(ky),
+                Some((px, py)) if ops::order(x, kx) != std::cmp::Ordering::Greater => {
                     let sub = |a, b| ops::arith(ir::ArithOp::Sub, a, b, span);
                     let t = ops::arith(ir::ArithOp::Div, sub(x, px)?, sub(kx, px)?, span)?;
                     let dy = ops::arith(ir::ArithOp::Mul, sub(ky, py)?, t, span)?;

@@ -26,10 +26,21 @@ pub fn arith(op: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Deci
     r.ok_or_else(|| super::Fail::Here { message: "arithmetic overflow: the result exceeds the decimal range".into(), span })
 }
 
+/// The order of two decimals: their mantissas when the scales agree, as a schedule's keys and
+/// the ages read against them usually do; else rust_decimal's comparison, which rescales.
+#[inline]
+pub fn order(a: Decimal, b: Decimal) -> std::cmp::Ordering {
+    if a.scale() == b.scale() {
+        a.mantissa().cmp(&b.mantissa())
+    } else {
+        a.cmp(&b)
+    }
+}
+
 pub fn compare(op: CmpOp, a: &Value, b: &Value, span: Span) -> EvalResult<bool> {
     use std::cmp::Ordering;
     let ord: Option<Ordering> = match (a, b) {
-        (Value::Num(x), Value::Num(y)) => Some(x.cmp(y)),
+        (Value::Num(x), Value::Num(y)) => Some(order(*x, *y)),
         (Value::Date(x), Value::Date(y)) => Some(x.cmp(y)),
         (Value::Text(x), Value::Text(y)) => Some(x.cmp(y)),
         (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
@@ -46,7 +57,7 @@ pub fn compare(op: CmpOp, a: &Value, b: &Value, span: Span) -> EvalResult<bool> 
 }
 
 pub fn compare_numbers(op: CmpOp, a: Decimal, b: Decimal) -> bool {
-    holds(op, a.cmp(&b))
+    holds(op, order(a, b))
 }
 
 fn holds(op: CmpOp, ord: std::cmp::Ordering) -> bool {
@@ -234,5 +245,31 @@ pub fn builtin<T: Tracer>(ev: &mut Evaluator<'_, T>, b: Builtin, args: &[Value],
             ev.is_business_day(d(0)?, calendars).map(Value::Bool)
         }
         Builtin::Weekday => number(Decimal::from(d(0)?.weekday() + 1)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    /// The comparison gives rust_decimal's order over operands of every scale from whole to 28
+    /// places, equal scales or not.
+    #[test]
+    fn order_agrees_with_rust_decimal() {
+        let values = [
+            "0", "1", "-1", "0.70", "0.7", "-0.30", "12", "30000", "25000.50", "0.0350", "1.25", "-7.125", "100000000000", "0.0000000001",
+            "123456789.123456789", "-0.000000000000000000000000001", "79228162514264337593543950335", "-79228162514264337593543950335",
+            "3.1415926535897932384626433832", "0.5000000000000000000000000000", "39614081257132168796771975168", "1000000000000000000",
+        ];
+        let mut compared = 0;
+        for a in values {
+            for b in values {
+                let (a, b) = (Decimal::from_str(a).unwrap(), Decimal::from_str(b).unwrap());
+                assert_eq!(order(a, b), a.cmp(&b), "{a} against {b}");
+                compared += 1;
+            }
+        }
+        assert_eq!(compared, 22 * 22);
     }
 }

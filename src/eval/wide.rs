@@ -117,6 +117,10 @@ pub fn multiple(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
     if step <= Decimal::ZERO {
         return None;
     }
+    multiple_narrow(x, step, toward).or_else(|| multiple_wide(x, step, toward))
+}
+
+fn multiple_wide(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
     let scale = x.scale().max(step.scale());
     let widen = |d: Decimal| BigInt::from(d.mantissa()) * BigInt::from(ten_pow(u64::from(scale - d.scale())));
     let (xs, ss) = (widen(x), widen(step));
@@ -136,6 +140,31 @@ pub fn multiple(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
         }
     };
     exact(&(q * ss), scale)
+}
+
+/// `multiple` in 128-bit integers, for the usual case where the widened operands and the
+/// product fit: the same exact result without a big-integer allocation. `None` when they do
+/// not fit, and the big-integer path decides.
+fn multiple_narrow(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
+    let scale = x.scale().max(step.scale());
+    let widen = |d: Decimal| d.mantissa().checked_mul(10i128.checked_pow(scale - d.scale())?);
+    let (xs, ss) = (widen(x)?, widen(step)?);
+    let (q, r) = (xs.checked_div_euclid(ss)?, xs.checked_rem_euclid(ss)?);
+    let q = match toward {
+        Toward::Down => q,
+        Toward::Up if r == 0 => q,
+        Toward::Up => q.checked_add(1)?,
+        Toward::NearestAway => {
+            let twice = r.checked_mul(2)?;
+            if twice > ss || (twice == ss && xs > 0) {
+                q.checked_add(1)?
+            } else {
+                q
+            }
+        }
+    };
+    let product = q.checked_mul(ss)?;
+    Decimal::try_from_i128_with_scale(product, scale).ok().map(|d| d.normalize())
 }
 
 /// The correctly rounded square root of `x` ≥ 0.
@@ -379,6 +408,30 @@ mod tests {
         assert_eq!(nearest(false, &BigUint::from(155u8), &ten_pow(30)).map(|x| x.to_string()).as_deref(), Some("0.0000000000000000000000000002"));
         assert_eq!(n(1, 1), Some("1".into()));
         assert_eq!(nearest(false, &(BigUint::from(1u8) << 96u32), &BigUint::from(1u8)), None);
+    }
+
+    #[test]
+    fn the_narrow_multiple_agrees_with_the_wide_one() {
+        let values = ["0", "1", "-1", "0.5", "-0.5", "2.5", "-2.5", "1234567.891", "-1234567.891", "250000", "10000", "0.01", "3", "7.0000",
+            "79228162514264337593543950335", "-79228162514264337593543950335", "0.0000000000000000000000000001", "123456789012345678.9012345678"];
+        let mut compared = 0;
+        for x in values {
+            for step in values {
+                let (x, step) = (Decimal::from_str(x).unwrap(), Decimal::from_str(step).unwrap());
+                if step <= Decimal::ZERO {
+                    continue;
+                }
+                for toward in [Toward::Down, Toward::Up, Toward::NearestAway] {
+                    if let Some(narrow) = multiple_narrow(x, step, toward) {
+                        let wide = multiple_wide(x, step, toward);
+                        assert_eq!(Some(narrow), wide, "{x} to {step} {toward:?}");
+                        assert_eq!(Some(narrow.to_string()), wide.map(|w| w.to_string()), "{x} to {step} {toward:?}");
+                        compared += 1;
+                    }
+                }
+            }
+        }
+        assert!(compared > 200, "{compared}");
     }
 
     #[test]

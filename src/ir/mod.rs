@@ -4,6 +4,7 @@
 //! the evaluator only reads it.
 
 pub mod reads;
+pub mod optimize;
 
 use std::sync::Arc;
 
@@ -213,6 +214,9 @@ pub enum Node {
     Aggregate { kind: Aggregate, var: u32, list: ExprId, body: ExprId, filter: Option<ExprId>, default: Option<ExprId> },
     /// A schedule's table; the key is local 0.
     Schedule { rows: Vec<ScheduleRow>, interpolate: bool },
+    /// `expr`, computed once per frame into local `slot` (empty until then): made only by
+    /// [`optimize`], for an expression that is never `Null`.
+    Memo { slot: u32, expr: ExprId },
 }
 
 #[derive(Clone, Debug)]
@@ -490,6 +494,8 @@ pub struct Ir {
     pub dependencies: Dependencies,
     /// What each global reads of the input, filled in once the program is checked.
     pub input_reads: reads::InputReads,
+    /// Where the evaluator enters the bodies [`optimize`] rewrote.
+    pub fast: optimize::Fast,
 }
 
 impl Ir {

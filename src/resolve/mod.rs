@@ -1339,6 +1339,7 @@ impl<'s> Resolver<'s> {
             tests: p.tests,
             order: p.order,
             input_reads: ir::reads::InputReads::default(),
+            fast: Default::default(),
         };
         Ok(Resolved { ir, pending: self.pending })
     }
@@ -1390,6 +1391,7 @@ pub fn children(node: &Node, f: &mut dyn FnMut(ExprId)) {
             f(*body);
             filter.iter().chain(default.iter()).for_each(|i| f(*i))
         }
+        Node::Memo { expr, .. } => f(*expr),
         Node::Schedule { rows, .. } => {
             for r in rows {
                 if let Some((_, k)) = r.key {

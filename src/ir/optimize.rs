@@ -1,0 +1,353 @@
+//! A pass over the checked IR that only the evaluator sees: arithmetic on literals folded
+//! into a literal, and a pure expression written more than once in the clauses of one pool
+//! position (which share a frame) computed once into a local slot of that frame: the
+//! reference facility's `age(g.purchase_date)` is read by both the price and the haircut.
+//!
+//! Elsewhere repeated expressions are left as written: a function that calls another twice
+//! with the same argument still costs both calls, so what the operation budget refuses
+//! (functions that double their work at each level) it still refuses.
+//!
+//! The pass appends its nodes to the arena and leaves every node it started from as it was:
+//! what reads the program as written (explanations, reports, the language server) still
+//! walks the original bodies, and the evaluator enters a body through [`Fast::root`]. An
+//! optimised body spends fewer operations of the budget than the original, never more.
+
+use std::collections::HashMap;
+
+use super::{Body, ExprId, Ir, Node};
+use crate::types::Type;
+use crate::value::Value;
+
+/// Where the evaluator enters each optimised body: the optimised root, by the original
+/// root's id. Empty when the program was not optimised.
+#[derive(Debug, Default)]
+pub struct Fast {
+    roots: Vec<Option<ExprId>>,
+}
+
+impl Fast {
+    /// The expression to evaluate for a body whose root is `id`.
+    #[inline]
+    pub fn root(&self, id: ExprId) -> ExprId {
+        match self.roots.get(id.0 as usize) {
+            Some(Some(fast)) => *fast,
+            _ => id,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.roots.iter().all(Option::is_none)
+    }
+}
+
+/// How deep the pass looks into an expression; deeper parts are left as written, so the pass
+/// never adds more than this many levels of `Memo` to an evaluation's nesting.
+const MAX_DEPTH: usize = 48;
+
+/// Optimises the bodies the evaluator runs most: `let`s, functions, pool clauses (as one
+/// group per pool), covenant and margin-call clauses.
+pub fn optimize(ir: &mut Ir) {
+    ir.fast.roots = vec![None; ir.arena.nodes.len()];
+    for i in 0..ir.lets.len() {
+        if let Some(body) = ir.lets.get(i).map(|d| d.body) {
+            if let Some(frame) = group(ir, &[body], false) {
+                if let Some(d) = ir.lets.get_mut(i) {
+                    d.body.frame = frame;
+                }
+            }
+        }
+    }
+    for i in 0..ir.fns.len() {
+        let Some(body) = ir.fns.get(i).map(|f| f.body) else { continue };
+        // A schedule is called through its table, never entered as an expression.
+        if matches!(ir.arena.node(body.expr), Some(Node::Schedule { .. })) {
+            continue;
+        }
+        if let Some(frame) = group(ir, &[body], false) {
+            if let Some(f) = ir.fns.get_mut(i) {
+                f.body.frame = frame;
+            }
+        }
+    }
+    for i in 0..ir.pools.len() {
+        let Some(def) = ir.pools.get(i) else { continue };
+        let bodies: Vec<Body> = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].into_iter().flatten().collect();
+        if let Some(frame) = group(ir, &bodies, true) {
+            if let Some(def) = ir.pools.get_mut(i) {
+                for b in [Some(&mut def.quantity), Some(&mut def.price), def.haircut.as_mut(), def.liquidation_price.as_mut()].into_iter().flatten() {
+                    b.frame = frame;
+                }
+            }
+        }
+    }
+    for i in 0..ir.covenants.len() {
+        let Some(def) = ir.covenants.get(i) else { continue };
+        let bodies: Vec<Body> = [Some(def.lhs), Some(def.rhs), def.when].into_iter().flatten().collect();
+        for (k, body) in bodies.into_iter().enumerate() {
+            if let Some(frame) = group(ir, &[body], false) {
+                if let Some(def) = ir.covenants.get_mut(i) {
+                    if let Some(b) = [Some(&mut def.lhs), Some(&mut def.rhs), def.when.as_mut()].into_iter().flatten().nth(k) {
+                        b.frame = frame;
+                    }
+                }
+            }
+        }
+    }
+    for i in 0..ir.margin_calls.len() {
+        let Some(def) = ir.margin_calls.get(i) else { continue };
+        let bodies: Vec<Body> =
+            [Some(def.trigger), Some(def.amount), def.minimum_transfer, def.rounding.map(|(_, b)| b), def.due].into_iter().flatten().collect();
+        for (k, body) in bodies.into_iter().enumerate() {
+            if let Some(frame) = group(ir, &[body], false) {
+                if let Some(def) = ir.margin_calls.get_mut(i) {
+                    let slots = [Some(&mut def.trigger), Some(&mut def.amount), def.minimum_transfer.as_mut(), def.rounding.as_mut().map(|(_, b)| b), def.due.as_mut()];
+                    if let Some(b) = slots.into_iter().flatten().nth(k) {
+                        b.frame = frame;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What makes two expressions the same: the node's own data, and the classes of its
+/// operands. Expressions of one class compute the same value in the same frame.
+type Key = (String, Vec<u32>);
+
+struct Pass<'a> {
+    ir: &'a mut Ir,
+    classes: HashMap<Key, u32>,
+    class_of: HashMap<ExprId, u32>,
+    /// How often each class occurs in the group.
+    count: HashMap<u32, u32>,
+    /// The memo slot of each class worth computing once, and its `Memo` node once built.
+    memo: HashMap<u32, (u32, Option<ExprId>)>,
+    next_class: u32,
+    next_slot: u32,
+    changed: bool,
+}
+
+/// Optimises bodies that share one frame, computing repeated expressions once when `share`.
+/// Records each changed root in `ir.fast` and returns the frame size the optimised bodies
+/// need, or `None` when nothing changed.
+fn group(ir: &mut Ir, bodies: &[Body], share: bool) -> Option<u32> {
+    let frame = bodies.iter().map(|b| b.frame).max().unwrap_or(0);
+    let mut pass = Pass { ir, classes: HashMap::new(), class_of: HashMap::new(), count: HashMap::new(), memo: HashMap::new(), next_class: 0, next_slot: frame, changed: false };
+    for b in bodies {
+        pass.classify(b.expr, 0);
+    }
+    let mut repeated: Vec<(ExprId, u32)> = pass.class_of.iter().map(|(id, c)| (*id, *c)).filter(|(id, c)| pass.count.get(c).is_some_and(|n| *n >= 2) && pass.worth_keeping(*id)).collect();
+    // Slots in the order of the expressions, so that the result does not depend on hashing.
+    repeated.sort_by_key(|(id, _)| id.0);
+    if !share {
+        repeated.clear();
+    }
+    for (_, class) in repeated {
+        if !pass.memo.contains_key(&class) {
+            let slot = pass.next_slot;
+            pass.memo.insert(class, (slot, None));
+            pass.next_slot = slot.checked_add(1)?;
+        }
+    }
+    let mut roots = Vec::with_capacity(bodies.len());
+    for b in bodies {
+        roots.push(pass.rewrite(b.expr, 0));
+    }
+    if !pass.changed {
+        return None;
+    }
+    let next_slot = pass.next_slot;
+    for (b, root) in bodies.iter().zip(roots) {
+        if root != b.expr {
+            if let Some(slot) = ir.fast.roots.get_mut(b.expr.0 as usize) {
+                *slot = Some(root);
+            }
+        }
+    }
+    Some(next_slot.max(frame))
+}
+
+impl Pass<'_> {
+    fn node(&self, id: ExprId) -> Option<&Node> {
+        self.ir.arena.node(id)
+    }
+
+    /// The operands the pass looks through, in order. An aggregate's body is evaluated once
+    /// per element with its variable rebound, and a schedule's rows belong to its table: the
+    /// pass looks into neither.
+    fn operands(node: &Node) -> Vec<ExprId> {
+        match node {
+            Node::Field { base, .. } => vec![*base],
+            Node::Index { base, index } => vec![*base, *index],
+            Node::MakeDuration { count, .. } => vec![*count],
+            Node::Neg(x) | Node::Not(x) => vec![*x],
+            Node::Arith { lhs, rhs, .. } | Node::Compare { lhs, rhs, .. } => vec![*lhs, *rhs],
+            Node::And(a, b) | Node::Or(a, b) | Node::Coalesce(a, b) => vec![*a, *b],
+            Node::If { cond, then, otherwise } => vec![*cond, *then, *otherwise],
+            Node::List(items) => items.clone(),
+            Node::CallFn { args, .. } | Node::CallBuiltin { args, .. } => args.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The node's own data, apart from its operands; `None` for a node that is never the
+    /// same as another.
+    fn own_key(node: &Node) -> Option<String> {
+        Some(match node {
+            Node::Const(v) => format!("const {v:?}"),
+            Node::Global(g) => format!("global {g:?}"),
+            Node::Local(slot) => format!("local {slot}"),
+            Node::Input => "input".into(),
+            Node::Field { index, .. } => format!("field {index}"),
+            Node::Index { .. } => "index".into(),
+            Node::PoolField(i, f) => format!("pool {i} {f:?}"),
+            Node::CovenantField(i, f) => format!("covenant {i} {f:?}"),
+            Node::MarginField(i, f) => format!("margin {i} {f:?}"),
+            Node::LiquidationField(i, f) => format!("liquidation {i} {f:?}"),
+            Node::DefaultField(i, f) => format!("default {i} {f:?}"),
+            Node::MakeDuration { unit, scale, calendars, .. } => format!("duration {unit:?} {scale} {calendars}"),
+            Node::Neg(_) => "neg".into(),
+            Node::Not(_) => "not".into(),
+            Node::Arith { op, .. } => format!("arith {op:?}"),
+            Node::Compare { op, .. } => format!("compare {op:?}"),
+            Node::And(..) => "and".into(),
+            Node::Or(..) => "or".into(),
+            Node::Coalesce(..) => "coalesce".into(),
+            Node::If { .. } => "if".into(),
+            Node::List(items) => format!("list {}", items.len()),
+            Node::CallFn { func, .. } => format!("fn {func}"),
+            Node::CallBuiltin { builtin, .. } => format!("builtin {builtin:?}"),
+            Node::Aggregate { .. } | Node::Schedule { .. } | Node::Memo { .. } => return None,
+        })
+    }
+
+    fn class_for(&mut self, key: Key) -> u32 {
+        if let Some(class) = self.classes.get(&key) {
+            return *class;
+        }
+        let class = self.next_class;
+        self.next_class = class.saturating_add(1);
+        self.classes.insert(key, class);
+        class
+    }
+
+    fn classify(&mut self, id: ExprId, depth: usize) -> u32 {
+        let own = self.node(id).and_then(Self::own_key).filter(|_| depth < MAX_DEPTH);
+        let key = match (own, self.node(id)) {
+            (Some(own), Some(node)) => {
+                let operands = Self::operands(node);
+                (own, operands.into_iter().map(|x| self.classify(x, depth + 1)).collect())
+            }
+            _ => (format!("unique {}", id.0), Vec::new()),
+        };
+        let class = self.class_for(key);
+        self.class_of.insert(id, class);
+        *self.count.entry(class).or_insert(0) += 1;
+        class
+    }
+
+    /// Worth a slot: work that costs more than reading the slot back, of a type whose value
+    /// is never `Null` (an empty slot is `Null`: that is how the evaluator knows to compute it).
+    fn worth_keeping(&self, id: ExprId) -> bool {
+        let work = matches!(self.node(id), Some(Node::CallFn { .. } | Node::CallBuiltin { .. } | Node::Arith { .. } | Node::MakeDuration { .. }));
+        let never_null = matches!(self.ir.arena.ty(id), Type::Number | Type::Money(_) | Type::Date | Type::Duration | Type::Bool);
+        work && never_null
+    }
+
+    fn push(&mut self, node: Node, like: ExprId) -> ExprId {
+        let span = self.ir.arena.span(like);
+        let ty = self.ir.arena.ty(like).clone();
+        let id = self.ir.arena.push(node, span);
+        if let Some(t) = self.ir.arena.types.get_mut(id.0 as usize) {
+            *t = ty;
+        }
+        self.changed = true;
+        id
+    }
+
+    /// The optimised form of `id`: the same node when nothing under it changed.
+    fn rewrite(&mut self, id: ExprId, depth: usize) -> ExprId {
+        let Some(class) = self.class_of.get(&id).copied() else { return id };
+        if let Some((slot, built)) = self.memo.get(&class).copied() {
+            if let Some(memo) = built {
+                return memo;
+            }
+            let inner = self.rewrite_operands(id, depth);
+            let memo = self.push(Node::Memo { slot, expr: inner }, id);
+            self.memo.insert(class, (slot, Some(memo)));
+            return memo;
+        }
+        self.rewrite_operands(id, depth)
+    }
+
+    fn rewrite_operands(&mut self, id: ExprId, depth: usize) -> ExprId {
+        let Some(node) = self.node(id).cloned() else { return id };
+        if depth >= MAX_DEPTH {
+            return id;
+        }
+        let mut node = node;
+        let mut changed = false;
+        {
+            let mut visit = |x: &mut ExprId, pass: &mut Self| {
+                let y = pass.rewrite(*x, depth + 1);
+                if y != *x {
+                    *x = y;
+                    changed = true;
+                }
+            };
+            match &mut node {
+                Node::Field { base, .. } => visit(base, self),
+                Node::Index { base, index } => {
+                    visit(base, self);
+                    visit(index, self);
+                }
+                Node::MakeDuration { count, .. } => visit(count, self),
+                Node::Neg(x) | Node::Not(x) => visit(x, self),
+                Node::Arith { lhs, rhs, .. } | Node::Compare { lhs, rhs, .. } => {
+                    visit(lhs, self);
+                    visit(rhs, self);
+                }
+                Node::And(a, b) | Node::Or(a, b) | Node::Coalesce(a, b) => {
+                    visit(a, self);
+                    visit(b, self);
+                }
+                Node::If { cond, then, otherwise } => {
+                    visit(cond, self);
+                    visit(then, self);
+                    visit(otherwise, self);
+                }
+                Node::List(items) | Node::CallFn { args: items, .. } | Node::CallBuiltin { args: items, .. } => {
+                    for x in items.iter_mut() {
+                        visit(x, self);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(folded) = self.fold(&node) {
+            return self.push(Node::Const(folded), id);
+        }
+        if changed {
+            self.push(node, id)
+        } else {
+            id
+        }
+    }
+
+    /// Arithmetic on number literals, computed as the evaluator would; left alone when it
+    /// fails, so that the failure is reported where and when it was.
+    fn fold(&self, node: &Node) -> Option<Value> {
+        let number = |id: ExprId| match self.node(id) {
+            Some(Node::Const(Value::Num(d))) => Some(*d),
+            _ => None,
+        };
+        match node {
+            Node::Arith { op, lhs, rhs } => {
+                let (a, b) = (number(*lhs)?, number(*rhs)?);
+                crate::eval::ops::arith(*op, a, b, crate::span::Span::default()).ok().map(Value::Num)
+            }
+            Node::Neg(x) => number(*x).map(|d| Value::Num(-d)),
+            _ => None,
+        }
+    }
+}
