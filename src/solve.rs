@@ -16,6 +16,7 @@
 
 use std::ops::{Add, Sub};
 
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 /// A count a bisection can halve: whole steps, as an `i64` or as a whole decimal.
@@ -23,6 +24,10 @@ pub trait Count: Copy + PartialOrd + Add<Output = Self> + Sub<Output = Self> {
     const ONE: Self;
     /// Half of a positive gap, rounded down.
     fn half(self) -> Self;
+    /// The count as a float, for estimates only.
+    fn estimate(self) -> f64;
+    /// The least count at or above a finite estimate, if a count holds it.
+    fn at_or_above(x: f64) -> Option<Self>;
 }
 
 impl Count for i64 {
@@ -30,12 +35,26 @@ impl Count for i64 {
     fn half(self) -> i64 {
         self / 2
     }
+    fn estimate(self) -> f64 {
+        self as f64
+    }
+    fn at_or_above(x: f64) -> Option<i64> {
+        // 2^63 is the first float beyond an i64.
+        let x = x.ceil();
+        (x.is_finite() && x.abs() < 9.2e18).then_some(x as i64)
+    }
 }
 
 impl Count for Decimal {
     const ONE: Decimal = Decimal::ONE;
     fn half(self) -> Decimal {
         (self / Decimal::TWO).floor()
+    }
+    fn estimate(self) -> f64 {
+        self.to_f64().unwrap_or(f64::NAN)
+    }
+    fn at_or_above(x: f64) -> Option<Decimal> {
+        Decimal::from_f64(x.ceil()).map(|d| d.ceil())
     }
 }
 
@@ -53,6 +72,73 @@ pub fn bisect<N: Count>(mut lo: N, mut hi: N, mut past: impl FnMut(N) -> bool) -
         }
     }
     (lo, hi)
+}
+
+/// Rounds of [`steered`] that follow the probes' values before it falls back to halving.
+const STEERED_ROUNDS: u32 = 8;
+
+/// [`bisect`] for a boundary where a smooth measure changes sign: `past(n)` also returns a
+/// value that is negative before the boundary and zero or more past it (`f_lo` and `f_hi` are
+/// the values at the ends, NaN where unknown). While an end's value is unknown the probe is
+/// the midpoint, as in [`bisect`]; the other probes are are where the line through the two ends of the bracket crosses zero (regula falsi,
+/// halving the value kept at an end that stays twice in a row, the Illinois rule, so that both
+/// ends move), with the least count at or past that point and, once the estimates agree to
+/// within a count, its neighbour on the other side, which usually closes the bracket. After
+/// [`STEERED_ROUNDS`] rounds it halves like [`bisect`].
+///
+/// Only the side a probe reports moves the bracket; the values only choose where to probe.
+/// So for a monotone `past` the result is the one [`bisect`] returns, whatever the values
+/// are, and an unusable value (infinite, NaN, or on the wrong side) only costs probes.
+pub fn steered<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64), mut past: impl FnMut(N) -> (bool, f64)) -> (N, N) {
+    let mut kept: Option<bool> = None;
+    let mut previous: Option<f64> = None;
+    let mut rounds = 0;
+    while hi - lo > N::ONE {
+        let midpoint = lo + (hi - lo).half();
+        let (a, b) = (lo.estimate(), hi.estimate());
+        let usable = rounds < STEERED_ROUNDS && f_lo < 0.0 && f_hi >= 0.0 && f_lo.is_finite() && f_hi.is_finite() && a.is_finite() && b.is_finite();
+        let estimate = usable.then(|| a + (b - a) * (f_lo / (f_lo - f_hi)));
+        rounds += 1;
+        let at = estimate.and_then(N::at_or_above).map_or(midpoint, |n| clamp_inside(n, lo, hi));
+        let (is_past, value) = past(at);
+        if is_past {
+            (hi, f_hi) = (at, value);
+        } else {
+            (lo, f_lo) = (at, value);
+        }
+        if kept == Some(is_past) {
+            if is_past { f_lo /= 2.0 } else { f_hi /= 2.0 }
+        }
+        kept = Some(is_past);
+        // Two estimates within a count of each other: the boundary is next to this probe,
+        // so its neighbour on the other side most likely closes the bracket.
+        let settled = match (estimate, previous) {
+            (Some(x), Some(p)) => (x - p).abs() < 1.0,
+            _ => false,
+        };
+        previous = estimate;
+        if settled && hi - lo > N::ONE {
+            let neighbour = if is_past { at - N::ONE } else { at + N::ONE };
+            let (is_past, value) = past(neighbour);
+            if is_past {
+                (hi, f_hi) = (neighbour, value);
+            } else {
+                (lo, f_lo) = (neighbour, value);
+            }
+        }
+    }
+    (lo, hi)
+}
+
+/// `n` moved strictly inside `(lo, hi)`, which holds at least one count.
+fn clamp_inside<N: Count>(n: N, lo: N, hi: N) -> N {
+    if n <= lo {
+        lo + N::ONE
+    } else if n >= hi {
+        hi - N::ONE
+    } else {
+        n
+    }
 }
 
 /// A probe for [`bisect`] from one that says `Side`: `After` is past the boundary, and so is
@@ -208,6 +294,52 @@ mod tests {
             n >= Decimal::from(37)
         });
         assert_eq!(decimals, seen.iter().map(|&n| Decimal::from(n)).collect::<Vec<_>>());
+    }
+
+    /// Whatever the values say, the bracket only moves by the sides: the answer is the
+    /// bisection's for every boundary, with values that are exact, noisy, or wrong.
+    #[test]
+    fn steering_finds_what_bisection_finds() {
+        let measures: [fn(i64, i64) -> f64; 4] = [
+            |n, t| (n - t) as f64 + 0.5,
+            |n, t| ((n - t) as f64 + 0.5).powi(3),
+            |n, t| if n >= t { 1.0 } else { -1e9 },
+            |n, _| if n % 3 == 0 { f64::NAN } else { -(n as f64) },
+        ];
+        for (k, measure) in measures.iter().enumerate() {
+            for t in [1, 2, 3, 7, 500, 9_999, 10_000] {
+                let (mut probes, mut bisected) = (0, 0);
+                let steered = steered(0_i64, 10_000, (measure(0, t), measure(10_000, t)), |n| {
+                    probes += 1;
+                    (n >= t, measure(n, t))
+                });
+                let plain = bisect(0_i64, 10_000, |n| {
+                    bisected += 1;
+                    n >= t
+                });
+                assert_eq!(steered, plain, "measure {k}, t = {t}");
+                assert_eq!(steered, (t - 1, t));
+                assert!(probes <= 2 * bisected + 2, "measure {k}, t = {t}: {probes} probes");
+                if k == 0 {
+                    assert!(probes <= 3, "t = {t}: {probes} probes on a straight line");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn steering_counts_decimals_too() {
+        let t = Decimal::from(123_457);
+        let mut probes = 0;
+        let found = steered(Decimal::ZERO, Decimal::from(150_000), (-1.0, 1.0), |n| {
+            probes += 1;
+            // Proceeds of a square-root impact sale: concave, so the line misses at first.
+            let x = n.estimate();
+            let f = |x: f64| x * (1.0 - 0.035 * (x / 25_000.0).sqrt());
+            (n >= t, f(x) - f(123_456.5))
+        });
+        assert_eq!(found, (t - Decimal::ONE, t));
+        assert!(probes <= 8, "{probes} probes");
     }
 
     #[test]

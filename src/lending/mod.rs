@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::eval::{fail, ops, ErrorEntry, EvalResult, Evaluator, Fail};
@@ -197,33 +198,55 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 
 /// The smallest number of whole lots whose proceeds are the pool's greatest. Proceeds are
 /// assumed to rise and then fall (never rise again) as more lots are sold, which holds for
-/// every standard-library discount model; the search then needs only O(log lots) probes.
+/// every standard-library discount model; the search then needs only O(log lots) probes,
+/// and usually a handful, since the fall of the proceeds from one lot to the next is smooth
+/// enough to aim at where it changes sign.
 fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
-    let span = def.span;
+    let mut seen = Seen::default();
     let mut hi = lots;
+    let mut f_hi = f64::NAN;
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
     if lots > Decimal::ZERO {
-        let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
+        let (_, before_last) = seen.proceeds(ev, def, pool, lots - Decimal::ONE)?;
         let (discount, all) = proceeds(ev, def, pool, pool.quantity)?;
+        seen.0.push((lots, discount, all));
         if before_last < all {
             return Ok((lots, discount, all));
         }
         hi = lots - Decimal::ONE;
+        f_hi = gap(before_last, all);
     }
-    // The first peak lies in 0..=hi; proceeds rise strictly before it. Counted down from
-    // `hi` (m lots short of it), "still rising at hi − m" turns from false to true as m
-    // grows, which is the solver's bisection; it probes the same lot counts, in the same
-    // order, as a bisection of 0..=hi at ⌊(lo + hi) / 2⌋ does.
-    let (short, _) = bisect(Decimal::ZERO, hi + Decimal::ONE, |m| {
-        let n = hi - m;
-        let (_, here) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
-        let (_, next) = proceeds(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?)?;
-        Ok(here < next)
+    // The first peak is the least count in 0..=hi at which the proceeds stop rising (the
+    // count before 0 counts as rising); they rise strictly before it.
+    let (_, first) = steer(-Decimal::ONE, hi, (f64::NAN, f_hi), |n| {
+        let (_, here) = seen.proceeds(ev, def, pool, n)?;
+        let (_, next) = seen.proceeds(ev, def, pool, n + Decimal::ONE)?;
+        Ok((here >= next, gap(here, next)))
     })?;
-    let lo = hi - short;
-    let units = units_of(pool, lo, span)?;
-    let (discount, best) = proceeds(ev, def, pool, units)?;
-    Ok((lo, discount, best))
+    let (discount, best) = seen.proceeds(ev, def, pool, first)?;
+    Ok((first, discount, best))
+}
+
+/// a − b as a float, for aiming a search; NaN when it overflows.
+fn gap(a: Decimal, b: Decimal) -> f64 {
+    a.checked_sub(b).and_then(|d| d.to_f64()).unwrap_or(f64::NAN)
+}
+
+/// The discounts and proceeds one search has computed, by lot count: a search that aims its
+/// probes comes back to counts it has seen (a count and its neighbour), and a proceeds figure
+/// is an evaluation of the discount model.
+#[derive(Default)]
+struct Seen(Vec<(Decimal, Decimal, Decimal)>);
+
+impl Seen {
+    fn proceeds(&mut self, ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, n: Decimal) -> EvalResult<(Decimal, Decimal)> {
+        if let Some(&(_, discount, got)) = self.0.iter().find(|(m, _, _)| *m == n) {
+            return Ok((discount, got));
+        }
+        let (discount, got) = proceeds(ev, def, pool, units_of(pool, n, def.span)?)?;
+        self.0.push((n, discount, got));
+        Ok((discount, got))
+    }
 }
 
 /// The solver's bisection over lot counts, with probes that can fail: the first failure ends
@@ -237,6 +260,22 @@ fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<
         past(n).unwrap_or_else(|f| {
             failed = Some(f);
             true
+        })
+    });
+    failed.map_or(Ok(found), Err)
+}
+
+/// [`bisect`] aimed by the probes' values ([`solve::steered`]), with the same answer and the
+/// same handling of a failed probe.
+fn steer(lo: Decimal, hi: Decimal, ends: (f64, f64), mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
+    let mut failed = None;
+    let found = solve::steered(lo, hi, ends, |n| {
+        if failed.is_some() {
+            return (true, f64::NAN);
+        }
+        past(n).unwrap_or_else(|f| {
+            failed = Some(f);
+            (true, f64::NAN)
         })
     });
     failed.map_or(Ok(found), Err)
@@ -689,13 +728,14 @@ fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &
         return Ok(Sale { pool: pool_index, units, discount: Some(peak_discount), proceeds: best, held_back });
     }
     // Proceeds rise strictly up to the peak, so the least covering count is a bisection.
-    // Selling `peak` lots covers what remains, selling none does not.
-    let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
-        let (_, p) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
-        Ok(p >= remaining)
+    // Selling `peak` lots covers what remains (`best`), selling none does not (0).
+    let mut seen = Seen::default();
+    let (_, hi) = steer(Decimal::ZERO, peak, (gap(Decimal::ZERO, remaining), gap(best, remaining)), |mid| {
+        let (_, p) = seen.proceeds(ev, def, pool, mid)?;
+        Ok((p >= remaining, gap(p, remaining)))
     })?;
     let units = units_of(pool, hi, span)?;
-    let (discount, p) = proceeds(ev, def, pool, units)?;
+    let (discount, p) = seen.proceeds(ev, def, pool, hi)?;
     Ok(Sale { pool: pool_index, units, discount: Some(discount), proceeds: p, held_back: Decimal::ZERO })
 }
 
