@@ -208,6 +208,55 @@ pub fn least_after(lo: i64, max: i64, mut probe: impl FnMut(i64) -> Side) -> Fou
     }
 }
 
+/// [`least_after`] aimed by the probes' values, as [`steered`] aims [`bisect`]: `probe` also
+/// returns a value that is negative on the `Before` side and zero or more on the `After` side
+/// (NaN where it has none), and `f_lo` is the value at `lo`. The search still starts at
+/// `lo + 1`; while counts are `Before`, the next is where the line through the last two
+/// values reaches zero (never nearer than the next count, at most [`STEERED_ROUNDS`] times,
+/// then steps of ten times the last as [`least_after`] takes), and the bracket found is
+/// narrowed by [`steered`]. Sides alone decide the answer, so for a monotone condition it is
+/// the one [`least_after`] finds, an undefined count ending the range in the same way.
+pub fn least_after_steered(lo: i64, f_lo: f64, max: i64, mut probe: impl FnMut(i64) -> (Side, f64)) -> Found {
+    let (mut lo, mut f_lo, mut hi) = (lo, f_lo, lo.saturating_add(1).min(max));
+    if hi <= lo {
+        return Found::NotInRange { max };
+    }
+    let mut rounds = 0;
+    let (mut found, f_hi) = loop {
+        match probe(hi) {
+            (Side::After, value) => break (true, value),
+            (Side::Undefined, _) => break (false, f64::NAN),
+            (Side::Before, value) if hi < max => {
+                let tenfold = hi.saturating_add((hi - lo).saturating_mul(10)).min(max);
+                let rising = value < 0.0 && f_lo.is_finite() && value > f_lo;
+                let aimed = if rounds < STEERED_ROUNDS && rising {
+                    let x = hi as f64 + (hi - lo) as f64 * (-value / (value - f_lo));
+                    i64::at_or_above(x).map(|n| n.clamp(hi.saturating_add(1), max))
+                } else {
+                    None
+                };
+                rounds += 1;
+                (lo, f_lo) = (hi, value);
+                hi = aimed.unwrap_or(tenfold);
+            }
+            (Side::Before, _) => return Found::NotInRange { max },
+        }
+    };
+    let (lo, hi) = steered(lo, hi, (f_lo, f_hi), |n| match probe(n) {
+        (Side::After, value) => {
+            found = true;
+            (true, value)
+        }
+        (Side::Undefined, _) => (!found, f64::NAN),
+        (Side::Before, value) => (false, value),
+    });
+    if found {
+        Found::At { first_after: hi, last_before: lo }
+    } else {
+        Found::Undefined { last_before: lo, undefined_at: hi }
+    }
+}
+
 /// The boundary inside a known bracket: `lo` is `Before` and `hi` is `After` (or undefined, which
 /// then bounds the search as in [`least_after`]). Used where the bracket comes from a grid scan,
 /// as when a rule flips more than once in range.
@@ -340,6 +389,41 @@ mod tests {
         });
         assert_eq!(found, (t - Decimal::ONE, t));
         assert!(probes <= 8, "{probes} probes");
+    }
+
+    #[test]
+    fn steered_least_after_finds_what_least_after_finds() {
+        let boundaries = [1, 2, 9, 10, 11, 999, 123_456_789, 10_i64.pow(17)];
+        for t in boundaries {
+            let mut probes = 0;
+            let found = least_after_steered(0, -(t as f64), 10_i64.pow(17), |n| {
+                probes += 1;
+                (if n >= t { Side::After } else { Side::Before }, (n - t) as f64 + 0.5)
+            });
+            assert_eq!(found, least_after(0, 10_i64.pow(17), threshold(t)), "t = {t}");
+            // Beyond 2^53 a float no longer tells neighbouring counts apart.
+            assert!(probes <= if t < 1 << 53 { 4 } else { 12 }, "t = {t}: {probes} probes on a straight line");
+            // A value that says nothing: the steps of ten and halving, as least_after takes.
+            let blind = least_after_steered(0, f64::NAN, 10_i64.pow(17), |n| (if n >= t { Side::After } else { Side::Before }, f64::NAN));
+            assert_eq!(blind, Found::At { first_after: t, last_before: t - 1 });
+            // A curve: 1 / (1 + n) against a limit, as an LTV falls with cash added.
+            let curve = |n: i64| 1.0 / (t as f64 - 0.5) - 1.0 / n.max(1) as f64;
+            let curved = least_after_steered(0, f64::NEG_INFINITY, 10_i64.pow(17), |n| (if n >= t { Side::After } else { Side::Before }, curve(n)));
+            assert_eq!(curved, Found::At { first_after: t, last_before: t - 1 });
+        }
+        assert_eq!(least_after_steered(0, -1001.0, 1000, |n| (if n >= 1001 { Side::After } else { Side::Before }, (n - 1001) as f64)), Found::NotInRange { max: 1000 });
+        // Undefined from 300 before After from 500: the range ends at 300, aimed or not.
+        let probe = |n: i64| match n {
+            n if n >= 300 => (Side::Undefined, f64::NAN),
+            n => (Side::Before, (n - 500) as f64),
+        };
+        assert_eq!(least_after_steered(0, -500.0, 10_000, probe), Found::Undefined { last_before: 299, undefined_at: 300 });
+        let probe = |n: i64| match n {
+            n if n >= 5000 => (Side::Undefined, f64::NAN),
+            n if n >= 42 => (Side::After, (n - 42) as f64),
+            n => (Side::Before, n as f64 - 42.0),
+        };
+        assert_eq!(least_after_steered(0, -42.0, 10_000, probe), Found::At { first_after: 42, last_before: 41 });
     }
 
     #[test]

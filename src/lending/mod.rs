@@ -330,7 +330,7 @@ pub fn covenant(ev: &mut Evaluator<'_>, def: &ir::CovenantDef) -> CovenantOutcom
     out.status = if holds { CovenantStatus::Pass } else { CovenantStatus::Breach };
     if !holds && !ev.searching {
         if let Some(cure) = &def.cure {
-            match cure_for(ev, def, cure) {
+            match cure_for(ev, def, cure, shortfall(def.op, v, l)) {
                 Ok(c) => out.cure = Some(c),
                 Err(f) => {
                     out.failure = Some(f);
@@ -381,9 +381,19 @@ pub fn headroom(op: CmpOp, value: Decimal, limit: Decimal) -> Option<Decimal> {
     diff.checked_div(limit.abs())
 }
 
-fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> EvalResult<Cure> {
+/// How far a requirement's sides are from breaking it: negative in breach and zero or more
+/// when it holds (for `>` zero is still a breach), to aim a cure search; NaN for `==`/`!=`.
+fn shortfall(op: CmpOp, value: Decimal, limit: Decimal) -> f64 {
+    match op {
+        CmpOp::Gt | CmpOp::Ge => gap(value, limit),
+        CmpOp::Lt | CmpOp::Le => gap(limit, value),
+        CmpOp::Eq | CmpOp::Ne => f64::NAN,
+    }
+}
+
+fn cure_for(ev: &mut Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef, at_zero: f64) -> EvalResult<Cure> {
     let blocked_by = blocked_by(ev, cure)?;
-    let (amount, note) = least_cure(ev, def, cure);
+    let (amount, note) = least_cure(ev, def, cure, at_zero);
     Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
 }
 
@@ -415,8 +425,10 @@ fn blocked_by(ev: &mut Evaluator<'_>, cure: &ir::CureDef) -> EvalResult<Vec<Stri
 /// The least amount, in cents, that restores compliance when added at the cure path; the
 /// requirement is assumed monotone in that input. The search brackets upward from one cent
 /// by powers of ten, then bisects; an amount at which the requirement cannot be evaluated
-/// (an overflow) marks the end of the range, never an amount that does not restore.
-fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
+/// (an overflow) marks the end of the range, never an amount that does not restore. The
+/// probes are aimed by how far the requirement's sides are apart (`at_zero` with nothing
+/// added), which moves linearly or smoothly with the amount in every usual covenant.
+fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef, at_zero: f64) -> (Option<Decimal>, Option<String>) {
     let cent = ir::cent();
     let max_cents = MAX_CURE_UNITS.saturating_mul(100);
     // A cure into a `let` replaces its value by the base value plus the amount; everything
@@ -428,20 +440,21 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
     if cure.into_let.is_some() && target_let.is_none() {
         return (None, Some(format!("`{}` could not be computed, so no cure into it can be sized", cure.path_text)));
     }
-    let probe = |cents: i64| -> Side {
+    let undefined = (Side::Undefined, f64::NAN);
+    let probe = |cents: i64| -> (Side, f64) {
         let amount = Decimal::from(cents) * cent;
         let input = match target_let {
             Some(_) => ev.input.clone(),
             None => match add_at(&ev.input, &cure.path, amount) {
                 Some(input) => input,
-                None => return Side::Undefined,
+                None => return undefined,
             },
         };
         let mut probe = ev.probe(input);
         for &g in &def.requirement_deps {
             match target_let {
                 Some((l, base)) if g == ir::Global::Let(l) => {
-                    let Some(cured) = base.checked_add(amount) else { return Side::Undefined };
+                    let Some(cured) = base.checked_add(amount) else { return undefined };
                     if let Some(slot) = probe.out.lets.get_mut(l as usize) {
                         *slot = Some(Ok(Value::Num(cured)));
                     }
@@ -450,15 +463,15 @@ fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef) -> 
             }
         }
         let found = match requirement(&mut probe, def) {
-            Ok((_, _, true)) => Side::After,
-            Ok(_) => Side::Before,
-            Err(_) => Side::Undefined,
+            Ok((v, l, true)) => (Side::After, shortfall(def.op, v, l)),
+            Ok((v, l, false)) => (Side::Before, shortfall(def.op, v, l)),
+            Err(_) => undefined,
         };
         ev.absorb(&probe);
         found
     };
     // The covenant is in breach with nothing added, so zero is on the `Before` side.
-    match solve::least_after(0, max_cents, probe) {
+    match solve::least_after_steered(0, at_zero, max_cents, probe) {
         Found::At { first_after, .. } => (Some(Decimal::from(first_after) * cent), None),
         Found::NotInRange { .. } => (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text))),
         Found::Undefined { last_before, undefined_at } => {
