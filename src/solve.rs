@@ -12,7 +12,11 @@
 //!
 //! [`bisect`] is the one bisection loop of the crate: the searches above, and the liquidation's
 //! lot searches (the proceeds peak, the least covering sale, the least sale to a target), which
-//! count lots as decimals because a pool may hold more lots than an `i64` counts.
+//! count lots as decimals because a pool may hold more lots than an `i64` counts. [`steered`]
+//! and [`least_after_steered`] find the same boundaries in fewer probes where a probe also
+//! says how far it is from the boundary: the cure search, by the gap between a covenant's
+//! sides. The lot searches stay on [`bisect`], whose probe order a non-monotone discount
+//! model's figures depend on.
 
 use std::ops::{Add, Sub};
 

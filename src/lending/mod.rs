@@ -198,55 +198,43 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 
 /// The smallest number of whole lots whose proceeds are the pool's greatest. Proceeds are
 /// assumed to rise and then fall (never rise again) as more lots are sold, which holds for
-/// every standard-library discount model; the search then needs only O(log lots) probes,
-/// and usually a handful, since the fall of the proceeds from one lot to the next is smooth
-/// enough to aim at where it changes sign.
+/// every standard-library discount model; the search then needs only O(log lots) probes.
+///
+/// The searches over lots stay bisections, probing the same counts in the same order: with a
+/// discount model that breaks the assumption the lots found depend on which counts are
+/// probed (tests/liquidation.rs pins them), so a search aimed by the proceeds, which finds
+/// the same counts only where the assumption holds, would change such a program's figures.
 fn peak_lots(ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
-    let mut seen = Seen::default();
+    let span = def.span;
     let mut hi = lots;
-    let mut f_hi = f64::NAN;
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
     if lots > Decimal::ZERO {
-        let (_, before_last) = seen.proceeds(ev, def, pool, lots - Decimal::ONE)?;
+        let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
         let (discount, all) = proceeds(ev, def, pool, pool.quantity)?;
-        seen.0.push((lots, discount, all));
         if before_last < all {
             return Ok((lots, discount, all));
         }
         hi = lots - Decimal::ONE;
-        f_hi = gap(before_last, all);
     }
-    // The first peak is the least count in 0..=hi at which the proceeds stop rising (the
-    // count before 0 counts as rising); they rise strictly before it.
-    let (_, first) = steer(-Decimal::ONE, hi, (f64::NAN, f_hi), |n| {
-        let (_, here) = seen.proceeds(ev, def, pool, n)?;
-        let (_, next) = seen.proceeds(ev, def, pool, n + Decimal::ONE)?;
-        Ok((here >= next, gap(here, next)))
+    // The first peak lies in 0..=hi; proceeds rise strictly before it. Counted down from
+    // `hi` (m lots short of it), "still rising at hi − m" turns from false to true as m
+    // grows, which is the solver's bisection; it probes the same lot counts, in the same
+    // order, as a bisection of 0..=hi at ⌊(lo + hi) / 2⌋ does.
+    let (short, _) = bisect(Decimal::ZERO, hi + Decimal::ONE, |m| {
+        let n = hi - m;
+        let (_, here) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
+        let (_, next) = proceeds(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?)?;
+        Ok(here < next)
     })?;
-    let (discount, best) = seen.proceeds(ev, def, pool, first)?;
-    Ok((first, discount, best))
+    let lo = hi - short;
+    let units = units_of(pool, lo, span)?;
+    let (discount, best) = proceeds(ev, def, pool, units)?;
+    Ok((lo, discount, best))
 }
 
 /// a − b as a float, for aiming a search; NaN when it overflows.
 fn gap(a: Decimal, b: Decimal) -> f64 {
     a.checked_sub(b).and_then(|d| d.to_f64()).unwrap_or(f64::NAN)
-}
-
-/// The discounts and proceeds one search has computed, by lot count: a search that aims its
-/// probes comes back to counts it has seen (a count and its neighbour), and a proceeds figure
-/// is an evaluation of the discount model.
-#[derive(Default)]
-struct Seen(Vec<(Decimal, Decimal, Decimal)>);
-
-impl Seen {
-    fn proceeds(&mut self, ev: &mut Evaluator<'_>, def: &ir::PoolDef, pool: &PoolOutcome, n: Decimal) -> EvalResult<(Decimal, Decimal)> {
-        if let Some(&(_, discount, got)) = self.0.iter().find(|(m, _, _)| *m == n) {
-            return Ok((discount, got));
-        }
-        let (discount, got) = proceeds(ev, def, pool, units_of(pool, n, def.span)?)?;
-        self.0.push((n, discount, got));
-        Ok((discount, got))
-    }
 }
 
 /// The solver's bisection over lot counts, with probes that can fail: the first failure ends
@@ -260,22 +248,6 @@ fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<
         past(n).unwrap_or_else(|f| {
             failed = Some(f);
             true
-        })
-    });
-    failed.map_or(Ok(found), Err)
-}
-
-/// [`bisect`] aimed by the probes' values ([`solve::steered`]), with the same answer and the
-/// same handling of a failed probe.
-fn steer(lo: Decimal, hi: Decimal, ends: (f64, f64), mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
-    let mut failed = None;
-    let found = solve::steered(lo, hi, ends, |n| {
-        if failed.is_some() {
-            return (true, f64::NAN);
-        }
-        past(n).unwrap_or_else(|f| {
-            failed = Some(f);
-            (true, f64::NAN)
         })
     });
     failed.map_or(Ok(found), Err)
@@ -423,11 +395,11 @@ fn blocked_by(ev: &mut Evaluator<'_>, cure: &ir::CureDef) -> EvalResult<Vec<Stri
 }
 
 /// The least amount, in cents, that restores compliance when added at the cure path; the
-/// requirement is assumed monotone in that input. The search brackets upward from one cent
-/// by powers of ten, then bisects; an amount at which the requirement cannot be evaluated
-/// (an overflow) marks the end of the range, never an amount that does not restore. The
-/// probes are aimed by how far the requirement's sides are apart (`at_zero` with nothing
-/// added), which moves linearly or smoothly with the amount in every usual covenant.
+/// requirement is assumed monotone in that input. The search brackets upward from one cent,
+/// then narrows the bracket, aiming its probes by how far the requirement's sides are apart
+/// (`at_zero` with nothing added), which moves linearly or smoothly with the amount in every
+/// usual covenant; an amount at which the requirement cannot be evaluated (an overflow) marks
+/// the end of the range, never an amount that does not restore.
 fn least_cure(ev: &Evaluator<'_>, def: &ir::CovenantDef, cure: &ir::CureDef, at_zero: f64) -> (Option<Decimal>, Option<String>) {
     let cent = ir::cent();
     let max_cents = MAX_CURE_UNITS.saturating_mul(100);
@@ -741,14 +713,13 @@ fn sell_from(ev: &mut Evaluator<'_>, pool_index: u32, def: &ir::PoolDef, pool: &
         return Ok(Sale { pool: pool_index, units, discount: Some(peak_discount), proceeds: best, held_back });
     }
     // Proceeds rise strictly up to the peak, so the least covering count is a bisection.
-    // Selling `peak` lots covers what remains (`best`), selling none does not (0).
-    let mut seen = Seen::default();
-    let (_, hi) = steer(Decimal::ZERO, peak, (gap(Decimal::ZERO, remaining), gap(best, remaining)), |mid| {
-        let (_, p) = seen.proceeds(ev, def, pool, mid)?;
-        Ok((p >= remaining, gap(p, remaining)))
+    // Selling `peak` lots covers what remains, selling none does not.
+    let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
+        let (_, p) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
+        Ok(p >= remaining)
     })?;
     let units = units_of(pool, hi, span)?;
-    let (discount, p) = seen.proceeds(ev, def, pool, hi)?;
+    let (discount, p) = proceeds(ev, def, pool, units)?;
     Ok(Sale { pool: pool_index, units, discount: Some(discount), proceeds: p, held_back: Decimal::ZERO })
 }
 
