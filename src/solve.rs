@@ -12,10 +12,15 @@
 //!
 //! [`bisect`] is the one bisection loop of the crate: the searches above, and the liquidation's
 //! lot searches (the proceeds peak, the least covering sale, the least sale to a target), which
-//! count lots as decimals because a pool may hold more lots than an `i64` counts.
+//! count lots as decimals because a pool may hold more lots than an `i64` counts. [`steered`]
+//! and [`least_after_steered`] find the same boundaries in fewer probes where a probe also
+//! says how far it is from the boundary: the cure search, by the gap between a covenant's
+//! sides. The lot searches stay on [`bisect`], whose probe order a non-monotone discount
+//! model's figures depend on.
 
 use std::ops::{Add, Sub};
 
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use rust_decimal::Decimal;
 
 /// A count a bisection can halve: whole steps, as an `i64` or as a whole decimal.
@@ -23,6 +28,10 @@ pub trait Count: Copy + PartialOrd + Add<Output = Self> + Sub<Output = Self> {
     const ONE: Self;
     /// Half of a positive gap, rounded down.
     fn half(self) -> Self;
+    /// The count as a float, for estimates only.
+    fn estimate(self) -> f64;
+    /// The least count at or above a finite estimate, if a count holds it.
+    fn at_or_above(x: f64) -> Option<Self>;
 }
 
 impl Count for i64 {
@@ -30,12 +39,26 @@ impl Count for i64 {
     fn half(self) -> i64 {
         self / 2
     }
+    fn estimate(self) -> f64 {
+        self as f64
+    }
+    fn at_or_above(x: f64) -> Option<i64> {
+        // 2^63 is the first float beyond an i64.
+        let x = x.ceil();
+        (x.is_finite() && x.abs() < 9.2e18).then_some(x as i64)
+    }
 }
 
 impl Count for Decimal {
     const ONE: Decimal = Decimal::ONE;
     fn half(self) -> Decimal {
         (self / Decimal::TWO).floor()
+    }
+    fn estimate(self) -> f64 {
+        self.to_f64().unwrap_or(f64::NAN)
+    }
+    fn at_or_above(x: f64) -> Option<Decimal> {
+        Decimal::from_f64(x.ceil()).map(|d| d.ceil())
     }
 }
 
@@ -53,6 +76,73 @@ pub fn bisect<N: Count>(mut lo: N, mut hi: N, mut past: impl FnMut(N) -> bool) -
         }
     }
     (lo, hi)
+}
+
+/// Rounds of [`steered`] that follow the probes' values before it falls back to halving.
+const STEERED_ROUNDS: u32 = 8;
+
+/// [`bisect`] for a boundary where a smooth measure changes sign: `past(n)` also returns a
+/// value that is negative before the boundary and zero or more past it (`f_lo` and `f_hi` are
+/// the values at the ends, NaN where unknown). While an end's value is unknown the probe is
+/// the midpoint, as in [`bisect`]; the other probes are are where the line through the two ends of the bracket crosses zero (regula falsi,
+/// halving the value kept at an end that stays twice in a row, the Illinois rule, so that both
+/// ends move), with the least count at or past that point and, once the estimates agree to
+/// within a count, its neighbour on the other side, which usually closes the bracket. After
+/// [`STEERED_ROUNDS`] rounds it halves like [`bisect`].
+///
+/// Only the side a probe reports moves the bracket; the values only choose where to probe.
+/// So for a monotone `past` the result is the one [`bisect`] returns, whatever the values
+/// are, and an unusable value (infinite, NaN, or on the wrong side) only costs probes.
+pub fn steered<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64), mut past: impl FnMut(N) -> (bool, f64)) -> (N, N) {
+    let mut kept: Option<bool> = None;
+    let mut previous: Option<f64> = None;
+    let mut rounds = 0;
+    while hi - lo > N::ONE {
+        let midpoint = lo + (hi - lo).half();
+        let (a, b) = (lo.estimate(), hi.estimate());
+        let usable = rounds < STEERED_ROUNDS && f_lo < 0.0 && f_hi >= 0.0 && f_lo.is_finite() && f_hi.is_finite() && a.is_finite() && b.is_finite();
+        let estimate = usable.then(|| a + (b - a) * (f_lo / (f_lo - f_hi)));
+        rounds += 1;
+        let at = estimate.and_then(N::at_or_above).map_or(midpoint, |n| clamp_inside(n, lo, hi));
+        let (is_past, value) = past(at);
+        if is_past {
+            (hi, f_hi) = (at, value);
+        } else {
+            (lo, f_lo) = (at, value);
+        }
+        if kept == Some(is_past) {
+            if is_past { f_lo /= 2.0 } else { f_hi /= 2.0 }
+        }
+        kept = Some(is_past);
+        // Two estimates within a count of each other: the boundary is next to this probe,
+        // so its neighbour on the other side most likely closes the bracket.
+        let settled = match (estimate, previous) {
+            (Some(x), Some(p)) => (x - p).abs() < 1.0,
+            _ => false,
+        };
+        previous = estimate;
+        if settled && hi - lo > N::ONE {
+            let neighbour = if is_past { at - N::ONE } else { at + N::ONE };
+            let (is_past, value) = past(neighbour);
+            if is_past {
+                (hi, f_hi) = (neighbour, value);
+            } else {
+                (lo, f_lo) = (neighbour, value);
+            }
+        }
+    }
+    (lo, hi)
+}
+
+/// `n` moved strictly inside `(lo, hi)`, which holds at least one count.
+fn clamp_inside<N: Count>(n: N, lo: N, hi: N) -> N {
+    if n <= lo {
+        lo + N::ONE
+    } else if n >= hi {
+        hi - N::ONE
+    } else {
+        n
+    }
 }
 
 /// A probe for [`bisect`] from one that says `Side`: `After` is past the boundary, and so is
@@ -115,6 +205,55 @@ pub fn least_after(lo: i64, max: i64, mut probe: impl FnMut(i64) -> Side) -> Fou
         }
     };
     let (lo, hi) = bisect(lo, hi, sided(probe, &mut found));
+    if found {
+        Found::At { first_after: hi, last_before: lo }
+    } else {
+        Found::Undefined { last_before: lo, undefined_at: hi }
+    }
+}
+
+/// [`least_after`] aimed by the probes' values, as [`steered`] aims [`bisect`]: `probe` also
+/// returns a value that is negative on the `Before` side and zero or more on the `After` side
+/// (NaN where it has none), and `f_lo` is the value at `lo`. The search still starts at
+/// `lo + 1`; while counts are `Before`, the next is where the line through the last two
+/// values reaches zero (never nearer than the next count, at most [`STEERED_ROUNDS`] times,
+/// then steps of ten times the last as [`least_after`] takes), and the bracket found is
+/// narrowed by [`steered`]. Sides alone decide the answer, so for a monotone condition it is
+/// the one [`least_after`] finds, an undefined count ending the range in the same way.
+pub fn least_after_steered(lo: i64, f_lo: f64, max: i64, mut probe: impl FnMut(i64) -> (Side, f64)) -> Found {
+    let (mut lo, mut f_lo, mut hi) = (lo, f_lo, lo.saturating_add(1).min(max));
+    if hi <= lo {
+        return Found::NotInRange { max };
+    }
+    let mut rounds = 0;
+    let (mut found, f_hi) = loop {
+        match probe(hi) {
+            (Side::After, value) => break (true, value),
+            (Side::Undefined, _) => break (false, f64::NAN),
+            (Side::Before, value) if hi < max => {
+                let tenfold = hi.saturating_add((hi - lo).saturating_mul(10)).min(max);
+                let rising = value < 0.0 && f_lo.is_finite() && value > f_lo;
+                let aimed = if rounds < STEERED_ROUNDS && rising {
+                    let x = hi as f64 + (hi - lo) as f64 * (-value / (value - f_lo));
+                    i64::at_or_above(x).map(|n| n.clamp(hi.saturating_add(1), max))
+                } else {
+                    None
+                };
+                rounds += 1;
+                (lo, f_lo) = (hi, value);
+                hi = aimed.unwrap_or(tenfold);
+            }
+            (Side::Before, _) => return Found::NotInRange { max },
+        }
+    };
+    let (lo, hi) = steered(lo, hi, (f_lo, f_hi), |n| match probe(n) {
+        (Side::After, value) => {
+            found = true;
+            (true, value)
+        }
+        (Side::Undefined, _) => (!found, f64::NAN),
+        (Side::Before, value) => (false, value),
+    });
     if found {
         Found::At { first_after: hi, last_before: lo }
     } else {
@@ -208,6 +347,87 @@ mod tests {
             n >= Decimal::from(37)
         });
         assert_eq!(decimals, seen.iter().map(|&n| Decimal::from(n)).collect::<Vec<_>>());
+    }
+
+    /// Whatever the values say, the bracket only moves by the sides: the answer is the
+    /// bisection's for every boundary, with values that are exact, noisy, or wrong.
+    #[test]
+    fn steering_finds_what_bisection_finds() {
+        let measures: [fn(i64, i64) -> f64; 4] = [
+            |n, t| (n - t) as f64 + 0.5,
+            |n, t| ((n - t) as f64 + 0.5).powi(3),
+            |n, t| if n >= t { 1.0 } else { -1e9 },
+            |n, _| if n % 3 == 0 { f64::NAN } else { -(n as f64) },
+        ];
+        for (k, measure) in measures.iter().enumerate() {
+            for t in [1, 2, 3, 7, 500, 9_999, 10_000] {
+                let (mut probes, mut bisected) = (0, 0);
+                let steered = steered(0_i64, 10_000, (measure(0, t), measure(10_000, t)), |n| {
+                    probes += 1;
+                    (n >= t, measure(n, t))
+                });
+                let plain = bisect(0_i64, 10_000, |n| {
+                    bisected += 1;
+                    n >= t
+                });
+                assert_eq!(steered, plain, "measure {k}, t = {t}");
+                assert_eq!(steered, (t - 1, t));
+                assert!(probes <= 2 * bisected + 2, "measure {k}, t = {t}: {probes} probes");
+                if k == 0 {
+                    assert!(probes <= 3, "t = {t}: {probes} probes on a straight line");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn steering_counts_decimals_too() {
+        let t = Decimal::from(123_457);
+        let mut probes = 0;
+        let found = steered(Decimal::ZERO, Decimal::from(150_000), (-1.0, 1.0), |n| {
+            probes += 1;
+            // Proceeds of a square-root impact sale: concave, so the line misses at first.
+            let x = n.estimate();
+            let f = |x: f64| x * (1.0 - 0.035 * (x / 25_000.0).sqrt());
+            (n >= t, f(x) - f(123_456.5))
+        });
+        assert_eq!(found, (t - Decimal::ONE, t));
+        assert!(probes <= 8, "{probes} probes");
+    }
+
+    #[test]
+    fn steered_least_after_finds_what_least_after_finds() {
+        let boundaries = [1, 2, 9, 10, 11, 999, 123_456_789, 10_i64.pow(17)];
+        for t in boundaries {
+            let mut probes = 0;
+            let found = least_after_steered(0, -(t as f64), 10_i64.pow(17), |n| {
+                probes += 1;
+                (if n >= t { Side::After } else { Side::Before }, (n - t) as f64 + 0.5)
+            });
+            assert_eq!(found, least_after(0, 10_i64.pow(17), threshold(t)), "t = {t}");
+            // Beyond 2^53 a float no longer tells neighbouring counts apart.
+            assert!(probes <= if t < 1 << 53 { 4 } else { 12 }, "t = {t}: {probes} probes on a straight line");
+            // A value that says nothing: the steps of ten and halving, as least_after takes.
+            let blind = least_after_steered(0, f64::NAN, 10_i64.pow(17), |n| (if n >= t { Side::After } else { Side::Before }, f64::NAN));
+            assert_eq!(blind, Found::At { first_after: t, last_before: t - 1 });
+            // A curve: 1 / (1 + n) against a limit, as an LTV falls with cash added.
+            let curve = |n: i64| 1.0 / (t as f64 - 0.5) - 1.0 / n.max(1) as f64;
+            let curved = least_after_steered(0, f64::NEG_INFINITY, 10_i64.pow(17), |n| (if n >= t { Side::After } else { Side::Before }, curve(n)));
+            assert_eq!(curved, Found::At { first_after: t, last_before: t - 1 });
+        }
+        assert_eq!(least_after_steered(0, -1001.0, 1000, |n| (if n >= 1001 { Side::After } else { Side::Before }, (n - 1001) as f64)), Found::NotInRange { max: 1000 });
+        // Undefined from 300 before After from 500: the range ends at 300, aimed or not.
+        let probe = |n: i64| match n {
+            n if n >= 300 => (Side::Undefined, f64::NAN),
+            n => (Side::Before, (n - 500) as f64),
+        };
+        assert_eq!(least_after_steered(0, -500.0, 10_000, probe), Found::Undefined { last_before: 299, undefined_at: 300 });
+        let probe = |n: i64| match n {
+            n if n >= 5000 => (Side::Undefined, f64::NAN),
+            n if n >= 42 => (Side::After, (n - 42) as f64),
+            n => (Side::Before, n as f64 - 42.0),
+        };
+        assert_eq!(least_after_steered(0, -42.0, 10_000, probe), Found::At { first_after: 42, last_before: 41 });
     }
 
     #[test]

@@ -167,8 +167,138 @@ fn multiple_narrow(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal>
     Decimal::try_from_i128_with_scale(product, scale).ok().map(|d| d.normalize())
 }
 
-/// The correctly rounded square root of `x` ≥ 0.
+
+/// The correctly rounded square root of `x` ≥ 0: the decimal nearest to √x with the most
+/// digits after the point (at most 28) whose mantissa fits 96 bits.
+///
+/// With x = m ÷ 10^s, the root in units of 10^-t is √n for the whole n = m·10^(2t−s), and
+/// the answer is the largest t in 14..=28 whose rounded root is below 2^96 (the root of any
+/// decimal fits at t = 14). Rounded roots grow with t, so the search for t may start at any
+/// t at or above that one: f64 logarithms pick t_est, one above the largest t whose root is
+/// below 2^96 give or take their error, and the loop walks down from t_est + 1 (or 28).
+///
+/// Why the result is correctly rounded whatever f64 does: for a whole n ≥ 1 the nearest
+/// whole q to √n is the one with (q − ½)² < n < (q + ½)², that is q² − q < n ≤ q² + q (n
+/// and q whole, and no n equals (q ± ½)², which is not whole, so there are no ties). Those
+/// intervals (q² − q, q² + q] for q = 1, 2, … tile the positive integers, so exactly one
+/// q passes both tests, and [`nearest_root`] returns only a q it has checked against both
+/// in exact 256-bit integer arithmetic. f64 (a seed, then one Newton step on the exact
+/// residual n − q0²) only decides how few ±1 corrections are needed: its error is well
+/// under one unit for the 100-bit roots that arise, so one or two corrections suffice,
+/// and should they not, the BigUint computation answers instead.
 pub fn sqrt(x: Decimal) -> Option<Decimal> {
+    if x.is_zero() {
+        return Some(Decimal::ZERO);
+    }
+    if x.is_sign_negative() {
+        return None;
+    }
+    let m = x.mantissa().unsigned_abs();
+    let s = x.scale();
+    // √x·10^t < 2^96 ⇔ t < log10(2^96) − ½·log10(x).
+    let x_f64 = m as f64 / 10f64.powi(s as i32);
+    let t_est = (96.0 * std::f64::consts::LOG10_2 - 0.5 * x_f64.log10()).floor();
+    let start = if t_est.is_finite() && t_est < 28.0 { (t_est as i64 + 1).clamp(14, 28) as u32 } else { 28 };
+    for t in (14..=start).rev() {
+        // n ≥ 2^256 has a root beyond 2^96 as well: the next t down.
+        let Some(n) = U256::scaled(m, 2 * t - s) else { continue };
+        let Some(q) = nearest_root(n) else { return sqrt_reference(x) };
+        if q < 1u128 << 96 {
+            return decimal_u128(q, t);
+        }
+    }
+    None
+}
+
+fn decimal_u128(q: u128, scale: u32) -> Option<Decimal> {
+    let d = Decimal::try_from_i128_with_scale(i128::try_from(q).ok()?, scale).ok()?;
+    Some(d.normalize())
+}
+
+/// The whole number nearest to √n for n ≥ 1: the q with q² − q < n ≤ q² + q, or `None` if
+/// f64 left it further than a few corrections away (it never does).
+fn nearest_root(n: U256) -> Option<u128> {
+    let r = n.to_f64().sqrt();
+    let q0 = r as u128;
+    if q0 == 0 {
+        return None;
+    }
+    // One Newton step, q0 + (n − q0²) ÷ 2q0, on the residual computed exactly.
+    let square = U256::product(q0, q0);
+    let twice = 2.0 * q0 as f64;
+    let mut q = if n >= square {
+        q0.checked_add((n.minus(square).to_f64() / twice).round() as u128)?
+    } else {
+        q0.checked_sub((square.minus(n).to_f64() / twice).round() as u128)?
+    };
+    for _ in 0..4 {
+        let square = U256::product(q, q);
+        if n > square.plus(q)? {
+            q = q.checked_add(1)?;
+        } else if n <= square.minus(U256::small(q)) {
+            q = q.checked_sub(1)?;
+        } else {
+            return Some(q);
+        }
+    }
+    None
+}
+
+/// An unsigned 256-bit integer, high half first so that the derived order is numeric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct U256 {
+    hi: u128,
+    lo: u128,
+}
+
+impl U256 {
+    fn small(lo: u128) -> U256 {
+        U256 { hi: 0, lo }
+    }
+
+    /// a × b, exactly.
+    fn product(a: u128, b: u128) -> U256 {
+        let (a1, a0) = (a >> 64, a & u128::from(u64::MAX));
+        let (b1, b0) = (b >> 64, b & u128::from(u64::MAX));
+        let (p00, p01, p10, p11) = (a0 * b0, a0 * b1, a1 * b0, a1 * b1);
+        // At most 3·(2^64 − 1): no overflow.
+        let mid = (p00 >> 64) + (p01 & u128::from(u64::MAX)) + (p10 & u128::from(u64::MAX));
+        U256 { hi: p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64), lo: (p00 & u128::from(u64::MAX)) | (mid << 64) }
+    }
+
+    /// m·10^k, or `None` from 2^256 up.
+    fn scaled(m: u128, k: u32) -> Option<U256> {
+        let first = k.min(38);
+        let n = U256::product(m, 10u128.pow(first));
+        if k == first {
+            return Some(n);
+        }
+        // k ≤ 56: the rest is at most 10^18.
+        let rest = 10u128.checked_pow(k - first)?;
+        let low = U256::product(n.lo, rest);
+        let hi = n.hi.checked_mul(rest)?.checked_add(low.hi)?;
+        Some(U256 { hi, lo: low.lo })
+    }
+
+    fn plus(self, b: u128) -> Option<U256> {
+        let (lo, carry) = self.lo.overflowing_add(b);
+        Some(U256 { hi: self.hi.checked_add(u128::from(carry))?, lo })
+    }
+
+    /// self − b for b ≤ self.
+    fn minus(self, b: U256) -> U256 {
+        let (lo, borrow) = self.lo.overflowing_sub(b.lo);
+        U256 { hi: self.hi.wrapping_sub(b.hi).wrapping_sub(u128::from(borrow)), lo }
+    }
+
+    fn to_f64(self) -> f64 {
+        self.hi as f64 * 2f64.powi(128) + self.lo as f64
+    }
+}
+
+/// The correctly rounded square root through BigUint: the reference [`sqrt`] is tested
+/// against, and its answer should f64 ever leave the fast path short.
+pub(crate) fn sqrt_reference(x: Decimal) -> Option<Decimal> {
     if x.is_zero() {
         return Some(Decimal::ZERO);
     }
@@ -456,5 +586,117 @@ mod tests {
         // The 29th significant digit is a 5 followed by nothing: a tie, kept even.
         assert_eq!(scientific("1.00000000000000000000000000025e0"), Some(d("1.0000000000000000000000000002")));
         assert_eq!(scientific("1.00000000000000000000000000035e0"), Some(d("1.0000000000000000000000000004")));
+    }
+}
+
+#[cfg(test)]
+mod sqrt_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX_MANTISSA: u128 = (1 << 96) - 1;
+
+    fn same(m: u128, scale: u32) {
+        let x = Decimal::from_i128_with_scale(m as i128, scale);
+        let (fast, reference) = (sqrt(x), sqrt_reference(x));
+        // Equal as decimals and in their digits: the scale is part of the answer.
+        assert_eq!(fast.map(|d| (d.mantissa(), d.scale())), reference.map(|d| (d.mantissa(), d.scale())), "sqrt({x})");
+    }
+
+    #[test]
+    fn every_small_mantissa_at_every_parity_of_scale() {
+        for scale in [0, 1, 2, 15, 27, 28] {
+            for m in 1..=1_000_000u128 {
+                same(m, scale);
+            }
+        }
+    }
+
+    #[test]
+    fn perfect_squares_and_their_neighbours() {
+        let mut roots: Vec<u128> = (1..=2_000u128).collect();
+        roots.extend((0..2_000u128).map(|i| (1u128 << 48) - 1 - i));
+        roots.extend((1..=96).map(|b| 1u128 << (b / 2)));
+        roots.extend((0..=14).map(|p| 10u128.pow(p)));
+        for r in roots {
+            let square = r * r;
+            for m in [square - 1, square, square + 1] {
+                if (1..=MAX_MANTISSA).contains(&m) {
+                    for scale in 0..=28 {
+                        same(m, scale);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mantissas_near_the_96_bit_limit_at_every_scale() {
+        for scale in 0..=28 {
+            for i in 0..2_000u128 {
+                same(MAX_MANTISSA - i, scale);
+            }
+            for b in 0..96 {
+                for m in [(1u128 << b) - 1, 1u128 << b, (1u128 << b) + 1] {
+                    if (1..=MAX_MANTISSA).contains(&m) {
+                        same(m, scale);
+                    }
+                }
+            }
+        }
+        assert_eq!(sqrt(Decimal::MAX).map(|d| d.to_string()).as_deref(), Some("281474976710656"));
+        assert_eq!(sqrt(Decimal::new(1, 28)).map(|d| d.to_string()).as_deref(), Some("0.00000000000001"));
+    }
+
+    /// x = q(q + 1) ÷ 10^28 puts √x·10^28 just below q + ½, the closest a root comes to a
+    /// tie; one unit more of the mantissa puts it above.
+    #[test]
+    fn roots_next_to_a_half_unit() {
+        let (two, five) = (1u128 << 28, 5u128.pow(28));
+        let modulus = two * five;
+        // q ≡ a (mod 2^28) and q ≡ b (mod 5^28), by the Chinese remainder theorem: the
+        // inverse of 2^28 modulo 5^28 is ((5^28 + 1) ÷ 2)^28.
+        let big = |v: u128| BigUint::from(v);
+        let inverse = big((five + 1) / 2).modpow(&big(28), &big(five));
+        let crt = |a: u128, b: u128| -> u128 {
+            let k = (big((b + five - a % five) % five) * &inverse) % big(five);
+            a + two * u128::try_from(k).unwrap()
+        };
+        let mut seen = 0;
+        for (a, b) in [(0, five - 1), (two - 1, 0)] {
+            let base = crt(a, b);
+            assert_eq!((base % two, base % five), (a, b));
+            for k in 0..4u128 {
+                let q = base + k * modulus;
+                let product = big(q) * big(q + 1);
+                assert_eq!(&product % big(modulus), big(0));
+                let Ok(m) = u128::try_from(product / big(modulus)) else { continue };
+                if m == 0 || m > MAX_MANTISSA {
+                    continue;
+                }
+                seen += 1;
+                for m in [m - 1, m, m + 1] {
+                    same(m, 28);
+                }
+                assert_eq!(sqrt(Decimal::from_i128_with_scale(m as i128, 28)).map(|d| d.mantissa() as u128 * 10u128.pow(28 - d.scale())), Some(q));
+            }
+        }
+        assert!(seen >= 4, "{seen} near-ties");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+        #[test]
+        fn random_decimals_match_the_reference(m in 1u128..=MAX_MANTISSA, scale in 0u32..=28) {
+            let x = Decimal::from_i128_with_scale(m as i128, scale);
+            prop_assert_eq!(sqrt(x).map(|d| (d.mantissa(), d.scale())), sqrt_reference(x).map(|d| (d.mantissa(), d.scale())));
+        }
+
+        #[test]
+        fn random_bit_lengths_match_the_reference(bits in 1u32..=96, raw: u128, scale in 0u32..=28) {
+            let m = (raw >> (128 - bits)).max(1);
+            let x = Decimal::from_i128_with_scale(m as i128, scale);
+            prop_assert_eq!(sqrt(x).map(|d| (d.mantissa(), d.scale())), sqrt_reference(x).map(|d| (d.mantissa(), d.scale())));
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::eval::{fail, ops, ErrorEntry, EvalResult, Evaluator, Fail, Tracer};
@@ -198,6 +199,11 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 /// The smallest number of whole lots whose proceeds are the pool's greatest. Proceeds are
 /// assumed to rise and then fall (never rise again) as more lots are sold, which holds for
 /// every standard-library discount model; the search then needs only O(log lots) probes.
+///
+/// The searches over lots stay bisections, probing the same counts in the same order: with a
+/// discount model that breaks the assumption the lots found depend on which counts are
+/// probed (tests/liquidation.rs pins them), so a search aimed by the proceeds, which finds
+/// the same counts only where the assumption holds, would change such a program's figures.
 fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
     let span = def.span;
     let mut hi = lots;
@@ -224,6 +230,11 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     let units = units_of(pool, lo, span)?;
     let (discount, best) = proceeds(ev, def, pool, units)?;
     Ok((lo, discount, best))
+}
+
+/// a − b as a float, for aiming a search; NaN when it overflows.
+fn gap(a: Decimal, b: Decimal) -> f64 {
+    a.checked_sub(b).and_then(|d| d.to_f64()).unwrap_or(f64::NAN)
 }
 
 /// The solver's bisection over lot counts, with probes that can fail: the first failure ends
@@ -291,7 +302,7 @@ pub fn covenant<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> 
     out.status = if holds { CovenantStatus::Pass } else { CovenantStatus::Breach };
     if !holds && !ev.searching {
         if let Some(cure) = &def.cure {
-            match cure_for(ev, def, cure) {
+            match cure_for(ev, def, cure, shortfall(def.op, v, l)) {
                 Ok(c) => out.cure = Some(c),
                 Err(f) => {
                     out.failure = Some(f);
@@ -342,9 +353,19 @@ pub fn headroom(op: CmpOp, value: Decimal, limit: Decimal) -> Option<Decimal> {
     diff.checked_div(limit.abs())
 }
 
-fn cure_for<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir::CureDef) -> EvalResult<Cure> {
+/// How far a requirement's sides are from breaking it: negative in breach and zero or more
+/// when it holds (for `>` zero is still a breach), to aim a cure search; NaN for `==`/`!=`.
+fn shortfall(op: CmpOp, value: Decimal, limit: Decimal) -> f64 {
+    match op {
+        CmpOp::Gt | CmpOp::Ge => gap(value, limit),
+        CmpOp::Lt | CmpOp::Le => gap(limit, value),
+        CmpOp::Eq | CmpOp::Ne => f64::NAN,
+    }
+}
+
+fn cure_for<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir::CureDef, at_zero: f64) -> EvalResult<Cure> {
     let blocked_by = blocked_by(ev, cure)?;
-    let (amount, note) = least_cure(ev, def, cure);
+    let (amount, note) = least_cure(ev, def, cure, at_zero);
     Ok(Cure { available: blocked_by.is_empty(), amount, blocked_by, note })
 }
 
@@ -374,10 +395,12 @@ fn blocked_by<T: Tracer>(ev: &mut Evaluator<'_, T>, cure: &ir::CureDef) -> EvalR
 }
 
 /// The least amount, in cents, that restores compliance when added at the cure path; the
-/// requirement is assumed monotone in that input. The search brackets upward from one cent
-/// by powers of ten, then bisects; an amount at which the requirement cannot be evaluated
-/// (an overflow) marks the end of the range, never an amount that does not restore.
-fn least_cure<T: Tracer>(ev: &Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir::CureDef) -> (Option<Decimal>, Option<String>) {
+/// requirement is assumed monotone in that input. The search brackets upward from one cent,
+/// then narrows the bracket, aiming its probes by how far the requirement's sides are apart
+/// (`at_zero` with nothing added), which moves linearly or smoothly with the amount in every
+/// usual covenant; an amount at which the requirement cannot be evaluated (an overflow) marks
+/// the end of the range, never an amount that does not restore.
+fn least_cure<T: Tracer>(ev: &Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir::CureDef, at_zero: f64) -> (Option<Decimal>, Option<String>) {
     let cent = ir::cent();
     let max_cents = MAX_CURE_UNITS.saturating_mul(100);
     // A cure into a `let` replaces its value by the base value plus the amount; everything
@@ -389,20 +412,21 @@ fn least_cure<T: Tracer>(ev: &Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir
     if cure.into_let.is_some() && target_let.is_none() {
         return (None, Some(format!("`{}` could not be computed, so no cure into it can be sized", cure.path_text)));
     }
-    let probe = |cents: i64| -> Side {
+    let undefined = (Side::Undefined, f64::NAN);
+    let probe = |cents: i64| -> (Side, f64) {
         let amount = Decimal::from(cents) * cent;
         let input = match target_let {
             Some(_) => ev.input.clone(),
             None => match add_at(&ev.input, &cure.path, amount) {
                 Some(input) => input,
-                None => return Side::Undefined,
+                None => return undefined,
             },
         };
         let mut probe = ev.probe(input);
         for &g in &def.requirement_deps {
             match target_let {
                 Some((l, base)) if g == ir::Global::Let(l) => {
-                    let Some(cured) = base.checked_add(amount) else { return Side::Undefined };
+                    let Some(cured) = base.checked_add(amount) else { return undefined };
                     if let Some(slot) = probe.out.lets.get_mut(l as usize) {
                         *slot = Some(Ok(Value::Num(cured)));
                     }
@@ -411,15 +435,15 @@ fn least_cure<T: Tracer>(ev: &Evaluator<'_, T>, def: &ir::CovenantDef, cure: &ir
             }
         }
         let found = match requirement(&mut probe, def) {
-            Ok((_, _, true)) => Side::After,
-            Ok(_) => Side::Before,
-            Err(_) => Side::Undefined,
+            Ok((v, l, true)) => (Side::After, shortfall(def.op, v, l)),
+            Ok((v, l, false)) => (Side::Before, shortfall(def.op, v, l)),
+            Err(_) => undefined,
         };
         ev.absorb(&probe);
         found
     };
     // The covenant is in breach with nothing added, so zero is on the `Before` side.
-    match solve::least_after(0, max_cents, probe) {
+    match solve::least_after_steered(0, at_zero, max_cents, probe) {
         Found::At { first_after, .. } => (Some(Decimal::from(first_after) * cent), None),
         Found::NotInRange { .. } => (None, Some(format!("no amount up to 10^15 added to `{}` restores compliance", cure.path_text))),
         Found::Undefined { last_before, undefined_at } => {
