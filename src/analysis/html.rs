@@ -82,7 +82,7 @@ pub fn sweep_page(s: &Sweep) -> String {
     svg.push_str("</svg>\n");
     let legend = "<p><span style=\"background:#cfe8cf\">&nbsp;all clear&nbsp;</span> <span style=\"background:#e6e6e6\">&nbsp;not tested&nbsp;</span> <span style=\"background:#f6e7b0\">&nbsp;below minimum&nbsp;</span> <span style=\"background:#f0b4ae\">&nbsp;breach, call or trigger&nbsp;</span> <span style=\"background:#c9c9f0\">&nbsp;error&nbsp;</span> (the worst status of any rule; hover a cell for each)</p>\n";
     let figure = s.show.first().map_or(String::new(), |n| format!("<p>In each cell: <code>{}</code>.</p>\n", escape(n)));
-    page("Sweep", &(legend.to_string() + &figure + &svg))
+    page("Sweep", &(legend.to_string() + figure.as_str() + svg.as_str()))
 }
 
 /// One chart a covenant: its value on each date (solid) against its limit (dashed).

@@ -282,14 +282,14 @@ fn events(p: &Projection) -> String {
         Some(e) => format!("{what}: {} ({})\n", e.date, e.rules.join(", ")),
         None => format!("{what}: none on this path\n"),
     };
-    line("first breach", &p.first_breach) + &line("first default", &p.first_default) + &line("first liquidation trigger", &p.first_liquidation_trigger)
+    line("first breach", &p.first_breach) + line("first default", &p.first_default).as_str() + line("first liquidation trigger", &p.first_liquidation_trigger).as_str()
 }
 
 /// The timeline for people: a row a date, then the first breach, default and liquidation
 /// trigger.
 pub fn render(p: &Projection) -> String {
     let (header, rows) = rows_of(p);
-    super::aligned(&header, &rows) + "\n" + &events(p)
+    super::aligned(&header, &rows) + "\n" + events(p).as_str()
 }
 
 pub fn csv(p: &Projection) -> String {

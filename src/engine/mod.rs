@@ -121,7 +121,7 @@ fn epoch() -> dates::Date {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{EvalResult, NoTrace, Recording};
+    use crate::eval::{EvalResult, NoTrace, Outcome, Recording};
     use crate::ir::ExprId;
 
     /// Ordinary runs are traced by a tracer that takes no space, so it has nothing to record.
