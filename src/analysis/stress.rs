@@ -1194,7 +1194,8 @@ pub fn run<R: BufRead>(program: &Program, scenarios: &[Scenario], mut input: R, 
 pub fn render(s: &Stress) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "{} facilities x {} scenarios = {} evaluations", s.facilities, s.scenarios.len(), s.evaluations);
+    let counted = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let _ = writeln!(out, "{} x {} = {}", counted(s.facilities, "facility", "facilities"), counted(s.scenarios.len() as u64, "scenario", "scenarios"), counted(s.evaluations, "evaluation", "evaluations"));
     if s.bad_lines > 0 {
         let reasons: Vec<String> = s.bad_line_reasons.iter().map(|(r, n)| format!("{r} {n}")).collect();
         let first: Vec<String> = s.first_bad_lines.iter().map(usize::to_string).collect();
