@@ -245,7 +245,13 @@ impl<'p> Evaluation<'p> {
     /// assert_eq!(serde_json::to_string(&rerun.report().unwrap()).unwrap(), serde_json::to_string(&scratch.report().unwrap()).unwrap());
     /// ```
     pub fn rerun_with(&self, shocked_input: Value, changed: &[Vec<crate::ir::PathStep>]) -> Result<Evaluation<'p>, crate::EvalError> {
-        crate::engine::incremental::rerun_with(self, shocked_input, changed)
+        self.rerun_changed(shocked_input, &self.program.changes(changed))
+    }
+
+    /// [`Evaluation::rerun_with`] for a change worked out once by [`Program::changes`](crate::Program::changes),
+    /// to apply the same shocks to many evaluations.
+    pub fn rerun_changed(&self, shocked_input: Value, changes: &crate::Changes) -> Result<Evaluation<'p>, crate::EvalError> {
+        crate::engine::incremental::rerun_changed(self, shocked_input, changes)
     }
 
     /// The data evaluated (after the scenario's shocks, for a scenario).

@@ -60,6 +60,7 @@ use miette::Diagnostic;
 use thiserror::Error;
 
 pub use data::DataError;
+pub use engine::incremental::Changes;
 pub use evaluation::Evaluation;
 pub use report::Report;
 
@@ -666,6 +667,14 @@ impl Program {
     /// ```
     pub fn run_scenario_incremental(&self, base: &Evaluation<'_>, scenario: &str) -> Result<Evaluation<'_>, EvalError> {
         engine::incremental::run_scenario(self, base, scenario)
+    }
+
+    /// A change to the data at `changed` (input paths, as [`analysis::InputPath::ir_path`]
+    /// gives them), worked out once: which figures it makes evaluate again and whether it
+    /// reaches the checks. [`Evaluation::rerun_changed`] applies it.
+    pub fn changes(&self, changed: &[Vec<ir::PathStep>]) -> Changes {
+        let changed: Vec<&[ir::PathStep]> = changed.iter().map(Vec::as_slice).collect();
+        Changes::of(&self.ir, &changed)
     }
 
     /// Runs the tests written in the program (`test "…" { … }`); data paths are relative to

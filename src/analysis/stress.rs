@@ -167,11 +167,17 @@ fn shocked_leaf(old: &Value, op: ShockOp, by: &Value) -> Option<Value> {
 /// a shocked input, directly or not, are evaluated again; every other figure is the base
 /// case's (the result is [`evaluate_scenario_from_scratch`]'s, to the byte).
 pub fn evaluate_scenario<'p>(program: &'p Program, base: &Evaluation<'p>, scenario: &Scenario) -> Result<Evaluation<'p>, EvalError> {
+    evaluate_scenario_changed(program, base, scenario, &program.changes(&scenario.changed_paths(program)))
+}
+
+/// [`evaluate_scenario`] with the scenario's [`Changes`](crate::Changes) worked out once, for
+/// a scenario applied to many facilities.
+pub fn evaluate_scenario_changed<'p>(program: &'p Program, base: &Evaluation<'p>, scenario: &Scenario, changes: &crate::Changes) -> Result<Evaluation<'p>, EvalError> {
     match &scenario.kind {
         ScenarioKind::Script => program.run_scenario_incremental(base, &scenario.name),
         ScenarioKind::Data(_) => {
             let shocked = scenario.apply(&base.input)?;
-            base.rerun_with(shocked, &scenario.changed_paths(program)).map_err(|e| as_scenario_check(e, scenario))
+            base.rerun_changed(shocked, changes).map_err(|e| as_scenario_check(e, scenario))
         }
     }
 }
@@ -459,6 +465,8 @@ struct Facility {
 struct Book<'a> {
     program: &'a Program,
     scenarios: &'a [Scenario],
+    /// Each scenario's changes, worked out once for the whole book.
+    changes: Vec<crate::Changes>,
     rules: Vec<Rule>,
     show: &'a [String],
 }
@@ -513,7 +521,7 @@ impl Book<'_> {
             Ok(b) => b,
             Err(e) => return Facility { line, result: Err(failure(&e)) },
         };
-        let cells = self.scenarios.iter().map(|s| self.cell(evaluate_scenario(self.program, &base, s))).collect();
+        let cells = self.scenarios.iter().zip(&self.changes).map(|(s, c)| self.cell(evaluate_scenario_changed(self.program, &base, s, c))).collect();
         Facility { line, result: Ok(cells) }
     }
 }
@@ -1134,7 +1142,8 @@ pub fn run<R: BufRead>(program: &Program, scenarios: &[Scenario], mut input: R, 
         None => None,
     };
     let rules = rules_of(program.ir());
-    let book = Book { program, scenarios, rules, show: &options.show };
+    let changes = scenarios.iter().map(|s| program.changes(&s.changed_paths(program))).collect();
+    let book = Book { program, scenarios, changes, rules, show: &options.show };
     let fresh = Totals {
         statuses: vec![IndexMap::new(); book.rules.len()],
         called: vec![Sum::default(); program.ir().margin_calls.len()],

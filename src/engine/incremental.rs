@@ -50,6 +50,30 @@ fn step(before: Budget, after: Budget, errors_end: usize) -> Step {
     Step { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values), errors_end }
 }
 
+/// A change to a program's data at some input paths, worked out once for any number of
+/// evaluations it is applied to (a stress run applies each scenario to every facility): the
+/// globals it makes evaluate again, and whether it reaches what the `check`s read.
+#[derive(Clone, Debug)]
+pub struct Changes {
+    /// By place in the evaluation order; `None` when the program carries no input reads.
+    dirty: Option<Vec<bool>>,
+    reaches_checks: bool,
+}
+
+impl Changes {
+    pub(crate) fn of(ir: &Ir, changed: &[&[PathStep]]) -> Changes {
+        let calendars = ir.input_reads.calendars().touches(changed);
+        let checks = ir.input_reads.checks();
+        Changes { dirty: invalidated(ir, changed), reaches_checks: checks.touches(changed) || (checks.calendars && calendars) }
+    }
+
+    /// How many globals the change makes evaluate again, of how many; `None` when every
+    /// evaluation it is applied to is from scratch.
+    pub fn evaluated_again(&self) -> Option<(usize, usize)> {
+        self.dirty.as_ref().map(|d| (d.iter().filter(|x| **x).count(), d.len()))
+    }
+}
+
 /// The globals, by place in the evaluation order, that a change to the data at `changed`
 /// makes evaluate again: those reading an overlapping path, those reading one of those, and,
 /// when any global that may count business days is among them or the holidays read a
@@ -123,7 +147,7 @@ pub(crate) struct Rerun {
 /// The outcome of evaluating `input` with `budget`, given that it differs from the data
 /// `base` was computed from only at `changed`; `None` when only a run from scratch can
 /// promise the same result.
-pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: Value, changed: &[&[PathStep]], budget: Budget) -> Option<Rerun> {
+pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: Value, changes: &Changes, budget: Budget) -> Option<Rerun> {
     let ir = &program.ir;
     if ledger.steps.len() != ir.topo.len() {
         return None;
@@ -134,18 +158,18 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
     if ev.as_of != base.as_of {
         return None;
     }
-    let dirty = invalidated(ir, changed)?;
+    let dirty = changes.dirty.as_ref()?;
     let mut steps = Vec::with_capacity(ir.topo.len());
     // Spends of globals taken from the base, not yet taken off the evaluator's budget.
     let mut owed = Budget { operations: 0, values: 0 };
     let mut errors_start = 0;
     let mut evaluated = 0;
-    for ((&g, &again), recorded) in ir.topo.iter().zip(&dirty).zip(&ledger.steps) {
+    for ((&g, &again), recorded) in ir.topo.iter().zip(dirty).zip(&ledger.steps) {
         if again {
             if owed != (Budget { operations: 0, values: 0 }) {
                 let left = ev.budget_left();
                 let after = Budget { operations: left.operations.checked_sub(owed.operations)?, values: left.values.checked_sub(owed.values)? };
-                ev.absorb(&Evaluator::new(ir, Value::Null, ev.as_of).with_budget(after));
+                ev.set_budget_left(after);
                 owed = Budget { operations: 0, values: 0 };
             }
             let before = ev.budget_left();
@@ -172,13 +196,15 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
     Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps }, evaluated })
 }
 
-/// [`Evaluation::rerun_with`].
-pub(crate) fn rerun_with<'p>(base: &Evaluation<'p>, input: Value, changed: &[Vec<PathStep>]) -> Result<Evaluation<'p>, EvalError> {
+/// [`Evaluation::rerun_changed`].
+pub(crate) fn rerun_changed<'p>(base: &Evaluation<'p>, input: Value, changes: &Changes) -> Result<Evaluation<'p>, EvalError> {
     let program = base.program;
-    // As `Program::run_changed` does: the checks first, on a budget of their own.
-    super::checks::run(program, &input, &mut program.limits.budget())?;
-    let changed: Vec<&[PathStep]> = changed.iter().map(Vec::as_slice).collect();
-    let done = base.ledger.as_ref().and_then(|ledger| rerun(program, &base.outcome, ledger, input.clone(), &changed, program.limits.budget()));
+    // As `Program::run_changed` does: the checks first, on a budget of their own. Checks that
+    // read nothing changed pass as they did for the base, spending what they spent then.
+    if changes.reaches_checks || changes.dirty.is_none() {
+        super::checks::run(program, &input, &mut program.limits.budget())?;
+    }
+    let done = base.ledger.as_ref().and_then(|ledger| rerun(program, &base.outcome, ledger, input.clone(), changes, program.limits.budget()));
     match done {
         Some(r) => Ok(Evaluation { program, scenario: None, outcome: r.outcome, input, base_input: None, ledger: Some(r.ledger) }),
         None => super::run(program, input, None),
@@ -194,7 +220,7 @@ pub(crate) fn run_scenario<'p>(program: &'p Program, base: &Evaluation<'_>, name
     let mut budget = program.limits.budget();
     let shocked = super::shocked(program, base.input.clone(), scenario, &mut budget)?;
     let changed: Vec<&[PathStep]> = scenario.shocks.iter().map(|s| s.path.as_slice()).collect();
-    match rerun(program, &base.outcome, ledger, shocked.clone(), &changed, budget) {
+    match rerun(program, &base.outcome, ledger, shocked.clone(), &Changes::of(&program.ir, &changed), budget) {
         Some(r) => Ok(Evaluation { program, scenario: Some(scenario), outcome: r.outcome, input: shocked, base_input: Some(base.input.clone()), ledger: Some(r.ledger) }),
         None => from_scratch(),
     }
@@ -247,7 +273,7 @@ mod tests {
         assert!(!again.contains(&pool("gpus")) && !again.contains(&value("hosting_rent")));
 
         let ledger = base.ledger.as_ref().unwrap();
-        let r = rerun(&program, &base.outcome, ledger, shocked.clone(), &paths, program.limits.budget()).unwrap();
+        let r = rerun(&program, &base.outcome, ledger, shocked.clone(), &Changes::of(ir, &paths), program.limits.budget()).unwrap();
         assert_eq!(r.evaluated, cone.len());
         assert!(r.evaluated < ir.topo.len());
         // The work, in evaluator steps: what the globals evaluated again spent, against a

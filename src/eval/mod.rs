@@ -141,6 +141,12 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         self
     }
 
+    /// Puts what is left of the budget at `left`, as if the difference had been spent.
+    pub fn set_budget_left(&self, left: Budget) {
+        self.operations_left.set(left.operations);
+        self.values_left.set(left.values);
+    }
+
     /// What is left of the budget.
     pub fn budget_left(&self) -> Budget {
         Budget { operations: self.operations_left.get(), values: self.values_left.get() }

@@ -165,6 +165,18 @@ pub struct PoolOutcome {
     /// sales gross, pro rata to the units sold.
     pub sale_value: Decimal,
     pub lot: Decimal,
+    /// Where the pool's proceeds peak, as the pool's evaluation found it, so that its forced
+    /// sales need not search again; `None` for a pool's figures after a sale.
+    pub peak: Option<Peak>,
+}
+
+/// A pool's proceeds peak: the least whole lots whose proceeds are the greatest, the
+/// discount at that sale and its proceeds (the pool's realisable value).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Peak {
+    pub lots: Decimal,
+    pub discount: Decimal,
+    pub proceeds: Decimal,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -278,6 +278,11 @@ pub struct PoolDef {
     pub lot: Option<Body>,
     /// The discount, with `sold` in local slot 0.
     pub discount: Option<Body>,
+    /// The discount is a standard-library model of `sold` (`sqrt_impact`,
+    /// `absorption_discount`, `fixed_discount`), whose proceeds rise and then fall whatever its
+    /// other arguments are: the lot searches are aimed by the proceeds, and find the lots a
+    /// bisection finds.
+    pub standard_discount: bool,
     /// Per position, like `price`; forced sales use it, borrowing-base values do not.
     pub liquidation_price: Option<Body>,
     pub price_ty: Type,

@@ -75,6 +75,8 @@ pub struct InputReads {
     calendars: Reads,
     /// Globals the holiday lists read.
     calendar_globals: Vec<Global>,
+    /// What the `check`s read, through their conditions and the globals those read.
+    checks: Reads,
 }
 
 impl InputReads {
@@ -84,7 +86,7 @@ impl InputReads {
         // Data the binder refuses today; should the schema ever carry durations, any global
         // may count business days.
         let input_durations = carries_duration(&Type::Record(std::sync::Arc::clone(&ir.input)), 0);
-        let globals = ir
+        let globals: Vec<Reads> = ir
             .topo
             .iter()
             .map(|&g| {
@@ -108,7 +110,18 @@ impl InputReads {
         calendars.normalise();
         calendar_globals.sort_by_key(|g| ir.dependencies.position(*g));
         calendar_globals.dedup();
-        InputReads { globals, calendars, calendar_globals }
+        let mut checks = Reads::default();
+        for c in &ir.checks {
+            walker.walk(c.cond.expr, &mut checks, &mut Vec::new(), 0);
+            for &g in &c.deps {
+                match ir.dependencies.position(g).and_then(|p| globals.get(p)) {
+                    Some(reads) => checks.absorb(reads),
+                    None => checks.absorb(&Reads::everything()),
+                }
+            }
+        }
+        checks.normalise();
+        InputReads { globals, calendars, calendar_globals, checks }
     }
 
     /// Whether this is the analysis of a program with `globals` globals (an IR built other
@@ -125,6 +138,11 @@ impl InputReads {
     /// What the calendars' holiday lists read of the input.
     pub fn calendars(&self) -> &Reads {
         &self.calendars
+    }
+
+    /// What the `check`s read of the input.
+    pub fn checks(&self) -> &Reads {
+        &self.checks
     }
 
     /// The globals the calendars' holiday lists read.

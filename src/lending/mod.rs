@@ -16,7 +16,7 @@ use crate::syntax::ast::{CmpOp, CureLimit};
 use crate::value::Value;
 
 pub use crate::eval::outcome::{
-    CovenantOutcome, CovenantStatus, Cure, DefaultOutcome, DefaultStatus, LiquidationOutcome, MarginOutcome, MarginStatus, PoolOutcome, Sale,
+    CovenantOutcome, CovenantStatus, Cure, DefaultOutcome, DefaultStatus, LiquidationOutcome, MarginOutcome, MarginStatus, Peak, PoolOutcome, Sale,
 };
 
 /// Computes one global into its slot of the evaluator's outcome store: a `let` by the
@@ -140,9 +140,11 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
     let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
-    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value, lot };
+    let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value, lot, peak: None };
     let lots = lot_count(&out, span)?;
-    out.realisable_value = peak_lots(ev, def, &out, lots)?.2;
+    let peak = peak_lots(ev, def, &out, lots)?;
+    out.realisable_value = peak.proceeds;
+    out.peak = Some(peak);
     Ok(out)
 }
 
@@ -200,36 +202,62 @@ fn gross_value(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Dec
 /// assumed to rise and then fall (never rise again) as more lots are sold, which holds for
 /// every standard-library discount model; the search then needs only O(log lots) probes.
 ///
-/// The searches over lots stay bisections, probing the same counts in the same order: with a
-/// discount model that breaks the assumption the lots found depend on which counts are
-/// probed (tests/liquidation.rs pins them), so a search aimed by the proceeds, which finds
-/// the same counts only where the assumption holds, would change such a program's figures.
-fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<(Decimal, Decimal, Decimal)> {
+/// For a pool whose discount is a standard-library model (`PoolDef::standard_discount`) the
+/// search is aimed by the proceeds (`solve::steered`), which finds the lots a bisection finds
+/// because the assumption holds for every argument of those models. Any other discount is
+/// searched by bisection, probing the same counts in the same order as before: with a model
+/// that breaks the assumption the lots found depend on which counts are probed
+/// (tests/liquidation.rs pins them).
+fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, lots: Decimal) -> EvalResult<Peak> {
     let span = def.span;
     let mut hi = lots;
+    let mut last_gap = f64::NAN;
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
     if lots > Decimal::ZERO {
         let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
         let (discount, all) = proceeds(ev, def, pool, pool.quantity)?;
         if before_last < all {
-            return Ok((lots, discount, all));
+            return Ok(Peak { lots, discount, proceeds: all });
         }
+        last_gap = rise(before_last, all);
         hi = lots - Decimal::ONE;
     }
     // The first peak lies in 0..=hi; proceeds rise strictly before it. Counted down from
     // `hi` (m lots short of it), "still rising at hi − m" turns from false to true as m
     // grows, which is the solver's bisection; it probes the same lot counts, in the same
     // order, as a bisection of 0..=hi at ⌊(lo + hi) / 2⌋ does.
-    let (short, _) = bisect(Decimal::ZERO, hi + Decimal::ONE, |m| {
+    let rising_at = |ev: &mut Evaluator<'_, T>, m: Decimal| -> EvalResult<(bool, f64)> {
         let n = hi - m;
         let (_, here) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
         let (_, next) = proceeds(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?)?;
-        Ok(here < next)
-    })?;
+        Ok((here < next, rise(here, next)))
+    };
+    let (short, _) = if def.standard_discount {
+        // At m = 0 the proceeds fall into the last lot (measured above when hi is the
+        // pool's last lot but one); just short of zero lots they rise, by an unknown amount.
+        steer(Decimal::ZERO, hi + Decimal::ONE, (last_gap, f64::NAN), |m| rising_at(ev, m))?
+    } else {
+        bisect(Decimal::ZERO, hi + Decimal::ONE, |m| Ok(rising_at(ev, m)?.0))?
+    };
     let lo = hi - short;
     let units = units_of(pool, lo, span)?;
     let (discount, best) = proceeds(ev, def, pool, units)?;
-    Ok((lo, discount, best))
+    Ok(Peak { lots: lo, discount, proceeds: best })
+}
+
+/// The pool's proceeds peak: the one its evaluation found, else searched for.
+fn peak_of<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome) -> EvalResult<Peak> {
+    match pool.peak {
+        Some(peak) => Ok(peak),
+        None => peak_lots(ev, def, pool, lot_count(pool, def.span)?),
+    }
+}
+
+/// How much the proceeds rise from `here` to `next`, as a float aimed at a search: negative
+/// or zero (given as the least negative float) while they do not rise.
+fn rise(here: Decimal, next: Decimal) -> f64 {
+    let gap = gap(next, here);
+    if here < next { gap } else { gap.min(-f64::MIN_POSITIVE) }
 }
 
 /// a − b as a float, for aiming a search; NaN when it overflows.
@@ -248,6 +276,22 @@ fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<
         past(n).unwrap_or_else(|f| {
             failed = Some(f);
             true
+        })
+    });
+    failed.map_or(Ok(found), Err)
+}
+
+/// [`bisect`] aimed by the probes' values (`solve::steered`): `past` also says how far past
+/// the boundary a probe is, negative before it.
+fn steer(lo: Decimal, hi: Decimal, ends: (f64, f64), mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
+    let mut failed = None;
+    let found = solve::steered(lo, hi, ends, |n| {
+        if failed.is_some() {
+            return (true, f64::NAN);
+        }
+        past(n).unwrap_or_else(|f| {
+            failed = Some(f);
+            (true, f64::NAN)
         })
     });
     failed.map_or(Ok(found), Err)
@@ -567,8 +611,7 @@ fn sell_until<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef, un
         let (Some(pdef), Some(Some(Ok(pool)))) = (ev.ir.pools.get(pi as usize), ev.out.pools.get(pi as usize).cloned()) else {
             return Err(Fail::Upstream);
         };
-        let lots = lot_count(&pool, span)?;
-        let (peak_lots, _, _) = peak_lots(ev, pdef, &pool, lots)?;
+        let peak_lots = peak_of(ev, pdef, &pool)?.lots;
         pools.push(Sellable { index: pi, def: pdef, pool, peak_lots });
     }
     // A candidate: every pool before `k` sold to its peak, `n` lots of pool `k`.
@@ -697,6 +740,7 @@ fn after_sale(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Pool
         eligible_value: share(pool.eligible_value)?,
         realisable_value: share(pool.realisable_value)?,
         sale_value: share(pool.sale_value)?,
+        peak: None,
         ..pool.clone()
     })
 }
@@ -705,21 +749,31 @@ fn after_sale(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Pool
 /// proceeds peak; when even the peak does not cover it, the peak, with the rest held back.
 fn sell_from<T: Tracer>(ev: &mut Evaluator<'_, T>, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
     let span = def.span;
-    let lots = lot_count(pool, span)?;
-    let (peak, peak_discount, best) = peak_lots(ev, def, pool, lots)?;
-    if best < remaining {
-        let units = units_of(pool, peak, span)?;
+    let peak = peak_of(ev, def, pool)?;
+    if peak.proceeds < remaining {
+        let units = units_of(pool, peak.lots, span)?;
         let held_back = op(ArithOp::Sub, pool.quantity, units, span)?;
-        return Ok(Sale { pool: pool_index, units, discount: Some(peak_discount), proceeds: best, held_back });
+        return Ok(Sale { pool: pool_index, units, discount: Some(peak.discount), proceeds: peak.proceeds, held_back });
     }
     // Proceeds rise strictly up to the peak, so the least covering count is a bisection.
-    // Selling `peak` lots covers what remains, selling none does not.
-    let (_, hi) = bisect(Decimal::ZERO, peak, |mid| {
-        let (_, p) = proceeds(ev, def, pool, units_of(pool, mid, span)?)?;
-        Ok(p >= remaining)
-    })?;
+    // Selling `peak` lots covers what remains, selling none (proceeds 0) does not. The last
+    // count found covering is the answer, and its discount and proceeds are kept.
+    let mut at_hi = (peak.discount, peak.proceeds);
+    let mut covers = |ev: &mut Evaluator<'_, T>, n: Decimal| -> EvalResult<(bool, f64)> {
+        let (discount, p) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
+        let covered = p >= remaining;
+        if covered {
+            at_hi = (discount, p);
+        }
+        Ok((covered, gap(p, remaining)))
+    };
+    let (_, hi) = if def.standard_discount {
+        steer(Decimal::ZERO, peak.lots, (gap(Decimal::ZERO, remaining), gap(peak.proceeds, remaining)), |n| covers(ev, n))?
+    } else {
+        bisect(Decimal::ZERO, peak.lots, |n| Ok(covers(ev, n)?.0))?
+    };
     let units = units_of(pool, hi, span)?;
-    let (discount, p) = proceeds(ev, def, pool, units)?;
+    let (discount, p) = at_hi;
     Ok(Sale { pool: pool_index, units, discount: Some(discount), proceeds: p, held_back: Decimal::ZERO })
 }
 

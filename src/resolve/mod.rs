@@ -823,6 +823,7 @@ impl<'s> Resolver<'s> {
         let haircut = p.haircut.as_ref().map(|e| self.body(&locals, frame, e));
         let liquidation_price = p.liquidation_price.as_ref().map(|e| self.body(&locals, frame, e));
         let lot = p.lot.as_ref().map(|e| self.body(&[], 0, e));
+        let standard_discount = p.discount.as_ref().is_some_and(|e| self.is_standard_discount(e));
         let discount = p.discount.as_ref().map(|e| {
             self.uses_sold = false;
             let b = self.body(&[("sold".to_string(), 0)], 1, e);
@@ -846,10 +847,24 @@ impl<'s> Resolver<'s> {
             haircut,
             lot,
             discount,
+            standard_discount,
             liquidation_price,
             price_ty: crate::types::Type::Error,
             span: p.span,
         });
+    }
+
+    /// Whether a discount is one of std.liquidity's models applied to `sold` itself, no other
+    /// argument reading `sold`. Such a pool's proceeds rise and then fall (or stay level)
+    /// whatever the other arguments are, which lets its lot searches be aimed.
+    fn is_standard_discount(&self, e: &ast::Expr) -> bool {
+        const MODELS: [&str; 3] = ["sqrt_impact", "absorption_discount", "fixed_discount"];
+        let ExprKind::Call { name, args } = &e.kind else { return false };
+        let [ast::Arg::Positional(first), rest @ ..] = args.as_slice() else { return false };
+        MODELS.contains(&name.name.as_str())
+            && matches!(self.functions.get(&name.name), Some((Callee::Fn(_), true)))
+            && matches!(&first.kind, ExprKind::Name(n) if n == "sold")
+            && rest.iter().all(|a| matches!(a, ast::Arg::Positional(x) if !names_sold(x)))
     }
 
     fn lower_covenant(&mut self, c: ast::CovenantDef) {
@@ -1477,4 +1492,21 @@ fn tarjan(edges: &[Vec<usize>]) -> Vec<Vec<usize>> {
         }
     }
     out
+}
+
+/// Whether `e` may read `sold`: any name `sold` in it, and any generator (conservatively).
+fn names_sold(e: &ast::Expr) -> bool {
+    match &e.kind {
+        ExprKind::Name(n) => n == "sold",
+        ExprKind::List(items) => items.iter().any(names_sold),
+        ExprKind::DurationOf { count, .. } => names_sold(count),
+        ExprKind::Field(base, _) | ExprKind::Unary(_, base) => names_sold(base),
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => names_sold(a) || names_sold(b),
+        ExprKind::If(a, b, c) => names_sold(a) || names_sold(b) || names_sold(c),
+        ExprKind::Call { args, .. } => args.iter().any(|a| match a {
+            ast::Arg::Positional(x) | ast::Arg::Named(_, x) => names_sold(x),
+            ast::Arg::Generator { .. } => true,
+        }),
+        ExprKind::Number(..) | ExprKind::Money(..) | ExprKind::Date(_) | ExprKind::Duration(..) | ExprKind::Text(_) | ExprKind::Bool(_) | ExprKind::Currency(_) | ExprKind::Input => false,
+    }
 }
