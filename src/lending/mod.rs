@@ -175,11 +175,90 @@ fn position_clauses<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, bas
 /// pool grosses exactly its market value (a rounded average price would leave a residue).
 fn proceeds<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal) -> EvalResult<(Decimal, Decimal)> {
     let discount = match def.discount {
-        Some(d) => clamp01(ev.num(d, &[Value::Num(units)])?),
+        Some(d) => {
+            let model = if def.standard_discount { standard_model(ev, d, units, def.span)? } else { None };
+            match model {
+                Some(x) => clamp01(x),
+                None => clamp01(ev.num(d, &[Value::Num(units)])?),
+            }
+        }
         None => Decimal::ZERO,
     };
     let gross = gross_value(pool, units, def.span)?;
     Ok((discount, op(ArithOp::Mul, gross, Decimal::ONE - discount, def.span)?))
+}
+
+/// Steps a standard-library discount model is charged beyond its arguments: about what the
+/// evaluator spends on its call and body.
+const MODEL_STEPS: u64 = 8;
+
+/// The discount at `units` sold of a pool whose discount is a standard-library model
+/// (`PoolDef::standard_discount`), by the model's arithmetic written here in Rust: the
+/// operations of its body in stdlib/liquidity.cov, in the same order and by the same
+/// functions, so the same figure, without walking the body in every probe of a search. Its
+/// arguments other than `sold` are evaluated as a call evaluates them. `None` when an
+/// argument is not a number or the arithmetic fails: the caller then evaluates the call,
+/// which reports what is wrong as it always has.
+fn standard_model<T: Tracer>(ev: &mut Evaluator<'_, T>, discount: ir::Body, units: Decimal, span: Span) -> EvalResult<Option<Decimal>> {
+    let ir = ev.ir;
+    let Some(ir::Node::CallFn { func, args }) = ir.arena.node(discount.expr) else { return Ok(None) };
+    let Some(model) = ir.fns.get(*func as usize) else { return Ok(None) };
+    if args.len() > 4 {
+        return Ok(None);
+    }
+    let mut values = [Decimal::ZERO; 3];
+    let base = ev.open_frame(Value::Num(units), discount.frame as usize);
+    let mut read = Ok(true);
+    for (slot, a) in values.iter_mut().zip(args.iter().skip(1)) {
+        match ev.expr(*a, base) {
+            Ok(Value::Num(n)) => *slot = n,
+            Ok(_) => read = Ok(false),
+            Err(e) => read = Err(e),
+        }
+        if !matches!(read, Ok(true)) {
+            break;
+        }
+    }
+    ev.close_frame(base);
+    if !read? {
+        return Ok(None);
+    }
+    ev.spend(MODEL_STEPS, span)?;
+    let [a, b, c] = values;
+    Ok(match (&*model.name, args.len()) {
+        ("sqrt_impact", 3) => sqrt_impact(units, a, b),
+        ("absorption_discount", 4) => absorption_discount(units, a, b, c),
+        ("fixed_discount", 2) => fixed_discount(units, a),
+        _ => None,
+    })
+}
+
+fn model_op(op: ArithOp, a: Decimal, b: Decimal) -> Option<Decimal> {
+    ops::arith(op, a, b, Span::default()).ok()
+}
+
+/// `if daily_volume <= 0 then 1 else daily_vol * sqrt(sold / daily_volume)`
+fn sqrt_impact(sold: Decimal, daily_volume: Decimal, daily_vol: Decimal) -> Option<Decimal> {
+    if ops::compare_numbers(CmpOp::Le, daily_volume, Decimal::ZERO) {
+        return Some(Decimal::ONE);
+    }
+    model_op(ArithOp::Mul, daily_vol, crate::eval::wide::sqrt(model_op(ArithOp::Div, sold, daily_volume)?)?)
+}
+
+/// `if monthly_absorption <= 0 then 1
+///  else min(1, base + per_month * max(0, sold / monthly_absorption - 1))`
+fn absorption_discount(sold: Decimal, monthly_absorption: Decimal, base: Decimal, per_month: Decimal) -> Option<Decimal> {
+    if ops::compare_numbers(CmpOp::Le, monthly_absorption, Decimal::ZERO) {
+        return Some(Decimal::ONE);
+    }
+    let months_over = model_op(ArithOp::Sub, model_op(ArithOp::Div, sold, monthly_absorption)?, Decimal::ONE)?;
+    let step = model_op(ArithOp::Mul, per_month, Decimal::ZERO.max(months_over))?;
+    Some(Decimal::ONE.min(model_op(ArithOp::Add, base, step)?))
+}
+
+/// `rate + 0 * sold`
+fn fixed_discount(sold: Decimal, rate: Decimal) -> Option<Decimal> {
+    model_op(ArithOp::Add, rate, model_op(ArithOp::Mul, Decimal::ZERO, sold)?)
 }
 
 /// units × market value ÷ quantity, exact where the result is representable.
@@ -795,4 +874,22 @@ pub fn default_rule<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::DefaultDef) 
         (true, false) => DefaultStatus::Error,
     };
     DefaultOutcome { status, events, failures }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The standard models are written twice: as the library's functions, which explain and
+    /// the reports show, and in Rust for the lot searches. The Rust follows these bodies; a
+    /// change to one of them must be made to both (tests/liquidation.rs compares the figures).
+    #[test]
+    fn the_models_written_in_rust_are_the_librarys_bodies() {
+        let library = crate::stdlib::source("liquidity").unwrap_or_default();
+        for body in [
+            "fn sqrt_impact(sold: Number, daily_volume: Number, daily_vol: Number) -> Number =\n  if daily_volume <= 0 then 1 else daily_vol * sqrt(sold / daily_volume)\n",
+            "fn absorption_discount(sold: Number, monthly_absorption: Number, base: Number, per_month: Number) -> Number =\n  if monthly_absorption <= 0 then 1\n  else min(1, base + per_month * max(0, sold / monthly_absorption - 1))\n",
+            "fn fixed_discount(sold: Number, rate: Number) -> Number = rate + 0 * sold\n",
+        ] {
+            assert!(library.contains(body), "std.liquidity no longer reads:\n{body}");
+        }
+    }
 }
