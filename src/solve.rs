@@ -58,7 +58,12 @@ impl Count for Decimal {
         self.to_f64().unwrap_or(f64::NAN)
     }
     fn at_or_above(x: f64) -> Option<Decimal> {
-        Decimal::from_f64(x.ceil()).map(|d| d.ceil())
+        // Through an integer where one holds it: converting a float to a decimal digit by
+        // digit is most of a probe's cost in the searches that aim.
+        match i64::at_or_above(x) {
+            Some(n) => Some(Decimal::from(n)),
+            None => Decimal::from_f64(x.ceil()).map(|d| d.ceil()),
+        }
     }
 }
 

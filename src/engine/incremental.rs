@@ -142,6 +142,9 @@ pub(crate) struct Rerun {
     /// Read by the tests that count the work saved.
     #[cfg_attr(not(test), allow(dead_code))]
     pub evaluated: usize,
+    /// How many sales it took from the base instead of searching again.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub reused_sales: usize,
 }
 
 /// The outcome of evaluating `input` with `budget`, given that it differs from the data
@@ -159,6 +162,9 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
         return None;
     }
     let dirty = changes.dirty.as_ref()?;
+    let clean = |g: Global| ir.dependencies.position(g).and_then(|p| dirty.get(p)).is_some_and(|d| !d);
+    ev.reusable_sales = base.sale_searches.iter().filter(|s| clean(Global::Pool(s.sale.pool))).cloned().collect();
+    let reusable = ev.reusable_sales.len();
     let mut steps = Vec::with_capacity(ir.topo.len());
     // Spends of globals taken from the base, not yet taken off the evaluator's budget.
     let mut owed = Budget { operations: 0, values: 0 };
@@ -188,12 +194,16 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
                 return None;
             }
             ev.out.copy_slot(base, g);
+            if let Global::Liquidation(l) = g {
+                ev.out.sale_searches.extend(base.sale_searches.iter().filter(|s| s.liquidation == l).cloned());
+            }
             ev.out.errors.extend_from_slice(base.errors.get(errors_start..recorded.errors_end)?);
             steps.push(Step { errors_end: ev.out.errors.len(), ..*recorded });
         }
         errors_start = recorded.errors_end;
     }
-    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps }, evaluated })
+    let reused_sales = reusable - ev.reusable_sales.len();
+    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps }, evaluated, reused_sales })
 }
 
 /// [`Evaluation::rerun_changed`].
@@ -288,6 +298,33 @@ mod tests {
         let json = |e: &Evaluation<'_>| serde_json::to_string(&e.report().unwrap()).unwrap();
         assert_eq!(json(&rerun), json(&scratch));
         assert_ne!(json(&rerun), json(&base));
+    }
+
+    /// A shock to the GPU rents leaves the BTC pool as it was: the enforcement sale, which
+    /// sells BTC first, takes the base's BTC sale instead of searching again, and is charged
+    /// what that search spent, so the rerun spends what a run from scratch spends. A BTC
+    /// price shock changes the pool, and its sale is searched for again.
+    #[test]
+    fn a_sale_from_an_unchanged_pool_is_taken_from_the_base() {
+        let program = Program::compile_file(std::path::Path::new("examples/miner_facility.cov")).unwrap();
+        let ir = &program.ir;
+        let input = program.bind_text(&std::fs::read_to_string("examples/data/miner_facility.json").unwrap()).unwrap();
+        let base = program.run_bound(input.clone(), None).unwrap();
+        assert_eq!(base.outcome.sale_searches.len(), 1, "{:?}", base.outcome.sale_searches);
+        let rerun_of = |path: &str, factor: rust_decimal::Decimal| {
+            let at = InputPath::parse(&program, path).unwrap();
+            let shocked = at.map(&input, &mut |v| v.num().map(|p| Value::Num(p * factor))).unwrap();
+            let changed = [at.ir_path()];
+            let paths: Vec<&[PathStep]> = changed.iter().map(Vec::as_slice).collect();
+            let r = rerun(&program, &base.outcome, base.ledger.as_ref().unwrap(), shocked.clone(), &Changes::of(ir, &paths), program.limits.budget()).unwrap();
+            let scratch = program.run_changed(shocked, None).unwrap();
+            assert_eq!(r.outcome.sale_searches, scratch.outcome.sale_searches, "{path}");
+            let spent = |l: &Ledger| -> Vec<u64> { l.steps.iter().map(|s| s.operations).collect() };
+            assert_eq!(spent(&r.ledger), spent(scratch.ledger.as_ref().unwrap()), "{path}");
+            r.reused_sales
+        };
+        assert_eq!(rerun_of("input.gpus[*].rent_per_hour", rust_decimal::Decimal::new(7, 1)), 1);
+        assert_eq!(rerun_of("input.btc.price", rust_decimal::Decimal::new(5, 1)), 0);
     }
 
     /// When the holidays change, every global that may count business days is evaluated

@@ -86,6 +86,13 @@ pub struct Evaluator<'p, T: Tracer = NoTrace> {
     values_left: Cell<u64>,
     depth_left: u32,
     exceeded: Cell<Option<Exceeded>>,
+    /// The last business-day count, `(from, days, calendars) → date`: a program's margin
+    /// calls usually all fall due the same number of business days after `as_of`.
+    last_business_days: Option<(Date, i64, u64, Date)>,
+    /// Sales searched for by the evaluation this one re-evaluates, in pools whose figures it
+    /// takes unchanged: a liquidation reaching such a pool with as much left to cover takes
+    /// the sale found then.
+    pub reusable_sales: Vec<outcome::SaleSearch>,
     pub tracer: T,
 }
 
@@ -111,6 +118,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             values_left: Cell::new(u64::MAX),
             depth_left: MAX_DEPTH,
             exceeded: Cell::new(None),
+            last_business_days: None,
+            reusable_sales: Vec::new(),
             tracer,
         }
     }
@@ -130,6 +139,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             values_left: self.values_left,
             depth_left: self.depth_left,
             exceeded: self.exceeded,
+            last_business_days: self.last_business_days,
+            reusable_sales: self.reusable_sales,
             tracer,
         }
     }
@@ -196,6 +207,12 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 self.refuse(Exceeded::Operations, span)
             }
         }
+    }
+
+    /// Spends what another evaluation spent doing what this one takes from it instead.
+    pub fn spend_budget(&self, spent: Budget, span: Span) -> EvalResult<()> {
+        self.spend(spent.operations, span)?;
+        self.spend_values(usize::try_from(spent.values).unwrap_or(usize::MAX), span)
     }
 
     /// Spends `n` list elements of the value budget.
@@ -400,6 +417,11 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             return fail(span, format!("{n} business days is beyond the limit of {MAX_BUSINESS_DAYS}"));
         }
         self.spend(n.unsigned_abs(), span)?;
+        if let Some((from, days, cals, to)) = self.last_business_days {
+            if (from, days, cals) == (d, n, calendars) {
+                return Ok(to);
+            }
+        }
         let step = if n < 0 { -1 } else { 1 };
         let mut left = n.abs();
         let mut day = d;
@@ -409,6 +431,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 left -= 1;
             }
         }
+        self.last_business_days = Some((d, n, calendars, day));
         Ok(day)
     }
 

@@ -26,6 +26,20 @@ pub struct Outcome {
     pub errors: Vec<ErrorEntry>,
     /// Set when the evaluation ran out of its budget or depth: its results are incomplete.
     pub exceeded: Option<Exceeded>,
+    /// The forced sales searched for, in the order searched.
+    pub sale_searches: Vec<SaleSearch>,
+}
+
+/// A forced sale searched for in one pool of a liquidation, kept so that an evaluation of
+/// changed data in which the pool's figures did not change takes it instead of searching
+/// again, and is charged what the search spent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SaleSearch {
+    pub liquidation: u32,
+    /// What was left to cover when the pool was reached.
+    pub remaining: Decimal,
+    pub sale: Sale,
+    pub spent: super::Budget,
 }
 
 impl Outcome {
@@ -41,6 +55,7 @@ impl Outcome {
             defaults: vec![None; ir.defaults.len()],
             errors: Vec::new(),
             exceeded: None,
+            sale_searches: Vec::new(),
         }
     }
 

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
-use crate::eval::{fail, ops, ErrorEntry, EvalResult, Evaluator, Fail, Tracer};
+use crate::eval::outcome::SaleSearch;
+use crate::eval::{fail, ops, Budget, ErrorEntry, EvalResult, Evaluator, Fail, Tracer};
 use crate::ir::{self, ArithOp, Global, Testing};
 use crate::span::Span;
 use crate::solve::{self, Found, Side};
@@ -53,7 +54,7 @@ pub fn global<T: Tracer>(ev: &mut Evaluator<'_, T>, g: Global) {
         }
         Global::Liquidation(i) => {
             let Some(def) = ir.liquidations.get(i as usize) else { return };
-            let r = liquidation(ev, def);
+            let r = liquidation(ev, i, def);
             ev.note(&def.name, &r);
             if let Some(slot) = ev.out.liquidations.get_mut(i as usize) {
                 *slot = Some(r);
@@ -628,7 +629,7 @@ pub fn margin_call<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::MarginCallDef
 
 // ---------------------------------------------------------------------- liquidation
 
-pub fn liquidation<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
+pub fn liquidation<T: Tracer>(ev: &mut Evaluator<'_, T>, index: u32, def: &ir::LiquidationDef) -> EvalResult<LiquidationOutcome> {
     let span = def.span;
     let triggered = match def.trigger {
         Some(t) => ev.boolean(t)?,
@@ -649,7 +650,7 @@ pub fn liquidation<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDe
             let discount = proceeds(ev, pdef, &pool, Decimal::ZERO).ok().map(|(d, _)| d);
             Sale { pool: pi, units: Decimal::ZERO, discount, proceeds: Decimal::ZERO, held_back: Decimal::ZERO }
         } else {
-            sell_from(ev, pi, pdef, &pool, remaining)?
+            searched_sale(ev, index, pi, pdef, &pool, remaining)?
         };
         remaining = op(ArithOp::Sub, remaining, sale.proceeds, span)?;
         sales.push(sale);
@@ -822,6 +823,28 @@ fn after_sale(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Pool
         peak: None,
         ..pool.clone()
     })
+}
+
+/// [`sell_from`], or the sale the evaluation this one re-evaluates found for the same pool
+/// and as much left to cover (`Evaluator::reusable_sales`), charged what finding it cost;
+/// either way kept in the outcome for the next evaluation of changed data.
+fn searched_sale<T: Tracer>(ev: &mut Evaluator<'_, T>, liquidation: u32, pool_index: u32, def: &ir::PoolDef, pool: &PoolOutcome, remaining: Decimal) -> EvalResult<Sale> {
+    let found = ev.reusable_sales.iter().position(|s| s.liquidation == liquidation && s.sale.pool == pool_index && s.remaining == remaining);
+    let (sale, spent) = match found {
+        Some(i) => {
+            let search = ev.reusable_sales.swap_remove(i);
+            ev.spend_budget(search.spent, def.span)?;
+            (search.sale, search.spent)
+        }
+        None => {
+            let before = ev.budget_left();
+            let sale = sell_from(ev, pool_index, def, pool, remaining)?;
+            let after = ev.budget_left();
+            (sale, Budget { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values) })
+        }
+    };
+    ev.out.sale_searches.push(SaleSearch { liquidation, remaining, sale: sale.clone(), spent });
+    Ok(sale)
 }
 
 /// One pool's sale toward `remaining` (§14.2): the least lots that cover it, found below the
