@@ -139,6 +139,32 @@ pub fn steered<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64),
     (lo, hi)
 }
 
+/// [`steered`] from a guess at the boundary: `first` (moved inside the bracket) is probed,
+/// then its neighbour on the other side of what it reports, which closes the bracket when the
+/// guess was right; what is left is narrowed by [`steered`]. Sides alone move the bracket, so
+/// for a monotone `past` the result is the one [`bisect`] returns, whatever the guess.
+pub fn steered_from<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64), first: N, mut past: impl FnMut(N) -> (bool, f64)) -> (N, N) {
+    if hi - lo > N::ONE {
+        let at = clamp_inside(first, lo, hi);
+        let (is_past, value) = past(at);
+        if is_past {
+            (hi, f_hi) = (at, value);
+        } else {
+            (lo, f_lo) = (at, value);
+        }
+        if hi - lo > N::ONE {
+            let neighbour = if is_past { at - N::ONE } else { at + N::ONE };
+            let (is_past, value) = past(neighbour);
+            if is_past {
+                (hi, f_hi) = (neighbour, value);
+            } else {
+                (lo, f_lo) = (neighbour, value);
+            }
+        }
+    }
+    steered(lo, hi, (f_lo, f_hi), past)
+}
+
 /// `n` moved strictly inside `(lo, hi)`, which holds at least one count.
 fn clamp_inside<N: Count>(n: N, lo: N, hi: N) -> N {
     if n <= lo {
@@ -290,6 +316,30 @@ pub fn boundary_within(lo: i64, hi: i64, mut probe: impl FnMut(i64) -> Side) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A guess, right, near or far off, only changes how many probes `steered_from` takes.
+    #[test]
+    fn steered_from_a_guess_finds_what_bisect_finds() {
+        for t in [1_i64, 2, 77, 4_999, 9_999, 10_000] {
+            let mut bisected = 0;
+            let expected = bisect(0_i64, 10_000, |n| {
+                bisected += 1;
+                n >= t
+            });
+            for guess in [t - 1, t, t + 1, t + 40, 0, 10_000, -5, 20_000] {
+                let mut probes = 0;
+                let found = steered_from(0_i64, 10_000, (-(t as f64), (10_000 - t) as f64), guess, |n| {
+                    probes += 1;
+                    (n >= t, (n - t) as f64 + 0.5)
+                });
+                assert_eq!(found, expected, "t {t} guess {guess}");
+                if guess == t && t > 1 && t < 10_000 {
+                    assert_eq!(probes, 2, "t {t}");
+                }
+                assert!(probes <= bisected + 2, "t {t} guess {guess}: {probes} probes");
+            }
+        }
+    }
 
     fn threshold(t: i64) -> impl FnMut(i64) -> Side {
         move |n| if n >= t { Side::After } else { Side::Before }

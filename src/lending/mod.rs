@@ -175,9 +175,22 @@ fn position_clauses<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, bas
 /// share of the market value, multiplied before it is divided so that selling the whole
 /// pool grosses exactly its market value (a rounded average price would leave a residue).
 fn proceeds<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal) -> EvalResult<(Decimal, Decimal)> {
+    proceeds_by(ev, def, pool, units, None)
+}
+
+/// [`proceeds`], with the arguments of a standard model already evaluated for the search
+/// this is a probe of.
+fn proceeds_by<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &PoolOutcome, units: Decimal, model: Option<&ModelCall>) -> EvalResult<(Decimal, Decimal)> {
     let discount = match def.discount {
         Some(d) => {
-            let model = if def.standard_discount { standard_model(ev, d, units, def.span)? } else { None };
+            let model = match model {
+                Some(m) => {
+                    ev.spend(MODEL_STEPS, def.span)?;
+                    model_value(m, units)
+                }
+                None if def.standard_discount => standard_model(ev, d, units, def.span)?,
+                None => None,
+            };
             match model {
                 Some(x) => clamp01(x),
                 None => clamp01(ev.num(d, &[Value::Num(units)])?),
@@ -201,16 +214,58 @@ const MODEL_STEPS: u64 = 8;
 /// argument is not a number or the arithmetic fails: the caller then evaluates the call,
 /// which reports what is wrong as it always has.
 fn standard_model<T: Tracer>(ev: &mut Evaluator<'_, T>, discount: ir::Body, units: Decimal, span: Span) -> EvalResult<Option<Decimal>> {
+    let Some(model) = model_arguments(ev, discount, units)? else { return Ok(None) };
+    ev.spend(MODEL_STEPS, span)?;
+    Ok(model_value(&model, units))
+}
+
+fn model_value(model: &ModelCall, units: Decimal) -> Option<Decimal> {
+    let [a, b, c] = model.arguments;
+    match model.name {
+        Model::SqrtImpact => sqrt_impact(units, a, b),
+        Model::Absorption => absorption_discount(units, a, b, c),
+        Model::Fixed => fixed_discount(units, a),
+    }
+}
+
+/// The arguments of a pool's standard model, evaluated once for a search's probes; `None`
+/// for another discount, or when they cannot be evaluated (each probe then evaluates the
+/// call and reports what is wrong).
+fn search_model<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> Option<ModelCall> {
+    match def.discount {
+        Some(d) if def.standard_discount => model_arguments(ev, d, Decimal::ZERO).ok().flatten(),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Model {
+    SqrtImpact,
+    Absorption,
+    Fixed,
+}
+
+/// A standard-library model and its arguments after `sold`.
+struct ModelCall {
+    name: Model,
+    arguments: [Decimal; 3],
+}
+
+/// The model a standard discount calls, with its arguments other than `sold` evaluated (in a
+/// frame where `sold` is `units`, though they do not read it); `None` when one is not a number.
+fn model_arguments<T: Tracer>(ev: &mut Evaluator<'_, T>, discount: ir::Body, units: Decimal) -> EvalResult<Option<ModelCall>> {
     let ir = ev.ir;
     let Some(ir::Node::CallFn { func, args }) = ir.arena.node(discount.expr) else { return Ok(None) };
-    let Some(model) = ir.fns.get(*func as usize) else { return Ok(None) };
-    if args.len() > 4 {
-        return Ok(None);
-    }
-    let mut values = [Decimal::ZERO; 3];
+    let name = match (ir.fns.get(*func as usize).map(|f| &*f.name), args.len()) {
+        (Some("sqrt_impact"), 3) => Model::SqrtImpact,
+        (Some("absorption_discount"), 4) => Model::Absorption,
+        (Some("fixed_discount"), 2) => Model::Fixed,
+        _ => return Ok(None),
+    };
+    let mut arguments = [Decimal::ZERO; 3];
     let base = ev.open_frame(Value::Num(units), discount.frame as usize);
     let mut read = Ok(true);
-    for (slot, a) in values.iter_mut().zip(args.iter().skip(1)) {
+    for (slot, a) in arguments.iter_mut().zip(args.iter().skip(1)) {
         match ev.expr(*a, base) {
             Ok(Value::Num(n)) => *slot = n,
             Ok(_) => read = Ok(false),
@@ -221,17 +276,46 @@ fn standard_model<T: Tracer>(ev: &mut Evaluator<'_, T>, discount: ir::Body, unit
         }
     }
     ev.close_frame(base);
-    if !read? {
-        return Ok(None);
+    Ok(read?.then_some(ModelCall { name, arguments }))
+}
+
+/// The model's discount in floating point (its arguments after `sold` as floats), to aim a
+/// search: never a figure.
+fn model_estimate(model: Model, [a, b, c]: [f64; 3], units: f64) -> f64 {
+    let discount = match model {
+        Model::SqrtImpact if a <= 0.0 => 1.0,
+        Model::SqrtImpact => b * (units / a).sqrt(),
+        Model::Absorption if a <= 0.0 => 1.0,
+        Model::Absorption => 1f64.min(b + c * 0f64.max(units / a - 1.0)),
+        Model::Fixed => a,
+    };
+    discount.clamp(0.0, 1.0)
+}
+
+/// Where a standard model's proceeds, worked out in floating point, first reach `remaining`
+/// between no lots and `peak` lots: a guess at the least covering sale, to start its search.
+fn covering_estimate(model: &ModelCall, pool: &PoolOutcome, peak: Decimal, remaining: Decimal) -> Option<Decimal> {
+    let (lot, quantity, value, peak, target) = (pool.lot.to_f64()?, pool.quantity.to_f64()?, pool.sale_value.to_f64()?, peak.to_f64()?, remaining.to_f64()?);
+    if !(quantity > 0.0 && value.is_finite() && peak.is_finite() && peak > 0.0) {
+        return None;
     }
-    ev.spend(MODEL_STEPS, span)?;
-    let [a, b, c] = values;
-    Ok(match (&*model.name, args.len()) {
-        ("sqrt_impact", 3) => sqrt_impact(units, a, b),
-        ("absorption_discount", 4) => absorption_discount(units, a, b, c),
-        ("fixed_discount", 2) => fixed_discount(units, a),
-        _ => None,
-    })
+    let arguments = model.arguments.map(|x| x.to_f64().unwrap_or(f64::NAN));
+    let proceeds = |n: f64| {
+        let units = (n * lot).min(quantity);
+        units / quantity * value * (1.0 - model_estimate(model.name, arguments, units))
+    };
+    let (mut lo, mut hi) = (0.0, peak);
+    // Proceeds rise up to the peak: halving the range 48 times leaves it far under a lot
+    // for any pool of fewer than 10^12 lots, and a guess off by more only costs probes.
+    for _ in 0..48 {
+        let mid = 0.5 * (lo + hi);
+        if proceeds(mid) >= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    <Decimal as solve::Count>::at_or_above(hi)
 }
 
 fn model_op(op: ArithOp, a: Decimal, b: Decimal) -> Option<Decimal> {
@@ -292,10 +376,12 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     let span = def.span;
     let mut hi = lots;
     let mut last_gap = f64::NAN;
+    let model = if lots > Decimal::ZERO { search_model(ev, def) } else { None };
+    let model = model.as_ref();
     // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
     if lots > Decimal::ZERO {
-        let (_, before_last) = proceeds(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?)?;
-        let (discount, all) = proceeds(ev, def, pool, pool.quantity)?;
+        let (_, before_last) = proceeds_by(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?, model)?;
+        let (discount, all) = proceeds_by(ev, def, pool, pool.quantity, model)?;
         if before_last < all {
             return Ok(Peak { lots, discount, proceeds: all });
         }
@@ -308,8 +394,8 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     // order, as a bisection of 0..=hi at ⌊(lo + hi) / 2⌋ does.
     let rising_at = |ev: &mut Evaluator<'_, T>, m: Decimal| -> EvalResult<(bool, f64)> {
         let n = hi - m;
-        let (_, here) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
-        let (_, next) = proceeds(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?)?;
+        let (_, here) = proceeds_by(ev, def, pool, units_of(pool, n, span)?, model)?;
+        let (_, next) = proceeds_by(ev, def, pool, units_of(pool, n + Decimal::ONE, span)?, model)?;
         Ok((here < next, rise(here, next)))
     };
     let (short, _) = if def.standard_discount {
@@ -321,7 +407,7 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     };
     let lo = hi - short;
     let units = units_of(pool, lo, span)?;
-    let (discount, best) = proceeds(ev, def, pool, units)?;
+    let (discount, best) = proceeds_by(ev, def, pool, units, model)?;
     Ok(Peak { lots: lo, discount, proceeds: best })
 }
 
@@ -356,6 +442,21 @@ fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<
         past(n).unwrap_or_else(|f| {
             failed = Some(f);
             true
+        })
+    });
+    failed.map_or(Ok(found), Err)
+}
+
+/// [`steer`] from a guess at the boundary (`solve::steered_from`).
+fn steer_from(lo: Decimal, hi: Decimal, ends: (f64, f64), first: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
+    let mut failed = None;
+    let found = solve::steered_from(lo, hi, ends, first, |n| {
+        if failed.is_some() {
+            return (true, f64::NAN);
+        }
+        past(n).unwrap_or_else(|f| {
+            failed = Some(f);
+            (true, f64::NAN)
         })
     });
     failed.map_or(Ok(found), Err)
@@ -861,8 +962,9 @@ fn sell_from<T: Tracer>(ev: &mut Evaluator<'_, T>, pool_index: u32, def: &ir::Po
     // Selling `peak` lots covers what remains, selling none (proceeds 0) does not. The last
     // count found covering is the answer, and its discount and proceeds are kept.
     let mut at_hi = (peak.discount, peak.proceeds);
+    let model = if peak.lots > Decimal::ONE { search_model(ev, def) } else { None };
     let mut covers = |ev: &mut Evaluator<'_, T>, n: Decimal| -> EvalResult<(bool, f64)> {
-        let (discount, p) = proceeds(ev, def, pool, units_of(pool, n, span)?)?;
+        let (discount, p) = proceeds_by(ev, def, pool, units_of(pool, n, span)?, model.as_ref())?;
         let covered = p >= remaining;
         if covered {
             at_hi = (discount, p);
@@ -870,7 +972,12 @@ fn sell_from<T: Tracer>(ev: &mut Evaluator<'_, T>, pool_index: u32, def: &ir::Po
         Ok((covered, gap(p, remaining)))
     };
     let (_, hi) = if def.standard_discount {
-        steer(Decimal::ZERO, peak.lots, (gap(Decimal::ZERO, remaining), gap(peak.proceeds, remaining)), |n| covers(ev, n))?
+        let ends = (gap(Decimal::ZERO, remaining), gap(peak.proceeds, remaining));
+        let guess = model.as_ref().and_then(|m| covering_estimate(m, pool, peak.lots, remaining));
+        match guess {
+            Some(first) => steer_from(Decimal::ZERO, peak.lots, ends, first, |n| covers(ev, n))?,
+            None => steer(Decimal::ZERO, peak.lots, ends, |n| covers(ev, n))?,
+        }
     } else {
         bisect(Decimal::ZERO, peak.lots, |n| Ok(covers(ev, n)?.0))?
     };
