@@ -608,7 +608,7 @@ pub struct Row<'a> {
 }
 
 /// Where rows go, one at a time, in input order.
-pub trait RowSink {
+pub trait RowSink: Send {
     fn row(&mut self, row: &Row<'_>) -> io::Result<()>;
     /// Writes what is still buffered and closes the output.
     fn finish(&mut self) -> io::Result<()>;
@@ -627,7 +627,7 @@ impl<W: io::Write> JsonLines<W> {
     }
 }
 
-impl<W: io::Write> RowSink for JsonLines<W> {
+impl<W: io::Write + Send> RowSink for JsonLines<W> {
     fn row(&mut self, row: &Row<'_>) -> io::Result<()> {
         let statuses: serde_json::Map<String, Json> = self.columns.rules.iter().zip(row.statuses).map(|(n, s)| (n.clone(), Json::String((*s).to_string()))).collect();
         let figures: serde_json::Map<String, Json> = self.columns.show.iter().zip(row.figures).map(|(n, f)| (n.clone(), f.clone())).collect();
@@ -673,7 +673,7 @@ fn row_cells(columns: &Columns, row: &Row<'_>) -> Vec<Option<String>> {
     cells
 }
 
-impl<W: io::Write> RowSink for Csv<W> {
+impl<W: io::Write + Send> RowSink for Csv<W> {
     fn row(&mut self, row: &Row<'_>) -> io::Result<()> {
         if !self.started {
             self.started = true;
@@ -1163,6 +1163,7 @@ pub fn run<R: BufRead>(program: &Program, scenarios: &[Scenario], mut input: R, 
     let chunk_lines = options.chunk_lines.max(1);
     let mut read = 0usize;
     let mut chunk: Vec<(usize, Line)> = Vec::with_capacity(chunk_lines.min(DEFAULT_CHUNK_LINES));
+    let mut done: Vec<Facility> = Vec::new();
     loop {
         chunk.clear();
         let mut bytes = 0usize;
@@ -1180,14 +1181,24 @@ pub fn run<R: BufRead>(program: &Program, scenarios: &[Scenario], mut input: R, 
         if chunk.is_empty() {
             break;
         }
-        let work = |chunk: &mut Vec<(usize, Line)>| -> Vec<Facility> { chunk.par_drain(..).map(|(n, line)| book.facility(n, line)).collect() };
-        let done = match &pool {
-            Some(p) => p.install(|| work(&mut chunk)),
-            None => work(&mut chunk),
+        // The previous chunk is counted and written while this one is evaluated: the rows of a
+        // chunk are a serial stretch as long as a tenth of its evaluation.
+        let previous = std::mem::take(&mut done);
+        let mut work = || -> (io::Result<()>, Vec<Facility>) {
+            rayon::join(
+                || previous.iter().try_for_each(|f| aggregate.add(f, &mut sink)),
+                || chunk.par_drain(..).map(|(n, line)| book.facility(n, line)).collect(),
+            )
         };
-        for f in &done {
-            aggregate.add(f, &mut sink)?;
-        }
+        let (written, evaluated) = match &pool {
+            Some(p) => p.install(work),
+            None => work(),
+        };
+        written?;
+        done = evaluated;
+    }
+    for f in &done {
+        aggregate.add(f, &mut sink)?;
     }
     if let Some(sink) = sink {
         sink.finish()?;
