@@ -99,14 +99,14 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         }
         let mv = op(ArithOp::Mul, q, p, span)?;
         let ev_ = op(ArithOp::Mul, mv, Decimal::ONE - clamp01(h), span)?;
-        let sv = match liquidation_price {
-            Some(lp) => op(ArithOp::Mul, q, lp, span)?,
-            None => mv,
-        };
         quantity = op(ArithOp::Add, quantity, q, span)?;
         market = op(ArithOp::Add, market, mv, span)?;
         eligible = op(ArithOp::Add, eligible, ev_, span)?;
-        sale_value = op(ArithOp::Add, sale_value, sv, span)?;
+        // Without a liquidation price a position sells at its market value, and the sum of
+        // those is the market value's own sum: added once, above, and copied at the end.
+        if let Some(lp) = liquidation_price {
+            sale_value = op(ArithOp::Add, sale_value, op(ArithOp::Mul, q, lp, span)?, span)?;
+        }
         Ok(())
     };
     // One frame per position, shared by its quantity, prices and haircut.
@@ -140,6 +140,9 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
     let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
+    if def.liquidation_price.is_none() {
+        sale_value = market;
+    }
     let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value, lot };
     let lots = lot_count(&out, span)?;
     out.realisable_value = peak_lots(ev, def, &out, lots)?.2;
