@@ -125,3 +125,45 @@ fn a_repeated_call_and_literal_arithmetic_cost_less_and_give_the_same_figures() 
     let (fast, slow) = (least(&optimised), least(&plain));
     assert!(fast < slow, "optimised {fast} operations, as written {slow}");
 }
+
+const SCHEDULES: &str = r#"
+input { as_of: Date  x: Number  d: Date }
+schedule step(k: Number) -> Number { < -5 => -1.5  == 0 => 2  <= 12 => 70%  != 20 => 0.5  else => -0.25 }
+schedule by_date(k: Date) -> Number { < 2025-01-01 => 1  >= 2026-03-31 => 3  else => 2 }
+schedule curve(k: Number) -> Number interpolate { -10 => -1  0 => 100%  12 => 65%  24.5 => 40%  48 => -10% }
+schedule disorder(k: Number) -> Number interpolate { 0 => 1  10 => 2  5 => 3 }
+let s = step(input.x)
+let by_date = by_date(input.d)
+let c = curve(input.x)
+let twice = curve(input.x / 3) + step(input.x * 2)
+let broken = disorder(input.x)
+"#;
+
+/// Schedules written in literals are read from tables built at compile time: the figures,
+/// and the failure of a schedule whose points do not increase (left to the evaluator), are
+/// those of the rows read on every call, at keys before, on, between and past the points.
+#[test]
+fn schedules_read_from_tables_give_the_figures_of_their_rows() {
+    let optimised = Program::compile("schedules.cov", SCHEDULES).unwrap();
+    let plain = Program::compile("schedules.cov", SCHEDULES).unwrap().unoptimised();
+    assert!(!optimised.ir().fast.is_empty());
+    let tables = (0..optimised.ir().fns.len() as u32).filter(|f| optimised.ir().fast.table(*f).is_some()).count();
+    assert_eq!(tables, 3, "the schedule whose points do not increase has no table");
+    let mut compared = 0;
+    for x in ["-20", "-10", "-7", "-5", "0", "0.0", "5", "12", "12.00", "13", "20", "24.5", "30", "48", "100", "0.000000001"] {
+        for d in ["2024-12-31", "2025-01-01", "2026-03-31"] {
+            let data = format!(r#"{{"as_of": "2026-03-31", "x": "{x}", "d": "{d}"}}"#);
+            let (a, b) = (optimised.evaluate(&data, None).unwrap(), plain.evaluate(&data, None).unwrap());
+            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap(), "x = {x}, d = {d}");
+            assert_eq!(a.errors.len(), 1, "x = {x}: only `broken` fails");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 48);
+    let at = |x: &str| optimised.evaluate(&format!(r#"{{"as_of": "2026-03-31", "x": "{x}", "d": "2025-06-01"}}"#), None).unwrap();
+    // 18 months: 65% + (40% − 65%) × (6 ÷ 12.5); on a point, its value as written.
+    assert_eq!(at("18").values["c"], "0.53");
+    assert_eq!(at("12").values["c"], "0.65");
+    assert_eq!(at("-7").values["s"], "-1.5");
+    assert_eq!(at("20").values["s"], "-0.25");
+}

@@ -579,6 +579,10 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 Ok(Value::List(out.into()))
             }
             Node::CallFn { func, args } => {
+                if let (Some(table), [key]) = (ir.fast.table(*func), args.as_slice()) {
+                    let key = self.expr(*key, base)?;
+                    return Self::table(table, &key, span);
+                }
                 let Some(f) = ir.fns.get(*func as usize) else { return fail(span, "malformed call") };
                 // Arguments go straight into the callee's frame at the top of the stack.
                 let frame = self.stack.len();
@@ -737,6 +741,46 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         match self.ir.arena.node(id) {
             Some(Node::Const(Value::Num(d))) => Ok(*d),
             _ => self.n(id, base),
+        }
+    }
+
+    /// A schedule read from its table: the same comparisons and arithmetic, in the same
+    /// order, as `schedule` makes reading the rows.
+    #[inline(never)]
+    fn table(table: &ir::optimize::Table, key: &Value, span: Span) -> EvalResult<Value> {
+        match table {
+            ir::optimize::Table::Steps(rows) => {
+                for (test, value) in rows {
+                    let matches = match test {
+                        None => true,
+                        Some((op, limit)) => match (key, limit) {
+                            (Value::Num(x), Value::Num(limit)) => ops::compare_numbers(*op, *x, *limit),
+                            _ => ops::compare(*op, key, limit, span)?,
+                        },
+                    };
+                    if matches {
+                        return Ok(value.clone());
+                    }
+                }
+                fail(span, "no row of the schedule matches")
+            }
+            ir::optimize::Table::Points(points) => {
+                let Value::Num(x) = *key else { return fail(span, "an interpolated schedule needs a number") };
+                let mut previous: Option<&ir::optimize::Point> = None;
+                for point in points {
+                    if ops::order(x, point.x) != std::cmp::Ordering::Greater {
+                        let Some(p) = previous else { return Ok(Value::Num(point.y)) };
+                        let t = ops::arith(ir::ArithOp::Div, ops::arith(ir::ArithOp::Sub, x, p.x, span)?, point.dx, span)?;
+                        let dy = ops::arith(ir::ArithOp::Mul, point.dy, t, span)?;
+                        return ops::arith(ir::ArithOp::Add, p.y, dy, span).map(Value::Num);
+                    }
+                    previous = Some(point);
+                }
+                match previous {
+                    Some(last) => Ok(Value::Num(last.y)),
+                    None => fail(span, "an interpolated schedule needs points"),
+                }
+            }
         }
     }
 

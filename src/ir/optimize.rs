@@ -14,15 +14,21 @@
 
 use std::collections::HashMap;
 
-use super::{Body, ExprId, Ir, Node};
+use rust_decimal::Decimal;
+
+use super::{ArithOp, Body, ExprId, Ir, Node, ScheduleRow};
+use crate::syntax::ast::CmpOp;
 use crate::types::Type;
 use crate::value::Value;
 
 /// Where the evaluator enters each optimised body: the optimised root, by the original
-/// root's id. Empty when the program was not optimised.
+/// root's id; and the schedules whose rows are all literals, read from a table. Empty when
+/// the program was not optimised.
 #[derive(Debug, Default)]
 pub struct Fast {
     roots: Vec<Option<ExprId>>,
+    /// By function index: the table of a schedule written in literals.
+    tables: Vec<Option<Table>>,
 }
 
 impl Fast {
@@ -35,9 +41,38 @@ impl Fast {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.roots.iter().all(Option::is_none)
+    /// The table of function `func`, when it is a schedule written in literals.
+    #[inline]
+    pub fn table(&self, func: u32) -> Option<&Table> {
+        self.tables.get(func as usize).and_then(Option::as_ref)
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.roots.iter().all(Option::is_none) && self.tables.iter().all(Option::is_none)
+    }
+}
+
+/// A schedule whose keys and values are all literals, read once at compile time rather than
+/// on every call. The evaluator computes from it exactly what it computes from the rows.
+#[derive(Debug)]
+pub enum Table {
+    /// A step schedule's rows in order: the comparison with the key (none for `else`) and
+    /// the value it gives.
+    Steps(Vec<(Option<(CmpOp, Value)>, Value)>),
+    /// An interpolated schedule's points, whose keys increase (a schedule whose keys do not
+    /// is left to the evaluator, which reports it).
+    Points(Vec<Point>),
+}
+
+/// A point of an interpolated schedule, with the rise from the point before it.
+#[derive(Clone, Copy, Debug)]
+pub struct Point {
+    pub x: Decimal,
+    pub y: Decimal,
+    /// `x` and `y` less the previous point's, as the evaluator subtracts them; zero at the
+    /// first point.
+    pub dx: Decimal,
+    pub dy: Decimal,
 }
 
 /// How deep the pass looks into an expression; deeper parts are left as written, so the pass
@@ -48,6 +83,10 @@ const MAX_DEPTH: usize = 48;
 /// group per pool), covenant and margin-call clauses.
 pub fn optimize(ir: &mut Ir) {
     ir.fast.roots = vec![None; ir.arena.nodes.len()];
+    ir.fast.tables = ir.fns.iter().map(|f| match ir.arena.node(f.body.expr) {
+        Some(Node::Schedule { rows, interpolate }) => table(ir, rows, *interpolate),
+        _ => None,
+    }).collect();
     for i in 0..ir.lets.len() {
         if let Some(body) = ir.lets.get(i).map(|d| d.body) {
             if let Some(frame) = group(ir, &[body], false) {
@@ -108,6 +147,52 @@ pub fn optimize(ir: &mut Ir) {
             }
         }
     }
+}
+
+/// A literal as the evaluator reads it: a constant, or a negated number literal.
+fn literal(ir: &Ir, id: ExprId) -> Option<Value> {
+    match ir.arena.node(id)? {
+        Node::Const(v) => Some(v.clone()),
+        Node::Neg(x) => match ir.arena.node(*x)? {
+            Node::Const(Value::Num(d)) => Some(Value::Num(-*d)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The table of a schedule whose rows are all literals; `None` when one is not, or when
+/// reading the rows could fail (points that do not increase, a rise that overflows): the
+/// evaluator then reads the rows and reports the failure where it arises.
+fn table(ir: &Ir, rows: &[ScheduleRow], interpolate: bool) -> Option<Table> {
+    if !interpolate {
+        let mut steps = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = match row.key {
+                Some((op, k)) => Some((op, literal(ir, k)?)),
+                None => None,
+            };
+            steps.push((key, literal(ir, row.value)?));
+        }
+        return Some(Table::Steps(steps));
+    }
+    let mut points: Vec<Point> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (_, k) = row.key?;
+        let (Value::Num(x), Value::Num(y)) = (literal(ir, k)?, literal(ir, row.value)?) else { return None };
+        let (dx, dy) = match points.last() {
+            Some(p) => {
+                if crate::eval::ops::order(p.x, x) != std::cmp::Ordering::Less {
+                    return None;
+                }
+                let sub = |a, b| crate::eval::ops::arith(ArithOp::Sub, a, b, crate::span::Span::default()).ok();
+                (sub(x, p.x)?, sub(y, p.y)?)
+            }
+            None => (Decimal::ZERO, Decimal::ZERO),
+        };
+        points.push(Point { x, y, dx, dy });
+    }
+    (!points.is_empty()).then_some(Table::Points(points))
 }
 
 /// What makes two expressions the same: the node's own data, and the classes of its
