@@ -73,6 +73,8 @@ pub struct Evaluator<'p, T: Tracer = NoTrace> {
     pub ir: &'p Ir,
     pub input: Value,
     pub as_of: Date,
+    /// `as_of`'s calendar fields, which every age read against it needs.
+    as_of_ymd: (i32, u32, u32),
     holidays: Option<EvalResult<Vec<Date>>>,
     named_holidays: Vec<Option<EvalResult<Vec<Date>>>>,
     stack: Vec<Value>,
@@ -102,6 +104,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             ir,
             input,
             as_of,
+            as_of_ymd: as_of.ymd(),
             holidays: None,
             named_holidays: vec![None; ir.calendars.len()],
             stack: Vec::with_capacity(64),
@@ -121,6 +124,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             ir: self.ir,
             input: self.input,
             as_of: self.as_of,
+            as_of_ymd: self.as_of_ymd,
             holidays: self.holidays,
             named_holidays: self.named_holidays,
             stack: self.stack,
@@ -408,6 +412,16 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
 
     // ------------------------------------------------------------------ expressions
 
+    /// A date's calendar fields, as_of's worked out once.
+    #[inline]
+    fn ymd(&self, d: Date) -> (i32, u32, u32) {
+        if d == self.as_of {
+            self.as_of_ymd
+        } else {
+            d.ymd()
+        }
+    }
+
     fn local(&self, base: usize, slot: u32) -> Value {
         self.stack.get(base + slot as usize).cloned().unwrap_or(Value::Null)
     }
@@ -633,6 +647,15 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     // and its frame is what bounds how deep an evaluation can go on a small stack.
     #[inline(never)]
     fn call_builtin(&mut self, builtin: ir::Builtin, args: &[ExprId], base: usize, span: Span) -> EvalResult<Value> {
+        // An age, read for every position of a pool: straight from the two dates.
+        if let (ir::Builtin::MonthsBetween, [a, b]) = (builtin, args) {
+            let a = self.expr(*a, base)?;
+            let b = self.expr(*b, base)?;
+            if let (Value::Date(a), Value::Date(b)) = (&a, &b) {
+                return Ok(Value::Num(Decimal::from(Date::months_between(*a, self.ymd(*a), *b, self.ymd(*b)))));
+            }
+            return ops::builtin(self, builtin, &[a, b], span);
+        }
         // Builtins take at most a handful of arguments: no allocation for those.
         const INLINE: usize = 4;
         if args.len() <= INLINE {
