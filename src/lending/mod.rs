@@ -79,8 +79,17 @@ fn op(o: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
     ops::arith(o, a, b, span)
 }
 
+/// `x.max(0).min(1)`, keeping `x` itself when it equals a bound as those do, by the
+/// same-scale comparison (a haircut is clamped for every position of a pool).
 fn clamp01(x: Decimal) -> Decimal {
-    x.max(Decimal::ZERO).min(Decimal::ONE)
+    use std::cmp::Ordering;
+    if ops::order(x, Decimal::ZERO) == Ordering::Less {
+        Decimal::ZERO
+    } else if ops::order(x, Decimal::ONE) == Ordering::Greater {
+        Decimal::ONE
+    } else {
+        x
+    }
 }
 
 // ---------------------------------------------------------------------- pools
@@ -744,4 +753,25 @@ pub fn default_rule<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::DefaultDef) 
         (true, false) => DefaultStatus::Error,
     };
     DefaultOutcome { status, events, failures }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+
+    /// The clamp gives what `max(0)` then `min(1)` give, down to the scale: a haircut
+    /// written `1.00` or `0.0` stays so, and its scale shows in the figures made from it.
+    #[test]
+    fn clamp01_is_max_then_min_to_the_scale() {
+        let mut compared = 0;
+        for text in ["-1", "-0.000001", "-0", "0", "0.0", "0.00", "0.7", "0.70", "1", "1.00", "1.0000001", "25"] {
+            let x = Decimal::from_str(text).unwrap();
+            let (a, b) = (super::clamp01(x), x.max(Decimal::ZERO).min(Decimal::ONE));
+            assert_eq!((a.mantissa(), a.scale(), a.is_sign_negative()), (b.mantissa(), b.scale(), b.is_sign_negative()), "{text}");
+            compared += 1;
+        }
+        assert_eq!(compared, 12);
+    }
 }
