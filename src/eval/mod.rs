@@ -276,6 +276,22 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         base
     }
 
+    /// Binds the frame open at `base` (the top of the stack) to the next `bound`, its other
+    /// locals empty again, as a frame just opened has them.
+    pub fn rebind_frame(&mut self, base: usize, bound: Value) {
+        if let Some(frame) = self.stack.get_mut(base..) {
+            let mut slots = frame.iter_mut();
+            if let Some(first) = slots.next() {
+                *first = bound;
+            }
+            for slot in slots {
+                if !matches!(slot, Value::Null) {
+                    *slot = Value::Null;
+                }
+            }
+        }
+    }
+
     pub fn close_frame(&mut self, base: usize) {
         self.stack.truncate(base);
     }

@@ -118,14 +118,9 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         }
         Ok(())
     };
-    // One frame per position, shared by its quantity, prices and haircut.
+    // One frame, shared by a position's quantity, prices and haircut, and bound again (its
+    // other locals emptied) for each position.
     let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
-    let mut position = |ev: &mut Evaluator<'_, T>, bound: Value| -> EvalResult<()> {
-        let base = ev.open_frame(bound, frame);
-        let clauses = position_clauses(ev, def, base);
-        ev.close_frame(base);
-        add_position(clauses?)
-    };
     match def.each {
         Some((list, _)) => {
             let items = match ev.eval_body(list)? {
@@ -133,13 +128,26 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
                 Value::Null => Arc::from(Vec::new()),
                 _ => return fail(span, "a pool's `for` needs a list"),
             };
-            for item in items.iter() {
-                position(ev, item.clone())?;
-            }
+            let base = ev.open_frame(Value::Null, frame);
+            let mut each = || -> EvalResult<()> {
+                for item in items.iter() {
+                    ev.rebind_frame(base, item.clone());
+                    add_position(position_clauses(ev, def, base)?)?;
+                }
+                Ok(())
+            };
+            let r = each();
+            ev.close_frame(base);
+            r?;
         }
         // A pool without `for` is one position. Its frame opens with a placeholder where the
         // `for` variable would be, which the clauses' own locals are free to overwrite.
-        None => position(ev, Value::Null)?,
+        None => {
+            let base = ev.open_frame(Value::Null, frame);
+            let clauses = position_clauses(ev, def, base);
+            ev.close_frame(base);
+            add_position(clauses?)?;
+        }
     }
     let lot = match def.lot {
         Some(l) => ev.num(l, &[])?,
