@@ -472,7 +472,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     fn n(&mut self, id: ExprId, base: usize) -> EvalResult<Decimal> {
-        match self.expr(id, base)? {
+        match self.operand(id, base)? {
             Value::Num(n) => Ok(n),
             _ => fail(self.ir.arena.span(id), "expected a number"),
         }
@@ -494,6 +494,41 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             Value::Null => Ok(Value::Null),
             _ => fail(span, format!("no field `{name}`")),
         }
+    }
+
+    /// `expr`, with a value read where it lies (a literal, a local, a field of one) taken
+    /// here for the same one step, without a call: most of the steps an evaluation takes are
+    /// such reads, which cannot fail nor nest. When the budget or the depth is spent the step
+    /// goes through `expr`, and fails there as any step does.
+    #[inline(always)]
+    fn operand(&mut self, id: ExprId, base: usize) -> EvalResult<Value> {
+        let left = self.operations_left.get();
+        if left != 0 && self.depth_left != 0 {
+            if let Some(v) = self.leaf(id, base) {
+                self.operations_left.set(left - 1);
+                let r = Ok(v);
+                self.tracer.evaluated(id, &r);
+                return r;
+            }
+        }
+        self.expr(id, base)
+    }
+
+    /// The value of a literal, a local, the input, a computed `let` or a field path from one
+    /// of those, when `id` is one and it exists; `None` for any other expression.
+    #[inline(always)]
+    fn leaf(&self, id: ExprId, base: usize) -> Option<Value> {
+        let v = match self.ir.arena.node(id)? {
+            Node::Const(v) => v,
+            Node::Local(_) | Node::Input | Node::Field { .. } | Node::Global(Global::Let(_)) => self.place(id, base)?,
+            _ => return None,
+        };
+        // Numbers and dates are copied without the general clone.
+        Some(match v {
+            Value::Num(d) => Value::Num(*d),
+            Value::Date(d) => Value::Date(*d),
+            other => other.clone(),
+        })
     }
 
     /// Evaluates one expression: one step of the operation budget and one level of depth.
@@ -564,8 +599,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             },
             Node::Not(x) => Ok(Value::Bool(!self.truth(*x, base)?)),
             Node::Arith { op, lhs, rhs } => {
-                let a = self.expr(*lhs, base)?;
-                let b = self.expr(*rhs, base)?;
+                let a = self.operand(*lhs, base)?;
+                let b = self.operand(*rhs, base)?;
                 match (a, b) {
                     (Value::Num(a), Value::Num(b)) => ops::arith(*op, a, b, span).map(Value::Num),
                     (Value::Date(d), Value::Duration(dur)) => {
@@ -581,8 +616,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 }
             }
             Node::Compare { op, lhs, rhs } => {
-                let a = self.expr(*lhs, base)?;
-                let b = self.expr(*rhs, base)?;
+                let a = self.operand(*lhs, base)?;
+                let b = self.operand(*rhs, base)?;
                 ops::compare(*op, &a, &b, span).map(Value::Bool)
             }
             Node::And(a, b) => Ok(Value::Bool(self.truth(*a, base)? && self.truth(*b, base)?)),
@@ -610,14 +645,14 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             }
             Node::CallFn { func, args } => {
                 if let (Some(table), [key]) = (ir.fast.table(*func), args.as_slice()) {
-                    let key = self.expr(*key, base)?;
+                    let key = self.operand(*key, base)?;
                     return Self::table(table, &key, span);
                 }
                 let Some(f) = ir.fns.get(*func as usize) else { return fail(span, "malformed call") };
                 // Arguments go straight into the callee's frame at the top of the stack.
                 let frame = self.stack.len();
                 for a in args {
-                    match self.expr(*a, base) {
+                    match self.operand(*a, base) {
                         Ok(v) => self.stack.push(v),
                         Err(e) => {
                             self.stack.truncate(frame);
@@ -665,8 +700,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     fn call_builtin(&mut self, builtin: ir::Builtin, args: &[ExprId], base: usize, span: Span) -> EvalResult<Value> {
         // An age, read for every position of a pool: straight from the two dates.
         if let (ir::Builtin::MonthsBetween, [a, b]) = (builtin, args) {
-            let a = self.expr(*a, base)?;
-            let b = self.expr(*b, base)?;
+            let a = self.operand(*a, base)?;
+            let b = self.operand(*b, base)?;
             if let (Value::Date(a), Value::Date(b)) = (&a, &b) {
                 return Ok(Value::Num(Decimal::from(Date::months_between(*a, self.ymd(*a), *b, self.ymd(*b)))));
             }
@@ -677,7 +712,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         if args.len() <= INLINE {
             let mut values: [Value; INLINE] = [Value::Null, Value::Null, Value::Null, Value::Null];
             for (slot, a) in values.iter_mut().zip(args) {
-                *slot = self.expr(*a, base)?;
+                *slot = self.operand(*a, base)?;
             }
             return ops::builtin(self, builtin, values.get(..args.len()).unwrap_or(&[]), span);
         }
