@@ -79,6 +79,9 @@ pub struct Point {
 /// never adds more than this many levels of `Memo` to an evaluation's nesting.
 const MAX_DEPTH: usize = 48;
 
+/// How many nodes of a function's body the pass looks through to inline a call of it.
+const INLINE_SCAN: usize = 32;
+
 /// Optimises the bodies the evaluator runs most: `let`s, functions, pool clauses (as one
 /// group per pool), covenant and margin-call clauses.
 pub fn optimize(ir: &mut Ir) {
@@ -412,10 +415,67 @@ impl Pass<'_> {
         if let Some(folded) = self.fold(&node) {
             return self.push(Node::Const(folded), id);
         }
+        if let Node::CallFn { func, args } = &node {
+            if let Some(inlined) = self.inline(*func, args) {
+                return inlined;
+            }
+        }
         if changed {
             self.push(node, id)
         } else {
             id
+        }
+    }
+
+    /// A call of a function whose body is one operation taking the parameters first, in
+    /// order (`fn age(d: Date) -> Number = months_between(d, as_of)`), as that operation on
+    /// the arguments: the call's frame, its step and the parameters' reads are saved. The
+    /// evaluation is the call's: the arguments are evaluated in order before anything else
+    /// can fail, then the operation's other operands, which read no local and so give the
+    /// same in any frame; and it nests no deeper than the call did.
+    fn inline(&mut self, func: u32, args: &[ExprId]) -> Option<ExprId> {
+        let f = self.ir.fns.get(func as usize)?;
+        if args.is_empty() || f.params.len() != args.len() || f.body.frame as usize != args.len() {
+            return None;
+        }
+        let root = self.ir.fast.root(f.body.expr);
+        let mut node = self.node(root)?.clone();
+        // Operations whose operands are all evaluated, in order, before the operation itself.
+        let operands: Vec<&mut ExprId> = match &mut node {
+            Node::Arith { lhs, rhs, .. } | Node::Compare { lhs, rhs, .. } => vec![lhs, rhs],
+            Node::CallBuiltin { args, .. } => args.iter_mut().collect(),
+            _ => return None,
+        };
+        if operands.len() < args.len() {
+            return None;
+        }
+        let mut budget = INLINE_SCAN;
+        for (i, operand) in operands.into_iter().enumerate() {
+            match args.get(i) {
+                Some(arg) => {
+                    if !matches!(self.ir.arena.node(*operand), Some(Node::Local(slot)) if *slot as usize == i) {
+                        return None;
+                    }
+                    *operand = *arg;
+                }
+                None => {
+                    if !self.frameless(*operand, &mut budget) {
+                        return None;
+                    }
+                }
+            }
+        }
+        Some(self.push(node, root))
+    }
+
+    /// Whether `id` neither reads nor writes a local, looking at no more than `budget` nodes.
+    fn frameless(&self, id: ExprId, budget: &mut usize) -> bool {
+        let Some(node) = self.node(id) else { return false };
+        let Some(left) = budget.checked_sub(1) else { return false };
+        *budget = left;
+        match node {
+            Node::Local(_) | Node::Memo { .. } | Node::Aggregate { .. } | Node::Schedule { .. } => false,
+            _ => Self::operands(node).into_iter().all(|x| self.frameless(x, budget)),
         }
     }
 
