@@ -150,7 +150,7 @@ fn schedules_read_from_tables_give_the_figures_of_their_rows() {
     let tables = (0..optimised.ir().fns.len() as u32).filter(|f| optimised.ir().fast.table(*f).is_some()).count();
     assert_eq!(tables, 3, "the schedule whose points do not increase has no table");
     let mut compared = 0;
-    for x in ["-20", "-10", "-7", "-5", "0", "0.0", "5", "12", "12.00", "13", "20", "24.5", "30", "48", "100", "0.000000001"] {
+    for x in ["-20", "-10", "-9", "-7", "-5", "-0", "0", "0.0", "5", "12", "12.00", "13", "20", "24.5", "30", "47", "48", "100", "0.000000001"] {
         for d in ["2024-12-31", "2025-01-01", "2026-03-31"] {
             let data = format!(r#"{{"as_of": "2026-03-31", "x": "{x}", "d": "{d}"}}"#);
             let (a, b) = (optimised.evaluate(&data, None).unwrap(), plain.evaluate(&data, None).unwrap());
@@ -159,7 +159,7 @@ fn schedules_read_from_tables_give_the_figures_of_their_rows() {
             compared += 1;
         }
     }
-    assert_eq!(compared, 48);
+    assert_eq!(compared, 57);
     let at = |x: &str| optimised.evaluate(&format!(r#"{{"as_of": "2026-03-31", "x": "{x}", "d": "2025-06-01"}}"#), None).unwrap();
     // 18 months: 65% + (40% − 65%) × (6 ÷ 12.5); on a point, its value as written.
     assert_eq!(at("18").values["c"], "0.53");

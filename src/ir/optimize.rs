@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use super::{ArithOp, Body, ExprId, Ir, Node, ScheduleRow};
@@ -59,9 +60,71 @@ pub enum Table {
     /// A step schedule's rows in order: the comparison with the key (none for `else`) and
     /// the value it gives.
     Steps(Vec<(Option<(CmpOp, Value)>, Value)>),
-    /// An interpolated schedule's points, whose keys increase (a schedule whose keys do not
-    /// is left to the evaluator, which reports it).
-    Points(Vec<Point>),
+    /// An interpolated schedule, whose keys increase (a schedule whose keys do not is left to
+    /// the evaluator, which reports it).
+    Points(Curve),
+}
+
+/// The points of an interpolated schedule, and its values at the whole keys between its
+/// first and last point, worked out once.
+#[derive(Debug)]
+pub struct Curve {
+    points: Vec<Point>,
+    /// The whole key the first of `whole` is at.
+    start: i64,
+    /// The value at each whole key from `start` on, as `interpolate` gives it; `None` where
+    /// that fails, for the evaluator to fail there as the rows do.
+    whole: Vec<Option<Decimal>>,
+}
+
+/// How many whole keys a curve's values are worked out for: an age in months over forty
+/// years, say.
+const MAX_WHOLE_KEYS: i64 = 512;
+
+impl Curve {
+    fn new(points: Vec<Point>) -> Curve {
+        let mut curve = Curve { points, start: 0, whole: Vec::new() };
+        let bounds = |p: Option<&Point>| p.and_then(|p| p.x.floor().to_i64());
+        let (Some(start), Some(end)) = (bounds(curve.points.first()), bounds(curve.points.last())) else { return curve };
+        if end.checked_sub(start).is_some_and(|n| (0..MAX_WHOLE_KEYS).contains(&n)) {
+            curve.start = start;
+            curve.whole = (start..=end).map(|k| curve.interpolate(Decimal::from(k), crate::span::Span::default()).ok()).collect();
+        }
+        curve
+    }
+
+    /// The value at `x`: the same comparisons and arithmetic, in the same order, as the
+    /// evaluator makes reading the rows; a whole key (as a data's ages in months are) is
+    /// read from the values worked out for it.
+    #[inline]
+    pub fn at(&self, x: Decimal, span: crate::span::Span) -> crate::eval::EvalResult<Decimal> {
+        // Only a key written exactly as `Decimal::from(k)` is: no places, and no negative zero.
+        if x.scale() == 0 && !(x.is_zero() && x.is_sign_negative()) {
+            let at = i64::try_from(x.mantissa()).ok().and_then(|k| k.checked_sub(self.start)).and_then(|i| usize::try_from(i).ok());
+            if let Some(Some(y)) = at.and_then(|i| self.whole.get(i)) {
+                return Ok(*y);
+            }
+        }
+        self.interpolate(x, span)
+    }
+
+    fn interpolate(&self, x: Decimal, span: crate::span::Span) -> crate::eval::EvalResult<Decimal> {
+        use crate::eval::ops::{arith, order};
+        let mut previous: Option<&Point> = None;
+        for point in &self.points {
+            if order(x, point.x) != std::cmp::Ordering::Greater {
+                let Some(p) = previous else { return Ok(point.y) };
+                let t = arith(ArithOp::Div, arith(ArithOp::Sub, x, p.x, span)?, point.dx, span)?;
+                let dy = arith(ArithOp::Mul, point.dy, t, span)?;
+                return arith(ArithOp::Add, p.y, dy, span);
+            }
+            previous = Some(point);
+        }
+        match previous {
+            Some(last) => Ok(last.y),
+            None => crate::eval::fail(span, "an interpolated schedule needs points"),
+        }
+    }
 }
 
 /// A point of an interpolated schedule, with the rise from the point before it.
@@ -195,7 +258,7 @@ fn table(ir: &Ir, rows: &[ScheduleRow], interpolate: bool) -> Option<Table> {
         };
         points.push(Point { x, y, dx, dy });
     }
-    (!points.is_empty()).then_some(Table::Points(points))
+    (!points.is_empty()).then(|| Table::Points(Curve::new(points)))
 }
 
 /// What makes two expressions the same: the node's own data, and the classes of its
