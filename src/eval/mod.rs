@@ -823,21 +823,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     #[inline(never)]
     fn table(table: &ir::optimize::Table, key: &Value, span: Span) -> EvalResult<Value> {
         match table {
-            ir::optimize::Table::Steps(rows) => {
-                for (test, value) in rows {
-                    let matches = match test {
-                        None => true,
-                        Some((op, limit)) => match (key, limit) {
-                            (Value::Num(x), Value::Num(limit)) => ops::compare_numbers(*op, *x, *limit),
-                            _ => ops::compare(*op, key, limit, span)?,
-                        },
-                    };
-                    if matches {
-                        return Ok(value.clone());
-                    }
-                }
-                fail(span, "no row of the schedule matches")
-            }
+            ir::optimize::Table::Steps(steps) => steps.at(key, span),
             ir::optimize::Table::Points(curve) => {
                 let Value::Num(x) = *key else { return fail(span, "an interpolated schedule needs a number") };
                 curve.at(x, span).map(Value::Num)

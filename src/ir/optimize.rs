@@ -57,12 +57,85 @@ impl Fast {
 /// on every call. The evaluator computes from it exactly what it computes from the rows.
 #[derive(Debug)]
 pub enum Table {
-    /// A step schedule's rows in order: the comparison with the key (none for `else`) and
-    /// the value it gives.
-    Steps(Vec<(Option<(CmpOp, Value)>, Value)>),
+    /// A step schedule.
+    Steps(Steps),
     /// An interpolated schedule, whose keys increase (a schedule whose keys do not is left to
     /// the evaluator, which reports it).
     Points(Curve),
+}
+
+/// A step schedule's rows in order: the comparison with the key (none for `else`) and the
+/// value it gives; and, when its keys are numbers, the row each whole key between them
+/// matches, worked out once.
+#[derive(Debug)]
+pub struct Steps {
+    rows: Vec<(Option<(CmpOp, Value)>, Value)>,
+    /// The whole key the first of `whole` is at.
+    start: i64,
+    /// The row each whole key from `start` on matches.
+    whole: Vec<Option<usize>>,
+}
+
+impl Steps {
+    fn new(rows: Vec<(Option<(CmpOp, Value)>, Value)>) -> Steps {
+        let mut steps = Steps { rows, start: 0, whole: Vec::new() };
+        let limits: Option<Vec<i64>> = steps.rows.iter().filter_map(|(test, _)| test.as_ref()).map(|(_, limit)| match limit {
+            Value::Num(d) => d.floor().to_i64(),
+            _ => None,
+        }).collect();
+        // Whole keys from one below the least limit to one above the greatest; others are
+        // compared row by row.
+        let Some(limits) = limits else { return steps };
+        let (Some(least), Some(greatest)) = (limits.iter().min(), limits.iter().max()) else { return steps };
+        let (Some(start), Some(end)) = (least.checked_sub(1), greatest.checked_add(1)) else { return steps };
+        if end.checked_sub(start).is_some_and(|n| (0..MAX_WHOLE_KEYS).contains(&n)) {
+            steps.start = start;
+            steps.whole = (start..=end).map(|k| steps.row(&Value::Num(Decimal::from(k)), crate::span::Span::default()).ok().flatten()).collect();
+        }
+        steps
+    }
+
+    /// The value the schedule gives at `key`: the same comparisons, in the same order, as
+    /// the evaluator makes reading the rows; a whole key reads the row worked out for it.
+    #[inline]
+    pub fn at(&self, key: &Value, span: crate::span::Span) -> crate::eval::EvalResult<Value> {
+        let row = match whole_key(key).and_then(|k| k.checked_sub(self.start)).and_then(|i| usize::try_from(i).ok()).and_then(|i| self.whole.get(i)) {
+            Some(Some(row)) => Some(*row),
+            _ => self.row(key, span)?,
+        };
+        match row.and_then(|i| self.rows.get(i)) {
+            Some((_, value)) => Ok(value.clone()),
+            None => crate::eval::fail(span, "no row of the schedule matches"),
+        }
+    }
+
+    fn row(&self, key: &Value, span: crate::span::Span) -> crate::eval::EvalResult<Option<usize>> {
+        use crate::eval::ops;
+        for (i, (test, _)) in self.rows.iter().enumerate() {
+            let matches = match test {
+                None => true,
+                Some((op, limit)) => match (key, limit) {
+                    (Value::Num(x), Value::Num(limit)) => ops::compare_numbers(*op, *x, *limit),
+                    _ => ops::compare(*op, key, limit, span)?,
+                },
+            };
+            if matches {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The whole number `key` is, when it is written exactly as `Decimal::from` writes it: no
+/// places, and no negative zero. Only such a key is read from values worked out for
+/// `Decimal::from(k)`.
+#[inline]
+fn whole_key(key: &Value) -> Option<i64> {
+    match key {
+        Value::Num(x) if x.scale() == 0 && !(x.is_zero() && x.is_sign_negative()) => i64::try_from(x.mantissa()).ok(),
+        _ => None,
+    }
 }
 
 /// The points of an interpolated schedule, and its values at the whole keys between its
@@ -98,12 +171,9 @@ impl Curve {
     /// read from the values worked out for it.
     #[inline]
     pub fn at(&self, x: Decimal, span: crate::span::Span) -> crate::eval::EvalResult<Decimal> {
-        // Only a key written exactly as `Decimal::from(k)` is: no places, and no negative zero.
-        if x.scale() == 0 && !(x.is_zero() && x.is_sign_negative()) {
-            let at = i64::try_from(x.mantissa()).ok().and_then(|k| k.checked_sub(self.start)).and_then(|i| usize::try_from(i).ok());
-            if let Some(Some(y)) = at.and_then(|i| self.whole.get(i)) {
-                return Ok(*y);
-            }
+        let at = whole_key(&Value::Num(x)).and_then(|k| k.checked_sub(self.start)).and_then(|i| usize::try_from(i).ok());
+        if let Some(Some(y)) = at.and_then(|i| self.whole.get(i)) {
+            return Ok(*y);
         }
         self.interpolate(x, span)
     }
@@ -240,7 +310,7 @@ fn table(ir: &Ir, rows: &[ScheduleRow], interpolate: bool) -> Option<Table> {
             };
             steps.push((key, literal(ir, row.value)?));
         }
-        return Some(Table::Steps(steps));
+        return Some(Table::Steps(Steps::new(steps)));
     }
     let mut points: Vec<Point> = Vec::with_capacity(rows.len());
     for row in rows {
