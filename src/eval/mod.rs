@@ -514,13 +514,16 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         self.expr(id, base)
     }
 
-    /// The value of a literal, a local, the input, a computed `let` or a field path from one
-    /// of those, when `id` is one and it exists; `None` for any other expression.
+    /// The value of a literal, a local, the input, a computed `let`, a field path from one of
+    /// those, or an expression computed once per frame that has been, when `id` is one and it
+    /// exists; `None` for any other expression.
     #[inline(always)]
     fn leaf(&self, id: ExprId, base: usize) -> Option<Value> {
         let v = match self.ir.arena.node(id)? {
             Node::Const(v) => v,
             Node::Local(_) | Node::Input | Node::Field { .. } | Node::Global(Global::Let(_)) => self.place(id, base)?,
+            // Computed already in this frame: read back, as `step` does.
+            Node::Memo { slot, .. } => self.stack.get(base + *slot as usize).filter(|v| !matches!(v, Value::Null))?,
             _ => return None,
         };
         // Numbers and dates are copied without the general clone.
