@@ -2,6 +2,9 @@
 //! into a literal, and a pure expression written more than once in the clauses of one pool
 //! position (which share a frame) computed once into a local slot of that frame: the
 //! reference facility's `age(g.purchase_date)` is read by both the price and the haircut.
+//! A call of a function whose body is one operation on its parameters, in order, becomes
+//! that operation on the arguments (`age` itself); and a schedule written in literals is
+//! read from a [`Table`] built here, with its values at whole keys worked out in advance.
 //!
 //! Elsewhere repeated expressions are left as written: a function that calls another twice
 //! with the same argument still costs both calls, so what the operation budget refuses
