@@ -64,7 +64,9 @@ pub enum Exceeded {
 /// How deeply expressions and function calls may nest while evaluating, counted in
 /// `Evaluator::expr` frames (a function call is one for the call and one per level of its
 /// body). An optimised build spends about 400 bytes of stack a level, so this takes about
-/// 1 MiB: half of an ordinary 2 MiB thread (measured: 6,400 levels overflow one).
+/// 1 MiB: half of an ordinary 2 MiB thread (measured: 6,400 levels overflow one). Since
+/// operands are read in place and arithmetic is inlined, `expr`'s frame is 480 bytes (its
+/// `sub rsp` and pushes, read from the disassembly): 1.2 MiB at this depth.
 pub const MAX_DEPTH: u32 = 2_500;
 
 /// Generic over the [`Tracer`] told about each step; ordinary runs take the zero-size
@@ -472,7 +474,21 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     fn n(&mut self, id: ExprId, base: usize) -> EvalResult<Decimal> {
-        match self.operand(id, base)? {
+        // Arithmetic, the usual root of a number's body (`g.unit_cost * residual(…)`), is
+        // computed here without a call into `expr`, counted and reported as `expr` would.
+        let ir = self.ir;
+        let v = match ir.arena.node(id) {
+            Some(Node::Arith { op, lhs, rhs }) if self.operations_left.get() != 0 && self.depth_left != 0 => {
+                self.operations_left.set(self.operations_left.get() - 1);
+                self.depth_left -= 1;
+                let r = self.arith(*op, *lhs, *rhs, base, ir.arena.span(id));
+                self.depth_left += 1;
+                self.tracer.evaluated(id, &r);
+                r
+            }
+            _ => self.operand(id, base),
+        };
+        match v? {
             Value::Num(n) => Ok(n),
             _ => fail(self.ir.arena.span(id), "expected a number"),
         }
@@ -601,23 +617,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 _ => fail(span, "only numbers can be negated"),
             },
             Node::Not(x) => Ok(Value::Bool(!self.truth(*x, base)?)),
-            Node::Arith { op, lhs, rhs } => {
-                let a = self.operand(*lhs, base)?;
-                let b = self.operand(*rhs, base)?;
-                match (a, b) {
-                    (Value::Num(a), Value::Num(b)) => ops::arith(*op, a, b, span).map(Value::Num),
-                    (Value::Date(d), Value::Duration(dur)) => {
-                        let sign = if *op == ir::ArithOp::Sub { -1 } else { 1 };
-                        self.add_duration(d, dur, sign, span).map(Value::Date)
-                    }
-                    (Value::Duration(dur), Value::Date(d)) => self.add_duration(d, dur, 1, span).map(Value::Date),
-                    (Value::List(a), Value::List(b)) if *op == ir::ArithOp::Add => {
-                        self.spend_values(a.len().saturating_add(b.len()), span)?;
-                        Ok(Value::List(a.iter().chain(b.iter()).cloned().collect()))
-                    }
-                    _ => fail(span, "these values do not combine"),
-                }
-            }
+            Node::Arith { op, lhs, rhs } => self.arith(*op, *lhs, *rhs, base, span),
             Node::Compare { op, lhs, rhs } => {
                 let a = self.operand(*lhs, base)?;
                 let b = self.operand(*rhs, base)?;
@@ -694,6 +694,27 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 self.set_local(base, *slot, v.clone());
                 Ok(v)
             }
+        }
+    }
+
+    /// An arithmetic node's operation, once its step is counted. Inlined into `expr`, so that
+    /// nested arithmetic costs one frame a level.
+    #[inline(always)]
+    fn arith(&mut self, op: ir::ArithOp, lhs: ExprId, rhs: ExprId, base: usize, span: Span) -> EvalResult<Value> {
+        let a = self.operand(lhs, base)?;
+        let b = self.operand(rhs, base)?;
+        match (a, b) {
+            (Value::Num(a), Value::Num(b)) => ops::arith(op, a, b, span).map(Value::Num),
+            (Value::Date(d), Value::Duration(dur)) => {
+                let sign = if op == ir::ArithOp::Sub { -1 } else { 1 };
+                self.add_duration(d, dur, sign, span).map(Value::Date)
+            }
+            (Value::Duration(dur), Value::Date(d)) => self.add_duration(d, dur, 1, span).map(Value::Date),
+            (Value::List(a), Value::List(b)) if op == ir::ArithOp::Add => {
+                self.spend_values(a.len().saturating_add(b.len()), span)?;
+                Ok(Value::List(a.iter().chain(b.iter()).cloned().collect()))
+            }
+            _ => fail(span, "these values do not combine"),
         }
     }
 
