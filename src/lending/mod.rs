@@ -79,13 +79,13 @@ fn op(o: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
     ops::arith(o, a, b, span)
 }
 
-/// `x.max(0).min(1)`, keeping `x` itself when it equals a bound as those do, by the
-/// same-scale comparison (a haircut is clamped for every position of a pool).
+/// `x.max(0).min(1)`, keeping `x` itself when it equals a bound as those do. A haircut is
+/// clamped for every position of a pool, and has places where 0 and 1 have none: the sign,
+/// and the mantissa against 10 to the scale, decide without rescaling.
 fn clamp01(x: Decimal) -> Decimal {
-    use std::cmp::Ordering;
-    if ops::order(x, Decimal::ZERO) == Ordering::Less {
+    if x.is_sign_negative() && !x.is_zero() {
         Decimal::ZERO
-    } else if ops::order(x, Decimal::ONE) == Ordering::Greater {
+    } else if x.mantissa() > 10i128.pow(x.scale()) {
         Decimal::ONE
     } else {
         x
@@ -774,12 +774,16 @@ mod tests {
     #[test]
     fn clamp01_is_max_then_min_to_the_scale() {
         let mut compared = 0;
-        for text in ["-1", "-0.000001", "-0", "0", "0.0", "0.00", "0.7", "0.70", "1", "1.00", "1.0000001", "25"] {
+        let texts = [
+            "-1", "-0.000001", "-0", "-0.00", "0", "0.0", "0.00", "0.7", "0.70", "0.999999", "1", "1.00", "1.0000001", "25",
+            "1.0000000000000000000000000001", "0.0000000000000000000000000001", "79228162514264337593543950335", "-79228162514264337593543950335",
+        ];
+        for text in texts {
             let x = Decimal::from_str(text).unwrap();
             let (a, b) = (super::clamp01(x), x.max(Decimal::ZERO).min(Decimal::ONE));
             assert_eq!((a.mantissa(), a.scale(), a.is_sign_negative()), (b.mantissa(), b.scale(), b.is_sign_negative()), "{text}");
             compared += 1;
         }
-        assert_eq!(compared, 12);
+        assert_eq!(compared, 18);
     }
 }
