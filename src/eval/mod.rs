@@ -940,7 +940,7 @@ let a = residual(1) + odd(1) + advance(1)
 ";
         let program = crate::Program::compile("tables.cov", source).unwrap();
         let ir = program.ir();
-        let mut keys: Vec<Decimal> = (-40..140).map(Decimal::from).collect();
+        let mut keys: Vec<Decimal> = (-40..140).chain([-10_000, 10_000, i64::MIN, i64::MAX]).map(Decimal::from).collect();
         for text in ["-0", "0.0", "12.00", "12.5", "-10.5", "-10.50", "24.5", "6.000001", "29.99", "79228162514264337593543950335", "-79228162514264337593543950335"] {
             keys.push(Decimal::from_str(text).unwrap());
         }

@@ -100,13 +100,23 @@ impl Steps {
 
     /// The value the schedule gives at `key`: the same comparisons, in the same order, as
     /// the evaluator makes reading the rows; a whole key reads the row worked out for it.
+    /// A key below all the limits compares with each as the first key worked out does, and
+    /// one above all of them as the last does, so their rows are read for such keys.
     #[inline]
     pub fn at(&self, key: &Value, span: crate::span::Span) -> crate::eval::EvalResult<Value> {
-        let row = match whole_key(key).and_then(|k| k.checked_sub(self.start)).and_then(|i| usize::try_from(i).ok()).and_then(|i| self.whole.get(i)) {
-            Some(Some(row)) => Some(*row),
-            _ => self.row(key, span)?,
+        let whole = match (whole_key(key), self.whole.len().checked_sub(1)) {
+            (Some(k), Some(last)) => {
+                let at = k.saturating_sub(self.start).clamp(0, i64::try_from(last).unwrap_or(i64::MAX));
+                usize::try_from(at).ok().and_then(|i| self.whole.get(i)).copied().flatten()
+            }
+            _ => None,
+        };
+        let row = match whole {
+            Some(row) => Some(row),
+            None => self.row(key, span)?,
         };
         match row.and_then(|i| self.rows.get(i)) {
+            Some((_, Value::Num(d))) => Ok(Value::Num(*d)),
             Some((_, value)) => Ok(value.clone()),
             None => crate::eval::fail(span, "no row of the schedule matches"),
         }
@@ -174,9 +184,20 @@ impl Curve {
     /// read from the values worked out for it.
     #[inline]
     pub fn at(&self, x: Decimal, span: crate::span::Span) -> crate::eval::EvalResult<Decimal> {
-        let at = whole_key(&Value::Num(x)).and_then(|k| k.checked_sub(self.start)).and_then(|i| usize::try_from(i).ok());
-        if let Some(Some(y)) = at.and_then(|i| self.whole.get(i)) {
-            return Ok(*y);
+        if let (Some(k), Some(first), Some(last)) = (whole_key(&Value::Num(x)), self.points.first(), self.points.last()) {
+            if !self.whole.is_empty() {
+                // Before the first point and past the last, the end points' values, as the
+                // rows give them; between, the values worked out.
+                let at = k.saturating_sub(self.start);
+                if at < 0 {
+                    return Ok(first.y);
+                }
+                match usize::try_from(at).ok().and_then(|i| self.whole.get(i)) {
+                    Some(Some(y)) => return Ok(*y),
+                    Some(None) => {}
+                    None => return Ok(last.y),
+                }
+            }
         }
         self.interpolate(x, span)
     }
