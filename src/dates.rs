@@ -109,11 +109,19 @@ impl Date {
     /// Whole months from `self` to `later`: for self ≤ later the largest n with
     /// self + n months ≤ later, so that it undoes `add_months`; negative when reversed.
     pub fn months_until(self, later: Date) -> i64 {
-        if later < self {
-            return -later.months_until(self);
+        Date::months_between(self, self.ymd(), later, later.ymd())
+    }
+
+    /// `a.months_until(b)`, with both dates' calendar fields (`ymd`) given: an evaluation
+    /// reads every position's age against the one as_of, whose fields it works out once.
+    pub fn months_between(a: Date, a_ymd: (i32, u32, u32), b: Date, b_ymd: (i32, u32, u32)) -> i64 {
+        if b < a {
+            return -Date::months_forward(b_ymd, a_ymd);
         }
-        let (y1, m1, d1) = self.ymd();
-        let (y2, m2, d2) = later.ymd();
+        Date::months_forward(a_ymd, b_ymd)
+    }
+
+    fn months_forward((y1, m1, d1): (i32, u32, u32), (y2, m2, d2): (i32, u32, u32)) -> i64 {
         let n = (i64::from(y2) - i64::from(y1)) * 12 + (i64::from(m2) - i64::from(m1));
         // self + n months lands in later's month on day min(d1, month length); when that is
         // past later's day, one month fewer is the answer.

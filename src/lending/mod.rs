@@ -80,8 +80,17 @@ fn op(o: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
     ops::arith(o, a, b, span)
 }
 
+/// `x.max(0).min(1)`, keeping `x` itself when it equals a bound as those do. A haircut is
+/// clamped for every position of a pool, and has places where 0 and 1 have none: the sign,
+/// and the mantissa against 10 to the scale, decide without rescaling.
 fn clamp01(x: Decimal) -> Decimal {
-    x.max(Decimal::ZERO).min(Decimal::ONE)
+    if x.is_sign_negative() && !x.is_zero() {
+        Decimal::ZERO
+    } else if x.mantissa() > 10i128.pow(x.scale()) {
+        Decimal::ONE
+    } else {
+        x
+    }
 }
 
 // ---------------------------------------------------------------------- pools
@@ -100,24 +109,19 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         }
         let mv = op(ArithOp::Mul, q, p, span)?;
         let ev_ = op(ArithOp::Mul, mv, Decimal::ONE - clamp01(h), span)?;
-        let sv = match liquidation_price {
-            Some(lp) => op(ArithOp::Mul, q, lp, span)?,
-            None => mv,
-        };
         quantity = op(ArithOp::Add, quantity, q, span)?;
         market = op(ArithOp::Add, market, mv, span)?;
         eligible = op(ArithOp::Add, eligible, ev_, span)?;
-        sale_value = op(ArithOp::Add, sale_value, sv, span)?;
+        // Without a liquidation price a position sells at its market value, and the sum of
+        // those is the market value's own sum: added once, above, and copied at the end.
+        if let Some(lp) = liquidation_price {
+            sale_value = op(ArithOp::Add, sale_value, op(ArithOp::Mul, q, lp, span)?, span)?;
+        }
         Ok(())
     };
-    // One frame per position, shared by its quantity, prices and haircut.
+    // One frame, shared by a position's quantity, prices and haircut, and bound again (its
+    // other locals emptied) for each position.
     let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
-    let mut position = |ev: &mut Evaluator<'_, T>, bound: Value| -> EvalResult<()> {
-        let base = ev.open_frame(bound, frame);
-        let clauses = position_clauses(ev, def, base);
-        ev.close_frame(base);
-        add_position(clauses?)
-    };
     match def.each {
         Some((list, _)) => {
             let items = match ev.eval_body(list)? {
@@ -125,13 +129,26 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
                 Value::Null => Arc::from(Vec::new()),
                 _ => return fail(span, "a pool's `for` needs a list"),
             };
-            for item in items.iter() {
-                position(ev, item.clone())?;
-            }
+            let base = ev.open_frame(Value::Null, frame);
+            let mut each = || -> EvalResult<()> {
+                for item in items.iter() {
+                    ev.rebind_frame(base, item.clone());
+                    add_position(position_clauses(ev, def, base)?)?;
+                }
+                Ok(())
+            };
+            let r = each();
+            ev.close_frame(base);
+            r?;
         }
         // A pool without `for` is one position. Its frame opens with a placeholder where the
         // `for` variable would be, which the clauses' own locals are free to overwrite.
-        None => position(ev, Value::Null)?,
+        None => {
+            let base = ev.open_frame(Value::Null, frame);
+            let clauses = position_clauses(ev, def, base);
+            ev.close_frame(base);
+            add_position(clauses?)?;
+        }
     }
     let lot = match def.lot {
         Some(l) => ev.num(l, &[])?,
@@ -141,6 +158,9 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
     let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
+    if def.liquidation_price.is_none() {
+        sale_value = market;
+    }
     let mut out = PoolOutcome { quantity, market_value: market, eligible_value: eligible, realisable_value: market, haircut, sale_value, lot, peak: None };
     let lots = lot_count(&out, span)?;
     let peak = peak_lots(ev, def, &out, lots)?;
@@ -1008,6 +1028,10 @@ pub fn default_rule<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::DefaultDef) 
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
+    use rust_decimal::Decimal;
+
     /// The standard models are written twice: as the library's functions, which explain and
     /// the reports show, and in Rust for the lot searches. The Rust follows these bodies; a
     /// change to one of them must be made to both (tests/liquidation.rs compares the figures).
@@ -1021,5 +1045,23 @@ mod tests {
         ] {
             assert!(library.contains(body), "std.liquidity no longer reads:\n{body}");
         }
+    }
+
+    /// The clamp gives what `max(0)` then `min(1)` give, down to the scale: a haircut
+    /// written `1.00` or `0.0` stays so, and its scale shows in the figures made from it.
+    #[test]
+    fn clamp01_is_max_then_min_to_the_scale() {
+        let mut compared = 0;
+        let texts = [
+            "-1", "-0.000001", "-0", "-0.00", "0", "0.0", "0.00", "0.7", "0.70", "0.999999", "1", "1.00", "1.0000001", "25",
+            "1.0000000000000000000000000001", "0.0000000000000000000000000001", "79228162514264337593543950335", "-79228162514264337593543950335",
+        ];
+        for text in texts {
+            let x = Decimal::from_str(text).unwrap();
+            let (a, b) = (super::clamp01(x), x.max(Decimal::ZERO).min(Decimal::ONE));
+            assert_eq!((a.mantissa(), a.scale(), a.is_sign_negative()), (b.mantissa(), b.scale(), b.is_sign_negative()), "{text}");
+            compared += 1;
+        }
+        assert_eq!(compared, 18);
     }
 }
