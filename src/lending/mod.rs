@@ -324,18 +324,38 @@ fn covering_estimate(model: &ModelCall, pool: &PoolOutcome, peak: Decimal, remai
         let units = (n * lot).min(quantity);
         units / quantity * value * (1.0 - model_estimate(model.name, arguments, units))
     };
+    // Proceeds rise up to the peak: regula falsi (the Illinois rule keeps both ends moving)
+    // closes on the count where they reach the target to well under a lot in a few steps,
+    // as the models are smooth; a guess off by more only costs probes.
     let (mut lo, mut hi) = (0.0, peak);
-    // Proceeds rise up to the peak: halving the range 48 times leaves it far under a lot
-    // for any pool of fewer than 10^12 lots, and a guess off by more only costs probes.
-    for _ in 0..48 {
-        let mid = 0.5 * (lo + hi);
-        if proceeds(mid) >= target {
-            hi = mid;
+    let (mut f_lo, mut f_hi) = (-target, proceeds(peak) - target);
+    let mut kept = 0i8;
+    let mut estimate = hi;
+    for _ in 0..40 {
+        if hi - lo < 0.25 || !(f_lo < 0.0 && f_hi >= 0.0) {
+            break;
+        }
+        let x = (lo + (hi - lo) * (f_lo / (f_lo - f_hi))).clamp(lo, hi);
+        let f = proceeds(x) - target;
+        estimate = x;
+        if f.abs() < 1e-6 {
+            break;
+        }
+        if f >= 0.0 {
+            (hi, f_hi) = (x, f);
+            if kept == 1 {
+                f_lo /= 2.0;
+            }
+            kept = 1;
         } else {
-            lo = mid;
+            (lo, f_lo) = (x, f);
+            if kept == -1 {
+                f_hi /= 2.0;
+            }
+            kept = -1;
         }
     }
-    <Decimal as solve::Count>::at_or_above(hi)
+    <Decimal as solve::Count>::at_or_above(if hi - lo < 0.25 { hi } else { estimate })
 }
 
 fn model_op(op: ArithOp, a: Decimal, b: Decimal) -> Option<Decimal> {
