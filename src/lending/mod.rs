@@ -441,7 +441,7 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     let (short, _) = if def.standard_discount {
         // At m = 0 the proceeds fall into the last lot (measured above when hi is the
         // pool's last lot but one); just short of zero lots they rise, by an unknown amount.
-        steer(Decimal::ZERO, hi + Decimal::ONE, (last_gap, f64::NAN), |m| rising_at(ev, m))?
+        steer(Decimal::ZERO, hi + Decimal::ONE, (last_gap, f64::NAN), None, |m| rising_at(ev, m))?
     } else {
         bisect(Decimal::ZERO, hi + Decimal::ONE, |m| Ok(rising_at(ev, m)?.0))?
     };
@@ -487,10 +487,12 @@ fn bisect(lo: Decimal, hi: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<
     failed.map_or(Ok(found), Err)
 }
 
-/// [`steer`] from a guess at the boundary (`solve::steered_from`).
-fn steer_from(lo: Decimal, hi: Decimal, ends: (f64, f64), first: Decimal, mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
+/// [`bisect`] aimed by the probes' values (`solve::steered`, or `solve::steered_from` a
+/// guess at the boundary): `past` also says how far past the boundary a probe is, negative
+/// before it.
+fn steer(lo: Decimal, hi: Decimal, ends: (f64, f64), guess: Option<Decimal>, mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
     let mut failed = None;
-    let found = solve::steered_from(lo, hi, ends, first, |n| {
+    let probe = |n| {
         if failed.is_some() {
             return (true, f64::NAN);
         }
@@ -498,23 +500,11 @@ fn steer_from(lo: Decimal, hi: Decimal, ends: (f64, f64), first: Decimal, mut pa
             failed = Some(f);
             (true, f64::NAN)
         })
-    });
-    failed.map_or(Ok(found), Err)
-}
-
-/// [`bisect`] aimed by the probes' values (`solve::steered`): `past` also says how far past
-/// the boundary a probe is, negative before it.
-fn steer(lo: Decimal, hi: Decimal, ends: (f64, f64), mut past: impl FnMut(Decimal) -> EvalResult<(bool, f64)>) -> EvalResult<(Decimal, Decimal)> {
-    let mut failed = None;
-    let found = solve::steered(lo, hi, ends, |n| {
-        if failed.is_some() {
-            return (true, f64::NAN);
-        }
-        past(n).unwrap_or_else(|f| {
-            failed = Some(f);
-            (true, f64::NAN)
-        })
-    });
+    };
+    let found = match guess {
+        Some(first) => solve::steered_from(lo, hi, ends, first, probe),
+        None => solve::steered(lo, hi, ends, probe),
+    };
     failed.map_or(Ok(found), Err)
 }
 
@@ -1014,10 +1004,7 @@ fn sell_from<T: Tracer>(ev: &mut Evaluator<'_, T>, pool_index: u32, def: &ir::Po
     let (_, hi) = if def.standard_discount {
         let ends = (gap(Decimal::ZERO, remaining), gap(peak.proceeds, remaining));
         let guess = model.as_ref().and_then(|m| covering_estimate(m, pool, peak.lots, remaining));
-        match guess {
-            Some(first) => steer_from(Decimal::ZERO, peak.lots, ends, first, |n| covers(ev, n))?,
-            None => steer(Decimal::ZERO, peak.lots, ends, |n| covers(ev, n))?,
-        }
+        steer(Decimal::ZERO, peak.lots, ends, guess, |n| covers(ev, n))?
     } else {
         bisect(Decimal::ZERO, peak.lots, |n| Ok(covers(ev, n)?.0))?
     };
