@@ -484,10 +484,19 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 Some(Some(Ok(v))) => Some(v),
                 _ => None,
             },
-            Node::Field { base: b, index, .. } => match self.place(*b, base)? {
-                Value::Record(fields) => fields.get(*index as usize),
-                _ => None,
-            },
+            Node::Field { base: b, index, .. } => {
+                // A field of a local or of the input, the usual path (`g.count`, `as_of`),
+                // without going round again.
+                let record = match self.ir.arena.node(*b)? {
+                    Node::Local(slot) => self.stack.get(base + *slot as usize)?,
+                    Node::Input => &self.input,
+                    _ => self.place(*b, base)?,
+                };
+                match record {
+                    Value::Record(fields) => fields.get(*index as usize),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
