@@ -11,6 +11,9 @@ use crate::span::Span;
 use crate::syntax::ast::CmpOp;
 use crate::value::Value;
 
+/// Inlined, so that a caller with a known operation (a pool's sums, a schedule's
+/// interpolation) goes straight to it; the failures are built out of line.
+#[inline]
 pub fn arith(op: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Decimal> {
     let r = match op {
         ArithOp::Add => a.checked_add(b),
@@ -18,12 +21,27 @@ pub fn arith(op: ArithOp, a: Decimal, b: Decimal, span: Span) -> EvalResult<Deci
         ArithOp::Mul => a.checked_mul(b),
         ArithOp::Div => {
             if b.is_zero() {
-                return fail(span, "division by zero");
+                return division_by_zero(span);
             }
             a.checked_div(b)
         }
     };
-    r.ok_or_else(|| super::Fail::Here { message: "arithmetic overflow: the result exceeds the decimal range".into(), span })
+    match r {
+        Some(d) => Ok(d),
+        None => overflow(span),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn division_by_zero(span: Span) -> EvalResult<Decimal> {
+    fail(span, "division by zero")
+}
+
+#[cold]
+#[inline(never)]
+fn overflow(span: Span) -> EvalResult<Decimal> {
+    fail(span, "arithmetic overflow: the result exceeds the decimal range")
 }
 
 /// The order of two decimals: their mantissas when the scales agree, as a schedule's keys and
