@@ -201,11 +201,10 @@ fn rebuild(v: &Value, steps: &[Step], f: &mut dyn FnMut(&Value) -> Option<Value>
     Some(match (steps.split_first(), v) {
         (None, leaf) => f(leaf)?,
         (Some((Step::Field(i), rest)), Value::Record(fields)) => {
-            let mut copy = fields.to_vec();
-            if let Some(slot) = copy.get_mut(*i) {
-                *slot = rebuild(slot, rest, f)?;
-            }
-            Value::Record(copy.into())
+            let Some(field) = fields.get(*i) else { return Some(v.clone()) };
+            let field = rebuild(field, rest, f)?;
+            // Straight into the shared slice: one allocation, not a vector and then a copy.
+            Value::Record(fields.iter().enumerate().map(|(j, old)| if j == *i { field.clone() } else { old.clone() }).collect())
         }
         (Some((Step::All, rest)), Value::List(items)) => Value::List(items.iter().map(|x| rebuild(x, rest, f)).collect::<Option<_>>()?),
         (Some(_), other) => other.clone(),

@@ -14,7 +14,7 @@
 //! - anything a rerun cannot promise to reproduce (`as_of` moved, a limit reached, a base
 //!   without a ledger) is evaluated from scratch instead.
 
-use crate::eval::{Budget, Evaluator, Outcome};
+use crate::eval::{Budget, Evaluator, KnownHolidays, Outcome};
 use crate::evaluation::Evaluation;
 use crate::ir::{Global, Ir, PathStep};
 use crate::value::Value;
@@ -24,6 +24,8 @@ use crate::{lending, EvalError, Program};
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Ledger {
     steps: Vec<Step>,
+    /// The holiday lists the run computed, for a rerun whose holidays are the same.
+    holidays: KnownHolidays,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -43,7 +45,8 @@ pub(crate) fn run_recorded(mut ev: Evaluator<'_>) -> (Outcome, Ledger) {
         lending::global(&mut ev, g);
         steps.push(step(before, ev.budget_left(), ev.out.errors.len()));
     }
-    (ev.into_outcome(), Ledger { steps })
+    let holidays = ev.take_known_holidays();
+    (ev.into_outcome(), Ledger { steps, holidays })
 }
 
 fn step(before: Budget, after: Budget, errors_end: usize) -> Step {
@@ -58,13 +61,19 @@ pub struct Changes {
     /// By place in the evaluation order; `None` when the program carries no input reads.
     dirty: Option<Vec<bool>>,
     reaches_checks: bool,
+    /// Neither the holidays' input nor a global they read is changed: the base's holiday
+    /// lists stand.
+    keeps_holidays: bool,
 }
 
 impl Changes {
     pub(crate) fn of(ir: &Ir, changed: &[&[PathStep]]) -> Changes {
         let calendars = ir.input_reads.calendars().touches(changed);
         let checks = ir.input_reads.checks();
-        Changes { dirty: invalidated(ir, changed), reaches_checks: checks.touches(changed) || (checks.calendars && calendars) }
+        let dirty = invalidated(ir, changed);
+        let keeps_holidays = !calendars
+            && dirty.as_ref().is_some_and(|d| ir.input_reads.calendar_globals().iter().all(|&g| ir.dependencies.position(g).and_then(|p| d.get(p)).is_some_and(|x| !x)));
+        Changes { dirty, reaches_checks: checks.touches(changed) || (checks.calendars && calendars), keeps_holidays }
     }
 
     /// How many globals the change makes evaluate again, of how many; `None` when every
@@ -165,6 +174,9 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
     let clean = |g: Global| ir.dependencies.position(g).and_then(|p| dirty.get(p)).is_some_and(|d| !d);
     ev.reusable_sales = base.sale_searches.iter().filter(|s| clean(Global::Pool(s.sale.pool))).cloned().collect();
     let reusable = ev.reusable_sales.len();
+    if changes.keeps_holidays {
+        ev.know_holidays(&ledger.holidays);
+    }
     let mut steps = Vec::with_capacity(ir.topo.len());
     // Spends of globals taken from the base, not yet taken off the evaluator's budget.
     let mut owed = Budget { operations: 0, values: 0 };
@@ -203,7 +215,8 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
         errors_start = recorded.errors_end;
     }
     let reused_sales = reusable - ev.reusable_sales.len();
-    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps }, evaluated, reused_sales })
+    let holidays = ev.take_known_holidays();
+    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps, holidays }, evaluated, reused_sales })
 }
 
 /// [`Evaluation::rerun_changed`].
@@ -355,5 +368,41 @@ mod tests {
         assert_eq!(rerun.value("settles"), Some(&Value::Date(crate::dates::Date::from_ymd(2026, 4, 1).unwrap())));
         assert_eq!(rerun.margin_call("call").unwrap().due.to_string(), "2026-03-30");
         assert_eq!(serde_json::to_string(&rerun.report().unwrap()).unwrap(), serde_json::to_string(&program.run_changed(moved, None).unwrap().report().unwrap()).unwrap());
+    }
+
+    /// A change that leaves the holidays alone hands the base's holiday list to the rerun:
+    /// the first business-day user pays what computing it cost, so every global spends
+    /// what it spends from scratch, and a budget one operation short runs out as it would.
+    #[test]
+    fn unchanged_holidays_are_taken_from_the_base_and_paid_for_where_they_are_first_needed() {
+        let program = crate::Program::compile("h.cov", r#"
+            input { as_of: Date  debt: Money(USD)  holidays: List<Date> }
+            calendar { holidays input.holidays }
+            let debt = input.debt * 2
+            let settles = as_of + 2 business days
+            margin_call call { trigger input.debt > 0 USD  amount input.debt  due 1 business day }
+        "#).unwrap();
+        let ir = &program.ir;
+        let debt = InputPath::parse(&program, "input.debt").unwrap().ir_path();
+        let holidays = InputPath::parse_any(&program, "input.holidays").unwrap().ir_path();
+        assert!(!Changes::of(ir, &[&holidays]).keeps_holidays);
+        let changes = Changes::of(ir, &[&debt]);
+        assert!(changes.keeps_holidays);
+        let input = program.bind_text(r#"{"as_of": "2026-03-27", "debt": "10", "holidays": ["2026-04-02", "2026-03-30", "2026-03-31"]}"#).unwrap();
+        let base = program.run_bound(input.clone(), None).unwrap();
+        let moved = InputPath::parse(&program, "input.debt").unwrap().scale(&input, rust_decimal::Decimal::TWO).unwrap();
+        let scratch = program.run_bound(moved.clone(), None).unwrap();
+        let spent = |l: &Ledger| -> Vec<u64> { l.steps.iter().map(|s| s.operations).collect() };
+        let budget = program.limits.budget();
+        let r = rerun(&program, &base.outcome, base.ledger.as_ref().unwrap(), moved.clone(), &changes, budget).unwrap();
+        assert_eq!(spent(&r.ledger), spent(scratch.ledger.as_ref().unwrap()));
+        assert_eq!(r.outcome.margin_calls, scratch.outcome.margin_calls);
+        // Monday 30 and Tuesday 31 are holidays: two business days after Friday 27 is Thursday.
+        assert_eq!(r.outcome.lets.get(1), Some(&Some(Ok(Value::Date(crate::dates::Date::from_ymd(2026, 4, 3).unwrap())))));
+        let total: u64 = spent(&r.ledger).iter().sum();
+        let short = crate::eval::Budget { operations: total - 1, values: budget.values };
+        assert!(rerun(&program, &base.outcome, base.ledger.as_ref().unwrap(), moved.clone(), &changes, short).is_none());
+        let exact = crate::eval::Budget { operations: total, values: budget.values };
+        assert!(rerun(&program, &base.outcome, base.ledger.as_ref().unwrap(), moved, &changes, exact).is_some());
     }
 }

@@ -69,6 +69,25 @@ pub enum Exceeded {
 /// `sub rsp` and pushes, read from the disassembly): 1.2 MiB at this depth.
 pub const MAX_DEPTH: u32 = 2_500;
 
+/// A calendar's holidays, sorted, with what computing them spent.
+#[derive(Clone, Debug)]
+struct Holidays {
+    dates: Vec<Date>,
+    cost: Budget,
+    /// False for a list taken from another evaluation and not yet needed here: the first use
+    /// pays its cost, where computing it would have.
+    paid: bool,
+}
+
+/// The holiday lists an evaluation computed, with their costs: an evaluation of data whose
+/// holidays are the same takes them instead of evaluating, sorting and deduplicating them
+/// again, and is charged for each where it would have computed it.
+#[derive(Clone, Debug, Default)]
+pub struct KnownHolidays {
+    default: Option<Holidays>,
+    named: Vec<Option<Holidays>>,
+}
+
 /// Generic over the [`Tracer`] told about each step; ordinary runs take the zero-size
 /// [`NoTrace`], for which the hooks compile to nothing (see the `trace` module).
 pub struct Evaluator<'p, T: Tracer = NoTrace> {
@@ -77,8 +96,8 @@ pub struct Evaluator<'p, T: Tracer = NoTrace> {
     pub as_of: Date,
     /// `as_of`'s calendar fields, which every age read against it needs.
     as_of_ymd: (i32, u32, u32),
-    holidays: Option<EvalResult<Vec<Date>>>,
-    named_holidays: Vec<Option<EvalResult<Vec<Date>>>>,
+    holidays: Option<EvalResult<Holidays>>,
+    named_holidays: Vec<Option<EvalResult<Holidays>>>,
     stack: Vec<Value>,
     pub out: Outcome,
     /// Cure searches re-evaluate a covenant's requirement; they never search for cures
@@ -369,6 +388,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 None => self.ir.calendar,
                 Some(i) => self.ir.calendars.get(i).map(|c| c.holidays),
             };
+            let before = self.budget_left();
             let r = match body {
                 Some(b) => self.dates(b).map(|mut d| {
                     d.sort_unstable();
@@ -377,6 +397,9 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 }),
                 None => Ok(Vec::new()),
             };
+            let after = self.budget_left();
+            let cost = Budget { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values) };
+            let r = r.map(|dates| Holidays { dates, cost, paid: true });
             match which {
                 None => self.holidays = Some(r),
                 Some(i) => {
@@ -393,6 +416,27 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 None => return Err(Fail::Upstream),
             },
         };
+        let unpaid = match slot {
+            Some(Ok(h)) if !h.paid => {
+                h.paid = true;
+                Some(h.cost)
+            }
+            _ => None,
+        };
+        if let Some(cost) = unpaid {
+            let body = match which {
+                None => self.ir.calendar,
+                Some(i) => self.ir.calendars.get(i).map(|c| c.holidays),
+            };
+            self.spend_budget(cost, body.map(|b| self.ir.arena.span(b.expr)).unwrap_or_default())?;
+        }
+        let slot = match which {
+            None => &mut self.holidays,
+            Some(i) => match self.named_holidays.get_mut(i) {
+                Some(slot) => slot,
+                None => return Err(Fail::Upstream),
+            },
+        };
         // The first computation to need the calendar reports why it failed; the others fail
         // as its dependents.
         if let Some(Err(Fail::Here { .. })) = slot {
@@ -401,8 +445,30 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             }
         }
         match slot {
-            Some(Ok(h)) => Ok(h),
+            Some(Ok(h)) => Ok(&h.dates),
             _ => Err(Fail::Upstream),
+        }
+    }
+
+    /// The holiday lists computed so far (or taken from another evaluation), taken out.
+    pub fn take_known_holidays(&mut self) -> KnownHolidays {
+        let known = |slot: &mut Option<EvalResult<Holidays>>| match slot.take() {
+            Some(Ok(h)) => Some(Holidays { paid: false, ..h }),
+            _ => None,
+        };
+        KnownHolidays { default: known(&mut self.holidays), named: self.named_holidays.iter_mut().map(known).collect() }
+    }
+
+    /// Takes another evaluation's holiday lists, computed from the same holidays, for any
+    /// calendar not needed yet: each is paid for on its first use.
+    pub fn know_holidays(&mut self, known: &KnownHolidays) {
+        if self.holidays.is_none() {
+            self.holidays = known.default.clone().map(Ok);
+        }
+        for (slot, h) in self.named_holidays.iter_mut().zip(&known.named) {
+            if slot.is_none() {
+                *slot = h.clone().map(Ok);
+            }
         }
     }
 
@@ -424,13 +490,13 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     pub fn add_duration(&mut self, d: Date, dur: Duration, sign: i64, span: Span) -> EvalResult<Date> {
-        let count = dur.count.checked_mul(sign).ok_or(Fail::Here { message: "duration overflow".into(), span })?;
+        let count = dur.count.checked_mul(sign).ok_or_else(|| Fail::Here { message: "duration overflow".into(), span })?;
         let out = match dur.unit {
             DurationUnit::Days => d.add_days(count),
             DurationUnit::Months => d.add_months(count),
             DurationUnit::BusinessDays => return self.add_business_days(d, count, dur.calendars, span),
         };
-        out.ok_or(Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
+        out.ok_or_else(|| Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
     }
 
     pub fn add_business_days(&mut self, d: Date, n: i64, calendars: u64, span: Span) -> EvalResult<Date> {
@@ -448,7 +514,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         let mut left = n.abs();
         let mut day = d;
         while left > 0 {
-            day = day.add_days(step).ok_or(Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
+            day = day.add_days(step).ok_or_else(|| Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
             if self.is_business_day(day, calendars)? {
                 left -= 1;
             }
@@ -646,7 +712,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             Node::MakeDuration { count, unit, scale, calendars } => {
                 let Value::Num(n) = self.expr(*count, base)? else { return fail(span, "a duration counts a Number of units") };
                 let n = ops::whole(n, span, "a duration's count")?;
-                let count = n.checked_mul(*scale).ok_or(Fail::Here { message: "duration overflow".into(), span })?;
+                let count = n.checked_mul(*scale).ok_or_else(|| Fail::Here { message: "duration overflow".into(), span })?;
                 Ok(Value::Duration(Duration { count, unit: *unit, calendars: *calendars }))
             }
             Node::Neg(x) => match self.expr(*x, base)? {

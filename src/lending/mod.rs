@@ -899,7 +899,7 @@ fn holds_after<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef, u
     }
     let mut paid_let = None;
     let input = match &until.debt_target {
-        ir::DebtTarget::Input(path) => add_at(&ev.input, path, -total).ok_or(Fail::Here { message: "the debt figure cannot be paid down".into(), span })?,
+        ir::DebtTarget::Input(path) => add_at(&ev.input, path, -total).ok_or_else(|| Fail::Here { message: "the debt figure cannot be paid down".into(), span })?,
         ir::DebtTarget::Let(l) => {
             let Some(Some(Ok(Value::Num(base)))) = ev.out.lets.get(*l as usize) else { return Err(Fail::Upstream) };
             paid_let = Some((*l, op(ArithOp::Sub, *base, total, span)?));
