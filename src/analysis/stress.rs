@@ -930,7 +930,8 @@ struct Totals {
     evaluated: u64,
     errors: u64,
     reasons: IndexMap<String, u64>,
-    statuses: Vec<IndexMap<&'static str, u64>>,
+    /// Per rule, a count for each of its kind's statuses, in that order.
+    statuses: Vec<Vec<u64>>,
     called: Vec<Sum>,
     shortfall: Sum,
     shortfall_max: Decimal,
@@ -1017,8 +1018,10 @@ impl Aggregate<'_> {
                 continue;
             }
             t.evaluated += 1;
-            for (counts, status) in t.statuses.iter_mut().zip(&cell.statuses) {
-                *counts.entry(status).or_insert(0) += 1;
+            for ((counts, status), rule) in t.statuses.iter_mut().zip(&cell.statuses).zip(&self.book.rules) {
+                if let Some(n) = rule.kind.statuses().iter().position(|s| s == status).and_then(|k| counts.get_mut(k)) {
+                    *n += 1;
+                }
             }
             for (sum, amount) in t.called.iter_mut().zip(&cell.called) {
                 if let Some(a) = amount {
@@ -1064,7 +1067,7 @@ impl Aggregate<'_> {
                     .rules
                     .iter()
                     .zip(&t.statuses)
-                    .map(|(r, counts)| (r.name.clone(), r.kind.statuses().iter().map(|st| (st.to_string(), counts.get(st).copied().unwrap_or(0))).collect()))
+                    .map(|(r, counts)| (r.name.clone(), r.kind.statuses().iter().enumerate().map(|(k, st)| (st.to_string(), counts.get(k).copied().unwrap_or(0))).collect()))
                     .collect();
                 let margin_calls = ir
                     .margin_calls
@@ -1145,7 +1148,7 @@ pub fn run<R: BufRead>(program: &Program, scenarios: &[Scenario], mut input: R, 
     let changes = scenarios.iter().map(|s| program.changes(&s.changed_paths(program))).collect();
     let book = Book { program, scenarios, changes, rules, show: &options.show };
     let fresh = Totals {
-        statuses: vec![IndexMap::new(); book.rules.len()],
+        statuses: book.rules.iter().map(|r| vec![0; r.kind.statuses().len()]).collect(),
         called: vec![Sum::default(); program.ir().margin_calls.len()],
         ..Default::default()
     };
