@@ -248,3 +248,40 @@ fn only_a_standard_model_of_sold_is_a_standard_discount() {
     assert!(!flagged("min(1, sqrt_impact(sold, 100, 4%))", ""));
     assert!(!flagged("own(sold)", "fn own(s: Number) -> Number = s / 1000"));
 }
+
+/// Where the proceeds peak at, just before or just after the pool's last lot, the last lot
+/// adds almost nothing: the one-probe shortcut for a pool still clearly rising must step
+/// aside, and the aimed search find what a bisection of the program's own function finds.
+/// sqrt impact with a daily volume of 40 and a 0.08 volatility peaks at 4 × 40 ÷ (9 × 0.08²)
+/// = 2,777.78 coins.
+#[test]
+fn a_pool_ending_at_its_proceeds_peak_is_searched_as_a_bisection_searches_it() {
+    let program = |impact: &str| {
+        let source = format!(
+            r#"
+import std.liquidity
+input {{ as_of: Date  coins: Number  debt: Money(USD) }}
+fn own_sqrt_impact(sold: Number, daily_volume: Number, daily_vol: Number) -> Number =
+  if daily_volume <= 0 then 1 else daily_vol * sqrt(sold / daily_volume)
+collateral coins {{ quantity input.coins  price 40_000 USD  lot 0.01  liquidation discount {impact}(sold, 40, 0.08) }}
+liquidation sale {{ debt input.debt  sell coins }}
+"#
+        );
+        Program::compile("peak.cov", &source).unwrap_or_else(|e| panic!("compile: {e:?}"))
+    };
+    let (aimed, bisected) = (program("sqrt_impact"), program("own_sqrt_impact"));
+    let mut held_back = 0;
+    for coins in ["2777.70", "2777.76", "2777.77", "2777.78", "2777.79", "2777.80", "2777.9", "2700", "2790"] {
+        let data = format!(r#"{{"as_of": "2026-03-31", "coins": {coins}, "debt": "1000000000"}}"#);
+        let a = aimed.evaluate(&data, None).unwrap_or_else(|e| panic!("{data}: {e}"));
+        let b = bisected.evaluate(&data, None).unwrap_or_else(|e| panic!("{data}: {e}"));
+        let json = |r: &Report| serde_json::to_string(&(&r.collateral, &r.liquidations)).unwrap_or_default();
+        assert_eq!(json(&a), json(&b), "{data}");
+        if sale(&a, "sale", 0).get("held_back").is_some() {
+            held_back += 1;
+        }
+    }
+    // The lots past 2,777.78 are held back: in the pools of 2,777.79, 2,777.80, 2,777.9 and
+    // 2,790 coins; the lot from 2,777.77 to 2,777.78 still adds, its middle before the peak.
+    assert_eq!(held_back, 4, "pools held back");
+}

@@ -312,6 +312,25 @@ fn model_estimate(model: Model, [a, b, c]: [f64; 3], units: f64) -> f64 {
     discount.clamp(0.0, 1.0)
 }
 
+/// Whether the proceeds of a standard model certainly rise from `lots − 1` lots to the whole
+/// pool: worked out in floating point, the last lot adds more than a billionth of the pool's
+/// sale value. Either side's error is far smaller (relative errors near 1e-15 in floating point
+/// and 1e-27 in decimal, both of the sale value, since proceeds never exceed it), so the
+/// decimal comparison the search would make must come out the same way. And when the whole
+/// pool's proceeds can be computed, so can those of fewer lots: every operation of the
+/// models and of the gross value is on smaller magnitudes.
+fn surely_rising_into_last_lot(model: &ModelCall, pool: &PoolOutcome, lots: Decimal) -> bool {
+    let (Some(lot), Some(quantity), Some(value), Some(lots)) = (pool.lot.to_f64(), pool.quantity.to_f64(), pool.sale_value.to_f64(), lots.to_f64()) else { return false };
+    if !(quantity > 0.0 && lot > 0.0 && value.is_finite() && value > 0.0) {
+        return false;
+    }
+    let arguments = model.arguments.map(|x| x.to_f64().unwrap_or(f64::NAN));
+    let proceeds = |units: f64| units / quantity * value * (1.0 - model_estimate(model.name, arguments, units));
+    let before_last = ((lots - 1.0) * lot).min(quantity);
+    let rise = proceeds(quantity) - proceeds(before_last);
+    rise.is_finite() && rise > value * 1e-9
+}
+
 /// Where a standard model's proceeds, worked out in floating point, first reach `remaining`
 /// between no lots and `peak` lots: a guess at the least covering sale, to start its search.
 fn covering_estimate(model: &ModelCall, pool: &PoolOutcome, peak: Decimal, remaining: Decimal) -> Option<Decimal> {
@@ -418,7 +437,18 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     let mut last_gap = f64::NAN;
     let model = if lots > Decimal::ZERO { search_model(ev, def) } else { None };
     let model = model.as_ref();
-    // Still rising at the last lot: the whole pool is the peak (the common case, two probes).
+    // Still rising at the last lot: the whole pool is the peak (the common case, two probes,
+    // or one when the model's floats leave no doubt).
+    if let Some(m) = model.filter(|m| lots > Decimal::ZERO && surely_rising_into_last_lot(m, pool, lots)) {
+        return match proceeds_by(ev, def, pool, pool.quantity, model) {
+            Ok((discount, all)) => Ok(Peak { lots, discount, proceeds: all }),
+            // The probe skipped comes first: its failure, if it fails, is the one to report.
+            Err(failure) => {
+                proceeds_by(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?, Some(m))?;
+                Err(failure)
+            }
+        };
+    }
     if lots > Decimal::ZERO {
         let (_, before_last) = proceeds_by(ev, def, pool, units_of(pool, lots - Decimal::ONE, span)?, model)?;
         let (discount, all) = proceeds_by(ev, def, pool, pool.quantity, model)?;
