@@ -20,7 +20,7 @@
 
 use std::ops::{Add, Sub};
 
-use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
 /// A count a bisection can halve: whole steps, as an `i64` or as a whole decimal.
@@ -49,13 +49,27 @@ impl Count for i64 {
     }
 }
 
+/// A decimal as a float, to aim a search or bound an estimate: the mantissa, rounded once to
+/// a float, over a power of ten, within three units of the last place (rust_decimal's own
+/// conversion goes digit by digit, and a search calls this in every probe).
+pub fn float(d: Decimal) -> f64 {
+    const POWERS: [f64; 29] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26,
+        1e27, 1e28,
+    ];
+    match POWERS.get(d.scale() as usize) {
+        Some(power) => d.mantissa() as f64 / power,
+        None => f64::NAN,
+    }
+}
+
 impl Count for Decimal {
     const ONE: Decimal = Decimal::ONE;
     fn half(self) -> Decimal {
         (self / Decimal::TWO).floor()
     }
     fn estimate(self) -> f64 {
-        self.to_f64().unwrap_or(f64::NAN)
+        float(self)
     }
     fn at_or_above(x: f64) -> Option<Decimal> {
         // Through an integer where one holds it: converting a float to a decimal digit by
@@ -316,6 +330,17 @@ pub fn boundary_within(lo: i64, hi: i64, mut probe: impl FnMut(i64) -> Side) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The quick conversion is within a few units of the last place of rust_decimal's.
+    #[test]
+    fn a_decimal_as_a_float_is_within_three_units_of_the_last_place() {
+        use rust_decimal::prelude::ToPrimitive;
+        for text in ["0", "1", "-1", "0.01", "525", "89100.00", "0.0000000000000000000000000001", "79228162514264337593543950335", "-7.9228162514264337593543950335", "3.1415926535897932384626433833", "123456789.987654321"] {
+            let d: Decimal = text.parse().unwrap();
+            let (quick, exact) = (float(d), d.to_f64().unwrap());
+            assert!((quick - exact).abs() <= 3.0 * f64::EPSILON * exact.abs(), "{text}: {quick} against {exact}");
+        }
+    }
 
     /// A guess, right, near or far off, only changes how many probes `steered_from` takes.
     #[test]

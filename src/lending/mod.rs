@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
 
 use crate::eval::outcome::SaleSearch;
@@ -320,11 +319,11 @@ fn model_estimate(model: Model, [a, b, c]: [f64; 3], units: f64) -> f64 {
 /// pool's proceeds can be computed, so can those of fewer lots: every operation of the
 /// models and of the gross value is on smaller magnitudes.
 fn surely_rising_into_last_lot(model: &ModelCall, pool: &PoolOutcome, lots: Decimal) -> bool {
-    let (Some(lot), Some(quantity), Some(value), Some(lots)) = (pool.lot.to_f64(), pool.quantity.to_f64(), pool.sale_value.to_f64(), lots.to_f64()) else { return false };
+    let (lot, quantity, value, lots) = (solve::float(pool.lot), solve::float(pool.quantity), solve::float(pool.sale_value), solve::float(lots));
     if !(quantity > 0.0 && lot > 0.0 && value.is_finite() && value > 0.0) {
         return false;
     }
-    let arguments = model.arguments.map(|x| x.to_f64().unwrap_or(f64::NAN));
+    let arguments = model.arguments.map(solve::float);
     let proceeds = |units: f64| units / quantity * value * (1.0 - model_estimate(model.name, arguments, units));
     let before_last = ((lots - 1.0) * lot).min(quantity);
     let rise = proceeds(quantity) - proceeds(before_last);
@@ -334,11 +333,11 @@ fn surely_rising_into_last_lot(model: &ModelCall, pool: &PoolOutcome, lots: Deci
 /// Where a standard model's proceeds, worked out in floating point, first reach `remaining`
 /// between no lots and `peak` lots: a guess at the least covering sale, to start its search.
 fn covering_estimate(model: &ModelCall, pool: &PoolOutcome, peak: Decimal, remaining: Decimal) -> Option<Decimal> {
-    let (lot, quantity, value, peak, target) = (pool.lot.to_f64()?, pool.quantity.to_f64()?, pool.sale_value.to_f64()?, peak.to_f64()?, remaining.to_f64()?);
+    let (lot, quantity, value, peak, target) = (solve::float(pool.lot), solve::float(pool.quantity), solve::float(pool.sale_value), solve::float(peak), solve::float(remaining));
     if !(quantity > 0.0 && value.is_finite() && peak.is_finite() && peak > 0.0) {
         return None;
     }
-    let arguments = model.arguments.map(|x| x.to_f64().unwrap_or(f64::NAN));
+    let arguments = model.arguments.map(solve::float);
     let proceeds = |n: f64| {
         let units = (n * lot).min(quantity);
         units / quantity * value * (1.0 - model_estimate(model.name, arguments, units))
@@ -498,7 +497,7 @@ fn rise(here: Decimal, next: Decimal) -> f64 {
 
 /// a − b as a float, for aiming a search; NaN when it overflows.
 fn gap(a: Decimal, b: Decimal) -> f64 {
-    a.checked_sub(b).and_then(|d| d.to_f64()).unwrap_or(f64::NAN)
+    a.checked_sub(b).map_or(f64::NAN, solve::float)
 }
 
 /// The solver's bisection over lot counts, with probes that can fail: the first failure ends
