@@ -424,13 +424,13 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     pub fn add_duration(&mut self, d: Date, dur: Duration, sign: i64, span: Span) -> EvalResult<Date> {
-        let count = dur.count.checked_mul(sign).ok_or(Fail::Here { message: "duration overflow".into(), span })?;
+        let count = dur.count.checked_mul(sign).ok_or_else(|| Fail::Here { message: "duration overflow".into(), span })?;
         let out = match dur.unit {
             DurationUnit::Days => d.add_days(count),
             DurationUnit::Months => d.add_months(count),
             DurationUnit::BusinessDays => return self.add_business_days(d, count, dur.calendars, span),
         };
-        out.ok_or(Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
+        out.ok_or_else(|| Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
     }
 
     pub fn add_business_days(&mut self, d: Date, n: i64, calendars: u64, span: Span) -> EvalResult<Date> {
@@ -448,7 +448,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         let mut left = n.abs();
         let mut day = d;
         while left > 0 {
-            day = day.add_days(step).ok_or(Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
+            day = day.add_days(step).ok_or_else(|| Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
             if self.is_business_day(day, calendars)? {
                 left -= 1;
             }
@@ -646,7 +646,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             Node::MakeDuration { count, unit, scale, calendars } => {
                 let Value::Num(n) = self.expr(*count, base)? else { return fail(span, "a duration counts a Number of units") };
                 let n = ops::whole(n, span, "a duration's count")?;
-                let count = n.checked_mul(*scale).ok_or(Fail::Here { message: "duration overflow".into(), span })?;
+                let count = n.checked_mul(*scale).ok_or_else(|| Fail::Here { message: "duration overflow".into(), span })?;
                 Ok(Value::Duration(Duration { count, unit: *unit, calendars: *calendars }))
             }
             Node::Neg(x) => match self.expr(*x, base)? {
