@@ -284,6 +284,11 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     /// Evaluates a body with its first locals bound.
     pub fn eval_with(&mut self, b: Body, bound: &[Value]) -> EvalResult<Value> {
         let base = self.stack.len();
+        // A body without locals (a literal, a read, arithmetic on globals: most of a rule's
+        // clauses) needs no frame, and its root may be read as an operand.
+        if b.frame == 0 && bound.is_empty() {
+            return self.operand(self.ir.fast.root(b.expr), base);
+        }
         self.stack.extend(bound.iter().cloned());
         self.stack.resize(base + (b.frame as usize).max(bound.len()), Value::Null);
         let r = self.expr(self.ir.fast.root(b.expr), base);
