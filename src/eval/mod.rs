@@ -116,7 +116,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             as_of_ymd: as_of.ymd(),
             holidays: None,
             named_holidays: vec![None; ir.calendars.len()],
-            stack: Vec::with_capacity(64),
+            // Within the allocator's per-thread cache of small blocks; deeper evaluations grow it.
+            stack: Vec::with_capacity(16),
             out: Outcome::empty(ir, as_of),
             searching: false,
             operations_left: Cell::new(u64::MAX),
