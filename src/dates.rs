@@ -10,10 +10,9 @@ pub struct Date(i32);
 /// The earliest and latest years a date may have: four-digit years, as the literal syntax.
 const MIN_YEAR: i32 = 1;
 const MAX_YEAR: i32 = 9999;
-/// The day numbers of 0001-01-01 and 9999-12-31: a date is in range when its number is
-/// between them, with no calendar arithmetic.
-const MIN_DAY: i32 = days_from_civil(MIN_YEAR, 1, 1);
-const MAX_DAY: i32 = days_from_civil(MAX_YEAR, 12, 31);
+/// The day numbers of the first and last supported dates.
+const FIRST_DAY: i32 = days_from_civil(MIN_YEAR, 1, 1);
+const LAST_DAY: i32 = days_from_civil(MAX_YEAR, 12, 31);
 
 impl Date {
     pub const EPOCH: Date = Date(0);
@@ -52,7 +51,9 @@ impl Date {
     pub fn add_days(self, days: i64) -> Option<Date> {
         let n = i64::from(self.0).checked_add(days)?;
         let n = i32::try_from(n).ok()?;
-        (MIN_DAY..=MAX_DAY).contains(&n).then_some(Date(n))
+        // Within the supported years exactly when between their first and last days, which
+        // a business-day count asks of every day it steps through without working out its year.
+        (FIRST_DAY..=LAST_DAY).contains(&n).then_some(Date(n))
     }
 
     pub fn ymd(self) -> (i32, u32, u32) {
@@ -205,13 +206,16 @@ mod tests {
         assert_eq!(Date::parse("0001-01-01").map(Date::ymd), Some((1, 1, 1)));
     }
 
+    /// Day arithmetic stops at the first and last days of the supported years.
     #[test]
-    fn day_addition_stops_at_years_1_and_9999() {
-        assert_eq!(d("9999-12-30").add_days(1), Some(d("9999-12-31")));
-        assert_eq!(d("9999-12-31").add_days(1), None);
+    fn day_addition_stays_within_the_supported_years() {
         assert_eq!(d("0001-01-02").add_days(-1), Some(d("0001-01-01")));
         assert_eq!(d("0001-01-01").add_days(-1), None);
-        assert_eq!(d("0001-01-01").add_days(i64::from(MAX_DAY - MIN_DAY)), Some(d("9999-12-31")));
+        assert_eq!(d("9999-12-30").add_days(1), Some(d("9999-12-31")));
+        assert_eq!(d("9999-12-31").add_days(1), None);
+        assert_eq!(d("2026-03-31").add_days(i64::from(i32::MAX)), None);
+        assert_eq!(d("2026-03-31").add_days(2), Some(d("2026-04-02")));
+        assert_eq!(d("0001-01-01").add_days(i64::from(LAST_DAY - FIRST_DAY)), Some(d("9999-12-31")));
         assert_eq!(d("2026-03-31").add_days(i64::MAX), None);
     }
 

@@ -135,7 +135,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             as_of_ymd: as_of.ymd(),
             holidays: None,
             named_holidays: vec![None; ir.calendars.len()],
-            stack: Vec::with_capacity(64),
+            // Within the allocator's per-thread cache of small blocks; deeper evaluations grow it.
+            stack: Vec::with_capacity(16),
             out: Outcome::empty(ir, as_of),
             searching: false,
             operations_left: Cell::new(u64::MAX),
@@ -303,6 +304,11 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     /// Evaluates a body with its first locals bound.
     pub fn eval_with(&mut self, b: Body, bound: &[Value]) -> EvalResult<Value> {
         let base = self.stack.len();
+        // A body without locals (a literal, a read, arithmetic on globals: most of a rule's
+        // clauses) needs no frame, and its root may be read as an operand.
+        if b.frame == 0 && bound.is_empty() {
+            return self.operand(self.ir.fast.root(b.expr), base);
+        }
         self.stack.extend(bound.iter().cloned());
         self.stack.resize(base + (b.frame as usize).max(bound.len()), Value::Null);
         let r = self.expr(self.ir.fast.root(b.expr), base);

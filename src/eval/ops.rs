@@ -45,14 +45,31 @@ fn overflow(span: Span) -> EvalResult<Decimal> {
 }
 
 /// The order of two decimals: their mantissas when the scales agree, as a schedule's keys and
-/// the ages read against them usually do; else rust_decimal's comparison, which rescales.
+/// the ages read against them usually do; when they do not and the one with fewer places has
+/// a mantissa of 32 bits (a limit such as `80%` against a quotient's 28 places), that one's
+/// mantissa brought to the other's scale, which fits 128 bits; else rust_decimal's
+/// comparison, which rescales.
 #[inline]
 pub fn order(a: Decimal, b: Decimal) -> std::cmp::Ordering {
-    if a.scale() == b.scale() {
-        a.mantissa().cmp(&b.mantissa())
-    } else {
-        a.cmp(&b)
+    const POWERS: [i128; 29] = [
+        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000, 1000000000000000, 10000000000000000, 100000000000000000, 1000000000000000000, 10000000000000000000, 100000000000000000000, 1000000000000000000000, 10000000000000000000000, 100000000000000000000000, 1000000000000000000000000, 10000000000000000000000000, 100000000000000000000000000, 1000000000000000000000000000, 10000000000000000000000000000,
+    ];
+    let (sa, sb) = (a.scale(), b.scale());
+    if sa == sb {
+        return a.mantissa().cmp(&b.mantissa());
     }
+    // 2^32 · 10^28 < 2^126: the product cannot overflow.
+    let small = |m: i128| m.unsigned_abs() <= u128::from(u32::MAX);
+    if sa < sb && small(a.mantissa()) {
+        if let Some(p) = POWERS.get((sb - sa) as usize) {
+            return (a.mantissa() * p).cmp(&b.mantissa());
+        }
+    } else if sb < sa && small(b.mantissa()) {
+        if let Some(p) = POWERS.get((sa - sb) as usize) {
+            return a.mantissa().cmp(&(b.mantissa() * p));
+        }
+    }
+    a.cmp(&b)
 }
 
 pub fn compare(op: CmpOp, a: &Value, b: &Value, span: Span) -> EvalResult<bool> {
@@ -279,6 +296,7 @@ mod tests {
             "0", "1", "-1", "0.70", "0.7", "-0.30", "12", "30000", "25000.50", "0.0350", "1.25", "-7.125", "100000000000", "0.0000000001",
             "123456789.123456789", "-0.000000000000000000000000001", "79228162514264337593543950335", "-79228162514264337593543950335",
             "3.1415926535897932384626433832", "0.5000000000000000000000000000", "39614081257132168796771975168", "1000000000000000000",
+            "-0", "-0.00", "0.000", "4294967295", "-4294967295", "4294967296", "0.4294967295", "0.7500000000000000000000000001", "0.7499999999999999999999999999",
         ];
         let mut compared = 0;
         for a in values {
@@ -288,6 +306,6 @@ mod tests {
                 compared += 1;
             }
         }
-        assert_eq!(compared, 22 * 22);
+        assert_eq!(compared, 31 * 31);
     }
 }

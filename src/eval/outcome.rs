@@ -45,14 +45,19 @@ pub struct SaleSearch {
 impl Outcome {
     /// An empty store, a slot for every global of `ir`.
     pub fn empty(ir: &Ir, as_of: Date) -> Outcome {
+        // Each slot written as an empty one, rather than cloned from one: a slot for a rule's
+        // outcome is large, and an empty one is only its tag.
+        fn slots<T>(n: usize) -> Vec<Option<T>> {
+            std::iter::repeat_with(|| None).take(n).collect()
+        }
         Outcome {
             as_of,
-            lets: vec![None; ir.lets.len()],
-            pools: vec![None; ir.pools.len()],
-            covenants: vec![None; ir.covenants.len()],
-            margin_calls: vec![None; ir.margin_calls.len()],
-            liquidations: vec![None; ir.liquidations.len()],
-            defaults: vec![None; ir.defaults.len()],
+            lets: slots(ir.lets.len()),
+            pools: slots(ir.pools.len()),
+            covenants: slots(ir.covenants.len()),
+            margin_calls: slots(ir.margin_calls.len()),
+            liquidations: slots(ir.liquidations.len()),
+            defaults: slots(ir.defaults.len()),
             errors: Vec::new(),
             exceeded: None,
             sale_searches: Vec::new(),

@@ -164,7 +164,11 @@ fn multiple_narrow(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal>
         }
     };
     let product = q.checked_mul(ss)?;
-    Decimal::try_from_i128_with_scale(product, scale).ok().map(|d| d.normalize())
+    Decimal::try_from_i128_with_scale(product, scale).ok()?;
+    // The same value at the step's own scale: normalising it strips only the step's trailing
+    // zeros, not every place `x` brought (a quotient's 28), one division by ten each.
+    let at_step_scale = q.checked_mul(step.mantissa())?;
+    Decimal::try_from_i128_with_scale(at_step_scale, step.scale()).ok().map(|d| d.normalize())
 }
 
 
@@ -573,6 +577,40 @@ mod tests {
         assert_eq!(multiple(d("-7"), d("2"), Toward::NearestAway), Some(d("-8")));
         assert_eq!(multiple(d("7"), d("2"), Toward::NearestAway), Some(d("8")));
         assert_eq!(multiple(d("6.9"), d("2"), Toward::NearestAway), Some(d("6")));
+    }
+
+    /// The narrow path normalises at the step's scale: the digits and the scale are those of
+    /// the product at the wider scale, normalised, as computed before.
+    #[test]
+    fn multiples_keep_their_digits_and_scale() {
+        fn before(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
+            let scale = x.scale().max(step.scale());
+            let widen = |d: Decimal| d.mantissa().checked_mul(10i128.checked_pow(scale - d.scale())?);
+            let (xs, ss) = (widen(x)?, widen(step)?);
+            let (q, r) = (xs.checked_div_euclid(ss)?, xs.checked_rem_euclid(ss)?);
+            let q = match toward {
+                Toward::Down => q,
+                Toward::Up if r == 0 => q,
+                Toward::Up => q.checked_add(1)?,
+                Toward::NearestAway if r.checked_mul(2)? > ss || (r.checked_mul(2)? == ss && xs > 0) => q.checked_add(1)?,
+                Toward::NearestAway => q,
+            };
+            Decimal::try_from_i128_with_scale(q.checked_mul(ss)?, scale).ok().map(|d| d.normalize())
+        }
+        let xs = ["0", "-0.000", "7", "-7", "6.9", "1234567.891", "-99999.99995", "2999999.9999999999999999999999", "0.0000000000000000000000000001", "1538461.5384615384615384615385", "79228162514264337593543950335"];
+        let steps = ["1", "2", "0.05", "10000", "10000.000", "0.0001", "2500.50", "3", "0.0000000000000000000000000003"];
+        let mut compared = 0;
+        for x in xs {
+            for step in steps {
+                for toward in [Toward::Down, Toward::Up, Toward::NearestAway] {
+                    let (x, step) = (d(x), d(step));
+                    let (got, expected) = (multiple_narrow(x, step, toward), before(x, step, toward));
+                    assert_eq!(got.map(|g| (g.mantissa(), g.scale(), g.is_sign_negative())), expected.map(|e| (e.mantissa(), e.scale(), e.is_sign_negative())), "{x} to {step} {toward:?}");
+                    compared += usize::from(got.is_some());
+                }
+            }
+        }
+        assert!(compared > 200, "{compared}");
     }
 
     #[test]
