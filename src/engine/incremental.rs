@@ -26,6 +26,9 @@ pub(crate) struct Ledger {
     steps: Vec<Step>,
     /// The holiday lists the run computed, for a rerun whose holidays are the same.
     holidays: KnownHolidays,
+    /// What each check spends on the run's data, worked out when a rerun first needs it;
+    /// `None` inside when a check fails there.
+    checks_spent: std::sync::OnceLock<Option<Vec<Budget>>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -46,7 +49,7 @@ pub(crate) fn run_recorded(mut ev: Evaluator<'_>) -> (Outcome, Ledger) {
         steps.push(step(before, ev.budget_left(), ev.out.errors.len()));
     }
     let holidays = ev.take_known_holidays();
-    (ev.into_outcome(), Ledger { steps, holidays })
+    (ev.into_outcome(), Ledger { steps, holidays, checks_spent: Default::default() })
 }
 
 fn step(before: Budget, after: Budget, errors_end: usize) -> Step {
@@ -61,6 +64,8 @@ pub struct Changes {
     /// By place in the evaluation order; `None` when the program carries no input reads.
     dirty: Option<Vec<bool>>,
     reaches_checks: bool,
+    /// By check, in program order: whether the change reaches what it reads.
+    checks_reached: Vec<bool>,
     /// Neither the holidays' input nor a global they read is changed: the base's holiday
     /// lists stand.
     keeps_holidays: bool,
@@ -73,7 +78,8 @@ impl Changes {
         let dirty = invalidated(ir, changed);
         let keeps_holidays = !calendars
             && dirty.as_ref().is_some_and(|d| ir.input_reads.calendar_globals().iter().all(|&g| ir.dependencies.position(g).and_then(|p| d.get(p)).is_some_and(|x| !x)));
-        Changes { dirty, reaches_checks: checks.touches(changed) || (checks.calendars && calendars), keeps_holidays }
+        let checks_reached = ir.input_reads.each_check().iter().map(|r| r.touches(changed) || (r.calendars && calendars)).collect();
+        Changes { dirty, reaches_checks: checks.touches(changed) || (checks.calendars && calendars), checks_reached, keeps_holidays }
     }
 
     /// How many globals the change makes evaluate again, of how many; `None` when every
@@ -216,16 +222,26 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
     }
     let reused_sales = reusable - ev.reusable_sales.len();
     let holidays = ev.take_known_holidays();
-    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps, holidays }, evaluated, reused_sales })
+    Some(Rerun { outcome: ev.into_outcome(), ledger: Ledger { steps, holidays, checks_spent: Default::default() }, evaluated, reused_sales })
 }
 
 /// [`Evaluation::rerun_changed`].
 pub(crate) fn rerun_changed<'p>(base: &Evaluation<'p>, input: Value, changes: &Changes) -> Result<Evaluation<'p>, EvalError> {
     let program = base.program;
     // As `Program::run_changed` does: the checks first, on a budget of their own. Checks that
-    // read nothing changed pass as they did for the base, spending what they spent then.
+    // read nothing changed pass as they did for the base, spending what they spent then; so
+    // only those the change reaches run, when the base's spends show that to be enough.
     if changes.reaches_checks || changes.dirty.is_none() {
-        super::checks::run(program, &input, &mut program.limits.budget())?;
+        let reached = base
+            .ledger
+            .as_ref()
+            .filter(|_| changes.dirty.is_some())
+            .and_then(|l| l.checks_spent.get_or_init(|| super::checks::spends(program, &base.input)).as_deref())
+            .and_then(|spent| super::checks::run_reached(program, &input, &changes.checks_reached, spent));
+        match reached {
+            Some(result) => result?,
+            None => super::checks::run(program, &input, &mut program.limits.budget())?,
+        }
     }
     let done = base.ledger.as_ref().and_then(|ledger| rerun(program, &base.outcome, ledger, input.clone(), changes, program.limits.budget()));
     match done {
@@ -404,5 +420,37 @@ mod tests {
         assert!(rerun(&program, &base.outcome, base.ledger.as_ref().unwrap(), moved.clone(), &changes, short).is_none());
         let exact = crate::eval::Budget { operations: total, values: budget.values };
         assert!(rerun(&program, &base.outcome, base.ledger.as_ref().unwrap(), moved, &changes, exact).is_some());
+    }
+
+    /// A change that reaches one check runs that one alone, on what the others' spends leave
+    /// of the budget; its failure is the one a run of every check reports, and when the
+    /// others' spends leave too little, only a run of every check can tell.
+    #[test]
+    fn only_the_checks_a_change_reaches_run_again() {
+        let program = crate::Program::compile("c.cov", r#"
+            input { as_of: Date  price: Money(USD)  counts: List<Number> }
+            check input.price > 0 USD else "the price must be positive"
+            check all(c >= 0 for c in input.counts) else "counts cannot be negative"
+            let value = input.price * 2
+        "#).unwrap();
+        let ir = &program.ir;
+        let price = InputPath::parse(&program, "input.price").unwrap();
+        let changes = Changes::of(ir, &[&price.ir_path()]);
+        assert_eq!(changes.checks_reached, vec![true, false]);
+        let input = program.bind_text(r#"{"as_of": "2026-03-31", "price": "10", "counts": [1, 2, 3]}"#).unwrap();
+        let base = program.run_bound(input.clone(), None).unwrap();
+        let spent = super::super::checks::spends(&program, &base.input).unwrap();
+        assert_eq!(spent.len(), 2);
+        // The list check steps through three counts; the price check is one comparison.
+        assert!(spent[1].operations > spent[0].operations, "{spent:?}");
+        let up = price.scale(&input, rust_decimal::Decimal::TWO).unwrap();
+        assert_eq!(base.rerun_changed(up.clone(), &changes).unwrap().value("value").and_then(Value::num), Some(rust_decimal::Decimal::from(40)));
+        assert!(matches!(super::super::checks::run_reached(&program, &up, &changes.checks_reached, &spent), Some(Ok(()))));
+        let negative = price.scale(&input, -rust_decimal::Decimal::ONE).unwrap();
+        let every_check = super::super::checks::run(&program, &negative, &mut program.limits.budget()).unwrap_err().to_string();
+        assert!(every_check.contains("the price must be positive"), "{every_check}");
+        assert_eq!(base.rerun_changed(negative.clone(), &changes).unwrap_err().to_string(), every_check);
+        let all_taken = vec![Budget { operations: 0, values: 0 }, Budget { operations: program.limits.budget().operations, values: 0 }];
+        assert!(super::super::checks::run_reached(&program, &up, &changes.checks_reached, &all_taken).is_none());
     }
 }

@@ -35,14 +35,24 @@ use crate::{dates, lending, resolve, DataError, EvalError, Program};
 
 /// An evaluator over `input` for `program`, spending at most `budget`.
 pub(crate) fn evaluator(program: &Program, input: Value, budget: eval::Budget) -> Evaluator<'_> {
-    let as_of = match &input {
+    let as_of = as_of(program, &input);
+    Evaluator::new(&program.ir, input, as_of).with_budget(budget)
+}
+
+/// [`evaluator`] for expressions that read no global.
+pub(crate) fn evaluator_without_globals(program: &Program, input: Value, budget: eval::Budget) -> Evaluator<'_> {
+    let as_of = as_of(program, &input);
+    Evaluator::without_globals(&program.ir, input, as_of).with_budget(budget)
+}
+
+fn as_of(program: &Program, input: &Value) -> dates::Date {
+    match input {
         Value::Record(f) => match f.get(program.ir.as_of_field as usize) {
             Some(Value::Date(d)) => *d,
             _ => epoch(),
         },
         _ => epoch(),
-    };
-    Evaluator::new(&program.ir, input, as_of).with_budget(budget)
+    }
 }
 
 /// Evaluates every global, dependencies first, telling the evaluator's tracer about each.

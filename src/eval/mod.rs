@@ -123,11 +123,21 @@ impl<'p> Evaluator<'p> {
     pub fn new(ir: &'p Ir, input: Value, as_of: Date) -> Self {
         Evaluator::traced(ir, input, as_of, NoTrace)
     }
+
+    /// An evaluator with no slots for globals, for conditions that read none (the checks on
+    /// the data, most often), which then allocates nothing for them.
+    pub fn without_globals(ir: &'p Ir, input: Value, as_of: Date) -> Self {
+        Evaluator::with_store(ir, input, as_of, NoTrace, Outcome::without_slots(as_of))
+    }
 }
 
 impl<'p, T: Tracer> Evaluator<'p, T> {
     /// An evaluator that tells `tracer` about every step and every global it computes.
     pub fn traced(ir: &'p Ir, input: Value, as_of: Date, tracer: T) -> Self {
+        Evaluator::with_store(ir, input, as_of, tracer, Outcome::empty(ir, as_of))
+    }
+
+    fn with_store(ir: &'p Ir, input: Value, as_of: Date, tracer: T, out: Outcome) -> Self {
         Evaluator {
             ir,
             input,
@@ -137,7 +147,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             named_holidays: vec![None; ir.calendars.len()],
             // Within the allocator's per-thread cache of small blocks; deeper evaluations grow it.
             stack: Vec::with_capacity(16),
-            out: Outcome::empty(ir, as_of),
+            out,
             searching: false,
             operations_left: Cell::new(u64::MAX),
             values_left: Cell::new(u64::MAX),

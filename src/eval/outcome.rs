@@ -64,6 +64,23 @@ impl Outcome {
         }
     }
 
+    /// A store with no slots, for expressions that read no global (a global read there fails
+    /// as upstream of something that failed).
+    pub fn without_slots(as_of: Date) -> Outcome {
+        Outcome {
+            as_of,
+            lets: Vec::new(),
+            pools: Vec::new(),
+            covenants: Vec::new(),
+            margin_calls: Vec::new(),
+            liquidations: Vec::new(),
+            defaults: Vec::new(),
+            errors: Vec::new(),
+            exceeded: None,
+            sale_searches: Vec::new(),
+        }
+    }
+
     /// Whether a global's slot is filled.
     pub fn has(&self, g: ir::Global) -> bool {
         use ir::Global;

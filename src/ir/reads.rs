@@ -77,6 +77,8 @@ pub struct InputReads {
     calendar_globals: Vec<Global>,
     /// What the `check`s read, through their conditions and the globals those read.
     checks: Reads,
+    /// The same, check by check, in program order.
+    each_check: Vec<Reads>,
 }
 
 impl InputReads {
@@ -111,17 +113,22 @@ impl InputReads {
         calendar_globals.sort_by_key(|g| ir.dependencies.position(*g));
         calendar_globals.dedup();
         let mut checks = Reads::default();
+        let mut each_check = Vec::with_capacity(ir.checks.len());
         for c in &ir.checks {
-            walker.walk(c.cond.expr, &mut checks, &mut Vec::new(), 0);
+            let mut reads = Reads::default();
+            walker.walk(c.cond.expr, &mut reads, &mut Vec::new(), 0);
             for &g in &c.deps {
                 match ir.dependencies.position(g).and_then(|p| globals.get(p)) {
-                    Some(reads) => checks.absorb(reads),
-                    None => checks.absorb(&Reads::everything()),
+                    Some(r) => reads.absorb(r),
+                    None => reads.absorb(&Reads::everything()),
                 }
             }
+            reads.normalise();
+            checks.absorb(&reads);
+            each_check.push(reads);
         }
         checks.normalise();
-        InputReads { globals, calendars, calendar_globals, checks }
+        InputReads { globals, calendars, calendar_globals, checks, each_check }
     }
 
     /// Whether this is the analysis of a program with `globals` globals (an IR built other
@@ -143,6 +150,12 @@ impl InputReads {
     /// What the `check`s read of the input.
     pub fn checks(&self) -> &Reads {
         &self.checks
+    }
+
+    /// What each `check` reads of the input, in program order; empty for an IR built other
+    /// than by compiling a program.
+    pub fn each_check(&self) -> &[Reads] {
+        &self.each_check
     }
 
     /// The globals the calendars' holiday lists read.
