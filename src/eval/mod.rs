@@ -72,7 +72,8 @@ pub const MAX_DEPTH: u32 = 2_500;
 /// A calendar's holidays, sorted, with what computing them spent.
 #[derive(Clone, Debug)]
 struct Holidays {
-    dates: Vec<Date>,
+    /// Shared: a rerun takes the list without copying it.
+    dates: Arc<[Date]>,
     cost: Budget,
     /// False for a list taken from another evaluation and not yet needed here: the first use
     /// pays its cost, where computing it would have.
@@ -415,7 +416,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             };
             let after = self.budget_left();
             let cost = Budget { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values) };
-            let r = r.map(|dates| Holidays { dates, cost, paid: true });
+            let r = r.map(|dates| Holidays { dates: dates.into(), cost, paid: true });
             match which {
                 None => self.holidays = Some(r),
                 Some(i) => {
