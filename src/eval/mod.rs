@@ -80,6 +80,13 @@ struct Holidays {
     paid: bool,
 }
 
+/// The holidays of a program without a calendar: one empty list for every evaluation, so
+/// that counting business days allocates nothing.
+fn no_holidays() -> Arc<[Date]> {
+    static NONE: std::sync::OnceLock<Arc<[Date]>> = std::sync::OnceLock::new();
+    Arc::clone(NONE.get_or_init(|| Arc::from(Vec::new())))
+}
+
 /// The holiday lists an evaluation computed, with their costs: an evaluation of data whose
 /// holidays are the same takes them instead of evaluating, sorting and deduplicating them
 /// again, and is charged for each where it would have computed it.
@@ -406,17 +413,17 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
                 Some(i) => self.ir.calendars.get(i).map(|c| c.holidays),
             };
             let before = self.budget_left();
-            let r = match body {
+            let r: EvalResult<Arc<[Date]>> = match body {
                 Some(b) => self.dates(b).map(|mut d| {
                     d.sort_unstable();
                     d.dedup();
-                    d
+                    d.into()
                 }),
-                None => Ok(Vec::new()),
+                None => Ok(no_holidays()),
             };
             let after = self.budget_left();
             let cost = Budget { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values) };
-            let r = r.map(|dates| Holidays { dates: dates.into(), cost, paid: true });
+            let r = r.map(|dates| Holidays { dates, cost, paid: true });
             match which {
                 None => self.holidays = Some(r),
                 Some(i) => {
