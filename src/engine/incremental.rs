@@ -25,10 +25,10 @@ use crate::{lending, EvalError, Program};
 pub(crate) struct Ledger {
     steps: Vec<Step>,
     /// The holiday lists the run computed, for a rerun whose holidays are the same.
-    holidays: KnownHolidays,
+    holidays: Option<Box<KnownHolidays>>,
     /// What each check spends on the run's data, worked out when a rerun first needs it;
     /// `None` inside when a check fails there.
-    checks_spent: std::sync::OnceLock<Option<Vec<Budget>>>,
+    checks_spent: std::sync::OnceLock<Option<Box<[Budget]>>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -181,7 +181,9 @@ pub(crate) fn rerun(program: &Program, base: &Outcome, ledger: &Ledger, input: V
     ev.reusable_sales = base.sale_searches.iter().filter(|s| clean(Global::Pool(s.sale.pool))).cloned().collect();
     let reusable = ev.reusable_sales.len();
     if changes.keeps_holidays {
-        ev.know_holidays(&ledger.holidays);
+        if let Some(known) = &ledger.holidays {
+            ev.know_holidays(known);
+        }
     }
     let mut steps = Vec::with_capacity(ir.topo.len());
     // Spends of globals taken from the base, not yet taken off the evaluator's budget.
@@ -236,7 +238,7 @@ pub(crate) fn rerun_changed<'p>(base: &Evaluation<'p>, input: Value, changes: &C
             .ledger
             .as_ref()
             .filter(|_| changes.dirty.is_some())
-            .and_then(|l| l.checks_spent.get_or_init(|| super::checks::spends(program, &base.input)).as_deref())
+            .and_then(|l| l.checks_spent.get_or_init(|| super::checks::spends(program, &base.input).map(Vec::into_boxed_slice)).as_deref())
             .and_then(|spent| super::checks::run_reached(program, &input, &changes.checks_reached, spent));
         match reached {
             Some(result) => result?,

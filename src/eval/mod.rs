@@ -474,13 +474,19 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         }
     }
 
-    /// The holiday lists computed so far (or taken from another evaluation), taken out.
-    pub fn take_known_holidays(&mut self) -> KnownHolidays {
+    /// The holiday lists computed so far (or taken from another evaluation), taken out;
+    /// `None` when there are none worth keeping (a program without calendars has only the
+    /// empty list, which costs nothing to make again).
+    pub fn take_known_holidays(&mut self) -> Option<Box<KnownHolidays>> {
+        if self.ir.calendar.is_none() && self.ir.calendars.is_empty() {
+            return None;
+        }
         let known = |slot: &mut Option<EvalResult<Holidays>>| match slot.take() {
             Some(Ok(h)) => Some(Holidays { paid: false, ..h }),
             _ => None,
         };
-        KnownHolidays { default: known(&mut self.holidays), named: self.named_holidays.iter_mut().map(known).collect() }
+        let known = KnownHolidays { default: known(&mut self.holidays), named: self.named_holidays.iter_mut().map(known).collect() };
+        (known.default.is_some() || known.named.iter().any(Option::is_some)).then(|| Box::new(known))
     }
 
     /// Takes another evaluation's holiday lists, computed from the same holidays, for any
