@@ -51,9 +51,6 @@ fn overflow(span: Span) -> EvalResult<Decimal> {
 /// comparison, which rescales.
 #[inline]
 pub fn order(a: Decimal, b: Decimal) -> std::cmp::Ordering {
-    const POWERS: [i128; 29] = [
-        1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000, 1000000000000000, 10000000000000000, 100000000000000000, 1000000000000000000, 10000000000000000000, 100000000000000000000, 1000000000000000000000, 10000000000000000000000, 100000000000000000000000, 1000000000000000000000000, 10000000000000000000000000, 100000000000000000000000000, 1000000000000000000000000000, 10000000000000000000000000000,
-    ];
     let (sa, sb) = (a.scale(), b.scale());
     if sa == sb {
         return a.mantissa().cmp(&b.mantissa());
@@ -61,11 +58,11 @@ pub fn order(a: Decimal, b: Decimal) -> std::cmp::Ordering {
     // 2^32 · 10^28 < 2^126: the product cannot overflow.
     let small = |m: i128| m.unsigned_abs() <= u128::from(u32::MAX);
     if sa < sb && small(a.mantissa()) {
-        if let Some(p) = POWERS.get((sb - sa) as usize) {
+        if let Some(p) = wide::POWERS_OF_TEN.get((sb - sa) as usize) {
             return (a.mantissa() * p).cmp(&b.mantissa());
         }
     } else if sb < sa && small(b.mantissa()) {
-        if let Some(p) = POWERS.get((sa - sb) as usize) {
+        if let Some(p) = wide::POWERS_OF_TEN.get((sa - sb) as usize) {
             return a.mantissa().cmp(&(b.mantissa() * p));
         }
     }

@@ -142,14 +142,22 @@ fn multiple_wide(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
     exact(&(q * ss), scale)
 }
 
+/// 10^0 to 10^28, the factors that bring a decimal to another of its scales.
+pub(crate) static POWERS_OF_TEN: [i128; 29] = [
+    1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000, 1000000000000000, 10000000000000000, 100000000000000000, 1000000000000000000, 10000000000000000000, 100000000000000000000, 1000000000000000000000, 10000000000000000000000, 100000000000000000000000, 1000000000000000000000000, 10000000000000000000000000, 100000000000000000000000000, 1000000000000000000000000000, 10000000000000000000000000000,
+];
+
 /// `multiple` in 128-bit integers, for the usual case where the widened operands and the
 /// product fit: the same exact result without a big-integer allocation. `None` when they do
 /// not fit, and the big-integer path decides.
 fn multiple_narrow(x: Decimal, step: Decimal, toward: Toward) -> Option<Decimal> {
     let scale = x.scale().max(step.scale());
-    let widen = |d: Decimal| d.mantissa().checked_mul(10i128.checked_pow(scale - d.scale())?);
+    let widen = |d: Decimal| d.mantissa().checked_mul(*POWERS_OF_TEN.get((scale - d.scale()) as usize)?);
     let (xs, ss) = (widen(x)?, widen(step)?);
-    let (q, r) = (xs.checked_div_euclid(ss)?, xs.checked_rem_euclid(ss)?);
+    let q = xs.checked_div_euclid(ss)?;
+    // The remainder, 0 ≤ r < ss, fits; wrapping arithmetic gives it exactly from the quotient
+    // without a second 128-bit division.
+    let r = xs.wrapping_sub(q.wrapping_mul(ss));
     let q = match toward {
         Toward::Down => q,
         Toward::Up if r == 0 => q,
