@@ -455,4 +455,27 @@ mod tests {
         let all_taken = vec![Budget { operations: 0, values: 0 }, Budget { operations: program.limits.budget().operations, values: 0 }];
         assert!(super::super::checks::run_reached(&program, &up, &changes.checks_reached, &all_taken).is_none());
     }
+
+    /// A check that reads a `let` is reached through it, and runs on an evaluator with slots
+    /// for globals; the one that does not read the shocked input passes as it did.
+    #[test]
+    fn a_check_reading_a_let_is_reached_through_it() {
+        let program = crate::Program::compile("c.cov", r#"
+            input { as_of: Date  price: Money(USD)  floor: Money(USD) }
+            let value = input.price * 2
+            check input.floor >= 0 USD else "the floor cannot be negative"
+            check value > input.floor else "the value must clear the floor"
+        "#).unwrap();
+        let price = InputPath::parse(&program, "input.price").unwrap();
+        let changes = Changes::of(&program.ir, &[&price.ir_path()]);
+        assert_eq!(changes.checks_reached, vec![false, true]);
+        let input = program.bind_text(r#"{"as_of": "2026-03-31", "price": "10", "floor": "15"}"#).unwrap();
+        let base = program.run_bound(input.clone(), None).unwrap();
+        let half = price.scale(&input, rust_decimal::Decimal::new(5, 1)).unwrap();
+        let every_check = super::super::checks::run(&program, &half, &mut program.limits.budget()).unwrap_err().to_string();
+        assert!(every_check.contains("the value must clear the floor"), "{every_check}");
+        assert_eq!(base.rerun_changed(half, &changes).unwrap_err().to_string(), every_check);
+        let double = price.scale(&input, rust_decimal::Decimal::TWO).unwrap();
+        assert_eq!(base.rerun_changed(double, &changes).unwrap().value("value").and_then(Value::num), Some(rust_decimal::Decimal::from(40)));
+    }
 }
