@@ -54,7 +54,7 @@ pub(crate) fn spends(program: &Program, input: &Value) -> Option<Vec<eval::Budge
         let before = ev.budget_left();
         check(program, &mut ev, c).ok()?;
         let after = ev.budget_left();
-        spent.push(eval::Budget { operations: before.operations - after.operations, values: before.values - after.values });
+        spent.push(eval::Budget { operations: before.operations.saturating_sub(after.operations), values: before.values.saturating_sub(after.values) });
     }
     Some(spent)
 }
