@@ -103,7 +103,7 @@ const STEERED_ROUNDS: u32 = 8;
 /// [`bisect`] for a boundary where a smooth measure changes sign: `past(n)` also returns a
 /// value that is negative before the boundary and zero or more past it (`f_lo` and `f_hi` are
 /// the values at the ends, NaN where unknown). While an end's value is unknown the probe is
-/// the midpoint, as in [`bisect`]; the other probes are are where the line through the two ends of the bracket crosses zero (regula falsi,
+/// the midpoint, as in [`bisect`]; the other probes are where the line through the two ends of the bracket crosses zero (regula falsi,
 /// halving the value kept at an end that stays twice in a row, the Illinois rule, so that both
 /// ends move), with the least count at or past that point and, once the estimates agree to
 /// within a count, its neighbour on the other side, which usually closes the bracket. After
@@ -123,12 +123,7 @@ pub fn steered<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64),
         let estimate = usable.then(|| a + (b - a) * (f_lo / (f_lo - f_hi)));
         rounds += 1;
         let at = estimate.and_then(N::at_or_above).map_or(midpoint, |n| clamp_inside(n, lo, hi));
-        let (is_past, value) = past(at);
-        if is_past {
-            (hi, f_hi) = (at, value);
-        } else {
-            (lo, f_lo) = (at, value);
-        }
+        let is_past = narrow(&mut (&mut lo, &mut hi, &mut f_lo, &mut f_hi), at, &mut past);
         if kept == Some(is_past) {
             if is_past { f_lo /= 2.0 } else { f_hi /= 2.0 }
         }
@@ -140,17 +135,35 @@ pub fn steered<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64),
             _ => false,
         };
         previous = estimate;
-        if settled && hi - lo > N::ONE {
-            let neighbour = if is_past { at - N::ONE } else { at + N::ONE };
-            let (is_past, value) = past(neighbour);
-            if is_past {
-                (hi, f_hi) = (neighbour, value);
-            } else {
-                (lo, f_lo) = (neighbour, value);
-            }
+        if settled {
+            probe_neighbour(&mut (&mut lo, &mut hi, &mut f_lo, &mut f_hi), at, is_past, &mut past);
         }
     }
     (lo, hi)
+}
+
+/// A bracket being narrowed: its ends and the probes' values at them.
+type Bracket<'a, N> = (&'a mut N, &'a mut N, &'a mut f64, &'a mut f64);
+
+/// Probes `at` and moves the bracket's end on the side it reports, which it returns.
+fn narrow<N: Count>((lo, hi, f_lo, f_hi): &mut Bracket<'_, N>, at: N, past: &mut impl FnMut(N) -> (bool, f64)) -> bool {
+    let (is_past, value) = past(at);
+    if is_past {
+        (**hi, **f_hi) = (at, value);
+    } else {
+        (**lo, **f_lo) = (at, value);
+    }
+    is_past
+}
+
+/// When the bracket still holds a count, probes the neighbour of `at` on the other side of
+/// what `at` reported (`at_past`): the probe that closes the bracket when the boundary is next
+/// to `at`.
+fn probe_neighbour<N: Count>(bracket: &mut Bracket<'_, N>, at: N, at_past: bool, past: &mut impl FnMut(N) -> (bool, f64)) {
+    if *bracket.1 - *bracket.0 > N::ONE {
+        let neighbour = if at_past { at - N::ONE } else { at + N::ONE };
+        narrow(bracket, neighbour, past);
+    }
 }
 
 /// [`steered`] from a guess at the boundary: `first` (moved inside the bracket) is probed,
@@ -160,21 +173,9 @@ pub fn steered<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64),
 pub fn steered_from<N: Count>(mut lo: N, mut hi: N, (mut f_lo, mut f_hi): (f64, f64), first: N, mut past: impl FnMut(N) -> (bool, f64)) -> (N, N) {
     if hi - lo > N::ONE {
         let at = clamp_inside(first, lo, hi);
-        let (is_past, value) = past(at);
-        if is_past {
-            (hi, f_hi) = (at, value);
-        } else {
-            (lo, f_lo) = (at, value);
-        }
-        if hi - lo > N::ONE {
-            let neighbour = if is_past { at - N::ONE } else { at + N::ONE };
-            let (is_past, value) = past(neighbour);
-            if is_past {
-                (hi, f_hi) = (neighbour, value);
-            } else {
-                (lo, f_lo) = (neighbour, value);
-            }
-        }
+        let bracket = &mut (&mut lo, &mut hi, &mut f_lo, &mut f_hi);
+        let is_past = narrow(bracket, at, &mut past);
+        probe_neighbour(bracket, at, is_past, &mut past);
     }
     steered(lo, hi, (f_lo, f_hi), past)
 }

@@ -288,14 +288,20 @@ mod tests {
         seen
     }
 
+    /// The miner example and its data, bound.
+    fn miner_facility() -> (Program, Value) {
+        let program = Program::compile_file(std::path::Path::new("examples/miner_facility.cov")).unwrap();
+        let input = program.bind_text(&std::fs::read_to_string("examples/data/miner_facility.json").unwrap()).unwrap();
+        (program, input)
+    }
+
     /// A BTC price shock on the miner facility evaluates again the globals that read the
     /// price and those downstream of them, and nothing else: not the GPU fleet's pool (and
     /// its proceeds-peak search), nor the hosting cash flow.
     #[test]
     fn a_price_shock_evaluates_only_the_cone_of_the_price_reads() {
-        let program = Program::compile_file(std::path::Path::new("examples/miner_facility.cov")).unwrap();
+        let (program, input) = miner_facility();
         let ir = &program.ir;
-        let input = program.bind_text(&std::fs::read_to_string("examples/data/miner_facility.json").unwrap()).unwrap();
         let base = program.run_bound(input.clone(), None).unwrap();
         let price = InputPath::parse(&program, "input.btc.price").unwrap();
         let shocked = price.map(&input, &mut |v| v.num().map(|p| Value::Num(p / rust_decimal::Decimal::TWO))).unwrap();
@@ -337,9 +343,8 @@ mod tests {
     /// price shock changes the pool, and its sale is searched for again.
     #[test]
     fn a_sale_from_an_unchanged_pool_is_taken_from_the_base() {
-        let program = Program::compile_file(std::path::Path::new("examples/miner_facility.cov")).unwrap();
+        let (program, input) = miner_facility();
         let ir = &program.ir;
-        let input = program.bind_text(&std::fs::read_to_string("examples/data/miner_facility.json").unwrap()).unwrap();
         let base = program.run_bound(input.clone(), None).unwrap();
         assert_eq!(base.outcome.sale_searches.len(), 1, "{:?}", base.outcome.sale_searches);
         let rerun_of = |path: &str, factor: rust_decimal::Decimal| {
