@@ -496,12 +496,7 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
 /// places and of 28 significant digits. The floats only decide, with that margin, between
 /// this answer and computing the quotient; each is within a few parts in 10^16 of its decimal.
 fn surely_short_of_the_whole(pool: &PoolOutcome, units: Decimal) -> bool {
-    const TENTHS: [f64; 29] = [
-        1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13, 1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21,
-        1e-22, 1e-23, 1e-24, 1e-25, 1e-26, 1e-27, 1e-28,
-    ];
-    let float = |d: Decimal| d.mantissa() as f64 * TENTHS.get(d.scale() as usize).copied().unwrap_or(f64::NAN);
-    let (quantity, units_f, value) = (float(pool.quantity), float(units), float(pool.sale_value));
+    let (quantity, units_f, value) = (solve::float(pool.quantity), solve::float(units), solve::float(pool.sale_value));
     !units.is_sign_negative() && units < pool.quantity && value >= 1e-10 && quantity - units_f >= quantity * 1e-12
 }
 
