@@ -211,6 +211,76 @@ covenant max_ltv { require ltv <= 80% }
         assert_eq!(budget.operations - plain.budget_left().operations, spent);
     }
 
+    /// A tracer told of every step, which so makes the evaluator step through every clause.
+    struct Stepping;
+
+    impl Tracer for Stepping {
+        fn evaluated(&mut self, _: ExprId, _: &EvalResult<Value>) {}
+
+        fn computed(&mut self, _: &ir::Ir, _: Global, _: &Outcome) {}
+    }
+
+    /// Pool clauses computed without steps (`ir::numeric`) spend what stepping through them
+    /// spends, compute what it computes, and at every budget from none to enough run out
+    /// where it runs out: on the reference facility's pool, and on one whose price overflows
+    /// in its third position, after the shared age was computed (which is then undone and
+    /// the clause stepped through, to the same failure).
+    #[test]
+    fn clauses_without_steps_spend_compute_and_run_out_as_steps_do() {
+        let source = r#"
+import std.lending
+input {
+  as_of: Date
+  loan: { outstanding: Money(USD) }
+  gpus: List<{ count: Number, purchase_date: Date, unit_cost: Money(USD) }>
+}
+schedule advance_rate(age: Number) -> Number { < 12 => 70%  < 24 => 50%  < 36 => 30%  else => 0% }
+schedule residual(age: Number) -> Number interpolate { 0 => 100%  12 => 65%  24 => 40%  48 => 10% }
+fn age(d: Date) -> Number = months_between(d, as_of)
+collateral gpus "GPU fleet" for g in input.gpus {
+  quantity g.count
+  price    g.unit_cost * residual(age(g.purchase_date)) * 2
+  haircut  1 - advance_rate(age(g.purchase_date))
+}
+let ltv = input.loan.outstanding / gpus.eligible_value
+covenant max_ltv { require ltv <= 80% }
+"#;
+        let program = Program::compile("numeric.cov", source).unwrap();
+        let pool = &program.ir.pools[0];
+        assert!(program.ir.fast.numeric(pool.price.expr).is_some() && pool.haircut.is_some_and(|h| program.ir.fast.numeric(h.expr).is_some()));
+        let position = |cost: &str, date: &str| format!(r#"{{"count": 100, "purchase_date": "{date}", "unit_cost": "{cost}"}}"#);
+        let books = [
+            [position("30000", "2025-02-15"), position("28000", "2024-06-15"), position("25000", "2023-11-15"), position("31000", "2026-01-15")],
+            [position("30000", "2025-02-15"), position("28000", "2024-06-15"), position("79228162514264337593543950335", "2026-03-15"), position("31000", "2026-01-15")],
+        ];
+        let mut compared = 0;
+        for (k, book) in books.iter().enumerate() {
+            let data = format!(r#"{{"as_of": "2026-03-31", "loan": {{"outstanding": "5000000"}}, "gpus": [{}]}}"#, book.join(","));
+            let input = program.bind_text(&data).unwrap();
+            let full = program.limits.budget();
+            let run = |budget: eval::Budget| {
+                let mut plain = evaluator(&program, input.clone(), budget);
+                run_globals(&mut plain);
+                let mut stepped = evaluator(&program, input.clone(), budget).with_tracer(Stepping);
+                run_globals(&mut stepped);
+                let (left, stepped_left) = (plain.budget_left(), stepped.budget_left());
+                let (plain, stepped) = (plain.into_outcome(), stepped.into_parts().0);
+                assert_eq!(left.operations, stepped_left.operations, "book {k}, budget {}", budget.operations);
+                assert_eq!(format!("{plain:?}"), format!("{stepped:?}"), "book {k}, budget {}", budget.operations);
+                (full.operations - left.operations, plain)
+            };
+            let (spent, outcome) = run(full);
+            let pool_failed = matches!(outcome.pools.first(), Some(Some(Err(_))));
+            assert_eq!(pool_failed, k == 1, "book {k}: {:?}", outcome.pools.first());
+            assert!(spent > 40, "book {k} spent only {spent}");
+            for operations in 0..=spent + 1 {
+                run(eval::Budget { operations, ..full });
+                compared += 1;
+            }
+        }
+        assert!(compared > 80, "only {compared} budgets compared");
+    }
+
     /// A recording run computes what an ordinary run does: the report built from the
     /// recorded values is the ordinary run's report, on every example, data file and scenario.
     #[test]

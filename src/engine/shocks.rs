@@ -26,7 +26,7 @@ pub(crate) fn apply_shocks(program: &Program, input: Value, shocks: &[ir::ShockD
         let by = ev.eval_body(shock.value);
         let applied = match by {
             Ok(by) => apply_shock(&mut ev, &shocked, &shock.path, shock.op, &by, shock.span),
-            Err(eval::Fail::Here { message, .. }) => Err(message),
+            Err(eval::Fail::Here(failure)) => Err(failure.message),
             Err(eval::Fail::Upstream) => Err("a value it reads failed".into()),
         };
         if let Some(what) = ev.exceeded() {
@@ -72,7 +72,7 @@ fn shocked_leaf<T: Tracer>(ev: &mut Evaluator<'_, T>, old: &Value, op: ShockOp, 
             let sign = if op == ShockOp::Sub { -1 } else { 1 };
             match ev.add_duration(*d, *dur, sign, span) {
                 Ok(moved) => Value::Date(moved),
-                Err(eval::Fail::Here { message, .. }) => return Err(message),
+                Err(eval::Fail::Here(failure)) => return Err(failure.message),
                 Err(eval::Fail::Upstream) => return Err("the calendar could not be evaluated".to_string()),
             }
         }

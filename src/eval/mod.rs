@@ -24,17 +24,73 @@ use crate::span::Span;
 use crate::syntax::ast::{CmpOp, DurationUnit};
 use crate::value::{Duration, Value};
 
+/// A pool clause with its form without steps, if it has one (`Evaluator::clause`).
+#[derive(Clone, Copy)]
+pub struct Clause<'p> {
+    body: Body,
+    form: Option<&'p ir::numeric::Numeric>,
+}
+
+/// The values a form without steps computes with: numbers and dates, copied freely.
+#[derive(Clone, Copy)]
+enum Scalar {
+    Num(Decimal),
+    Date(Date),
+}
+
+impl Scalar {
+    #[inline]
+    fn of(v: &Value) -> Option<Scalar> {
+        match v {
+            Value::Num(n) => Some(Scalar::Num(*n)),
+            Value::Date(d) => Some(Scalar::Date(*d)),
+            _ => None,
+        }
+    }
+
+    fn value(self) -> Value {
+        match self {
+            Scalar::Num(n) => Value::Num(n),
+            Scalar::Date(d) => Value::Date(d),
+        }
+    }
+}
+
+/// What a clause evaluated without steps has spent, and the shared expressions it computed,
+/// to be undone if it does not finish.
+struct NumericRun {
+    spent: u64,
+    memos: [u32; ir::numeric::MAX_MEMOS],
+    computed: usize,
+}
+
 /// An evaluation failure: where it arose, or that something it depends on failed.
+///
+/// What arose is boxed: every step of an evaluation returns a result, and with the failure
+/// a pointer a result holding a value is no larger than the value (24 bytes, not 40).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fail {
-    Here { message: String, span: Span },
+    Here(Box<Failure>),
     Upstream,
+}
+
+/// A failure's message and where in the program it arose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Failure {
+    pub message: String,
+    pub span: Span,
+}
+
+impl Fail {
+    pub fn here(span: Span, message: impl Into<String>) -> Fail {
+        Fail::Here(Box::new(Failure { message: message.into(), span }))
+    }
 }
 
 pub type EvalResult<T> = Result<T, Fail>;
 
 pub fn fail<T>(span: Span, message: impl Into<String>) -> EvalResult<T> {
-    Err(Fail::Here { message: message.into(), span })
+    Err(Fail::here(span, message))
 }
 
 /// One failure, reported against the value or rule where it arose.
@@ -308,8 +364,8 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
 
     /// Records a failure that arose in the global `name`.
     pub fn note<R>(&mut self, name: &Arc<str>, r: &EvalResult<R>) {
-        if let Err(Fail::Here { message, span }) = r {
-            self.out.errors.push(ErrorEntry { name: name.clone(), message: message.clone(), span: *span });
+        if let Err(Fail::Here(failure)) = r {
+            self.out.errors.push(ErrorEntry { name: name.clone(), message: failure.message.clone(), span: failure.span });
         }
     }
 
@@ -367,6 +423,106 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     /// A number from a body whose frame is already open at `base`.
     pub fn num_in_frame(&mut self, b: Body, base: usize) -> EvalResult<Decimal> {
         self.n(self.ir.fast.root(b.expr), base)
+    }
+
+    /// A pool clause prepared for evaluating in every position: with its form without steps
+    /// (`ir::numeric`) when it has one and this evaluator's tracer is not told of each step.
+    pub fn clause(&self, b: Body) -> Clause<'p> {
+        Clause { body: b, form: if T::SEES_STEPS { None } else { self.ir.fast.numeric(b.expr) } }
+    }
+
+    /// A prepared clause's number in the frame open at `base`: computed in one go when it has
+    /// a form and nothing is amiss, else step by step.
+    #[inline]
+    pub fn num_of(&mut self, clause: &Clause<'p>, base: usize) -> EvalResult<Decimal> {
+        if let Some(form) = clause.form {
+            if let Some(n) = self.numeric(form, base) {
+                return Ok(n);
+            }
+        }
+        self.num_in_frame(clause.body, base)
+    }
+
+    /// `form` evaluated in the frame at `base`, with the steps its expressions spend taken
+    /// from the budget; `None`, with the budget, the frame and the stack as they were, when
+    /// the budget or the depth left might not suffice or anything is off the form's path (a
+    /// failure, a value of another type, an absent optional). The caller then evaluates the
+    /// clause step by step, which spends, computes and fails exactly as it always has.
+    fn numeric(&mut self, form: &ir::numeric::Numeric, base: usize) -> Option<Decimal> {
+        let left = self.operations_left.get();
+        if left < form.most_steps || self.depth_left < form.depth {
+            return None;
+        }
+        let stack_len = self.stack.len();
+        let mut run = NumericRun { spent: 0, memos: [0; ir::numeric::MAX_MEMOS], computed: 0 };
+        if let Some(Scalar::Num(n)) = self.numeric_op(form, form.root(), base, &mut run) {
+            self.operations_left.set(left - run.spent);
+            return Some(n);
+        }
+        for slot in run.memos.iter().take(run.computed) {
+            if let Some(v) = self.stack.get_mut(base + *slot as usize) {
+                *v = Value::Null;
+            }
+        }
+        self.stack.truncate(stack_len);
+        None
+    }
+
+    fn numeric_op(&mut self, form: &ir::numeric::Numeric, i: u32, base: usize, run: &mut NumericRun) -> Option<Scalar> {
+        use ir::numeric::{Op, Root};
+        run.spent += 1;
+        match form.ops.get(i as usize)? {
+            Op::Const(v) => Scalar::of(v),
+            Op::Read { root, path } => {
+                let mut v = match root {
+                    Root::Local(slot) => self.stack.get(base + *slot as usize)?,
+                    Root::Input => &self.input,
+                    Root::Let(l) => match self.out.lets.get(*l as usize) {
+                        Some(Some(Ok(v))) => v,
+                        _ => return None,
+                    },
+                };
+                for index in path.iter() {
+                    match v {
+                        Value::Record(fields) => v = fields.get(*index as usize)?,
+                        _ => return None,
+                    }
+                }
+                Scalar::of(v)
+            }
+            Op::Arith(op, a, b) => {
+                let Scalar::Num(a) = self.numeric_op(form, *a, base, run)? else { return None };
+                let Scalar::Num(b) = self.numeric_op(form, *b, base, run)? else { return None };
+                ops::arith(*op, a, b, Span::default()).ok().map(Scalar::Num)
+            }
+            Op::Memo { slot, expr } => {
+                if let Some(v) = self.stack.get(base + *slot as usize).filter(|v| !matches!(v, Value::Null)) {
+                    // Read back, one step, as a step reads it.
+                    return Scalar::of(v);
+                }
+                let v = self.numeric_op(form, *expr, base, run)?;
+                let computed = run.memos.get_mut(run.computed)?;
+                *computed = *slot;
+                run.computed += 1;
+                self.set_local(base, *slot, v.value());
+                Some(v)
+            }
+            Op::Table { func, key } => {
+                let Scalar::Num(key) = self.numeric_op(form, *key, base, run)? else { return None };
+                match self.ir.fast.table(*func)? {
+                    ir::optimize::Table::Points(curve) => curve.at(key, Span::default()).ok().map(Scalar::Num),
+                    ir::optimize::Table::Steps(steps) => match steps.at(&Value::Num(key), Span::default()) {
+                        Ok(Value::Num(n)) => Some(Scalar::Num(n)),
+                        _ => None,
+                    },
+                }
+            }
+            Op::MonthsBetween(a, b) => {
+                let Scalar::Date(a) = self.numeric_op(form, *a, base, run)? else { return None };
+                let Scalar::Date(b) = self.numeric_op(form, *b, base, run)? else { return None };
+                Some(Scalar::Num(Decimal::from(Date::months_between(a, self.ymd(a), b, self.ymd(b)))))
+            }
+        }
     }
 
     pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
@@ -463,7 +619,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         };
         // The first computation to need the calendar reports why it failed; the others fail
         // as its dependents.
-        if let Some(Err(Fail::Here { .. })) = slot {
+        if let Some(Err(Fail::Here(_))) = slot {
             if let Some(Err(failure)) = slot.replace(Err(Fail::Upstream)) {
                 return Err(failure);
             }
@@ -520,13 +676,13 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     pub fn add_duration(&mut self, d: Date, dur: Duration, sign: i64, span: Span) -> EvalResult<Date> {
-        let count = dur.count.checked_mul(sign).ok_or_else(|| Fail::Here { message: "duration overflow".into(), span })?;
+        let count = dur.count.checked_mul(sign).ok_or_else(|| Fail::here(span, "duration overflow"))?;
         let out = match dur.unit {
             DurationUnit::Days => d.add_days(count),
             DurationUnit::Months => d.add_months(count),
             DurationUnit::BusinessDays => return self.add_business_days(d, count, dur.calendars, span),
         };
-        out.ok_or_else(|| Fail::Here { message: format!("the date falls outside years 1 to 9999 ({d} plus {count} units)"), span })
+        out.ok_or_else(|| Fail::here(span, format!("the date falls outside years 1 to 9999 ({d} plus {count} units)")))
     }
 
     pub fn add_business_days(&mut self, d: Date, n: i64, calendars: u64, span: Span) -> EvalResult<Date> {
@@ -544,7 +700,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         let mut left = n.abs();
         let mut day = d;
         while left > 0 {
-            day = day.add_days(step).ok_or_else(|| Fail::Here { message: "the date falls outside years 1 to 9999".into(), span })?;
+            day = day.add_days(step).ok_or_else(|| Fail::here(span, "the date falls outside years 1 to 9999"))?;
             if self.is_business_day(day, calendars)? {
                 left -= 1;
             }
@@ -742,7 +898,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             Node::MakeDuration { count, unit, scale, calendars } => {
                 let Value::Num(n) = self.expr(*count, base)? else { return fail(span, "a duration counts a Number of units") };
                 let n = ops::whole(n, span, "a duration's count")?;
-                let count = n.checked_mul(*scale).ok_or_else(|| Fail::Here { message: "duration overflow".into(), span })?;
+                let count = n.checked_mul(*scale).ok_or_else(|| Fail::here(span, "duration overflow"))?;
                 Ok(Value::Duration(Duration { count, unit: *unit, calendars: *calendars }))
             }
             Node::Neg(x) => match self.expr(*x, base)? {

@@ -158,7 +158,7 @@ pub fn whole(n: Decimal, span: Span, what: &str) -> EvalResult<i64> {
     if !n.fract().is_zero() {
         return fail(span, format!("{what} must be a whole number, found {}", n.normalize()));
     }
-    n.to_i64().ok_or_else(|| super::Fail::Here { message: format!("{what} is too large"), span })
+    n.to_i64().ok_or_else(|| super::Fail::here(span, format!("{what} is too large")))
 }
 
 fn places(n: Decimal, span: Span) -> EvalResult<u32> {
@@ -174,7 +174,7 @@ fn step_multiple(x: Decimal, step: Decimal, toward: wide::Toward, span: Span) ->
         return fail(span, format!("the step must be positive, found {}", step.normalize()));
     }
     // Exact: a quotient rounded to 28 digits could land on the wrong side of `x`.
-    wide::multiple(x, step, toward).ok_or_else(|| super::Fail::Here { message: "arithmetic overflow: the result exceeds the decimal range".into(), span })
+    wide::multiple(x, step, toward).ok_or_else(|| super::Fail::here(span, "arithmetic overflow: the result exceeds the decimal range"))
 }
 
 /// Rounds to a multiple of `step` in the given direction, exactly; `nearest` breaks ties

@@ -26,6 +26,10 @@ use crate::value::Value;
 
 /// What an evaluator reports while it computes a program's globals.
 pub trait Tracer {
+    /// Whether `evaluated` does anything. A tracer that is not told of each step lets the
+    /// evaluator compute a pool position's clauses without stepping (`ir::numeric`).
+    const SEES_STEPS: bool = true;
+
     /// `id` has just been evaluated, to `result`: one step of the operation budget. Called for
     /// every expression, so a tracer that needs only globals leaves the empty default.
     #[inline(always)]
@@ -43,6 +47,8 @@ pub trait Tracer {
 pub struct NoTrace;
 
 impl Tracer for NoTrace {
+    const SEES_STEPS: bool = false;
+
     #[inline(always)]
     fn computed(&mut self, _: &Ir, _: Global, _: &Outcome) {}
 }
@@ -99,6 +105,8 @@ impl Recording {
 }
 
 impl Tracer for Recording {
+    const SEES_STEPS: bool = false;
+
     fn computed(&mut self, ir: &Ir, g: Global, out: &Outcome) {
         self.values.copy_slot(out, g);
         self.order.push(g);

@@ -5,6 +5,7 @@
 
 pub mod reads;
 pub mod optimize;
+pub mod numeric;
 
 use std::sync::Arc;
 

@@ -33,6 +33,8 @@ pub struct Fast {
     roots: Vec<Option<ExprId>>,
     /// By function index: the table of a schedule written in literals.
     tables: Vec<Option<Table>>,
+    /// Pool clauses in the form evaluated without steps, by the original root's id, sorted.
+    numeric: Vec<(ExprId, super::numeric::Numeric)>,
 }
 
 impl Fast {
@@ -49,6 +51,15 @@ impl Fast {
     #[inline]
     pub fn table(&self, func: u32) -> Option<&Table> {
         self.tables.get(func as usize).and_then(Option::as_ref)
+    }
+
+    /// The form without steps of the pool clause whose root is `id`, when it has one.
+    #[inline]
+    pub fn numeric(&self, id: ExprId) -> Option<&super::numeric::Numeric> {
+        if self.numeric.is_empty() {
+            return None;
+        }
+        self.numeric.binary_search_by_key(&id.0, |(e, _)| e.0).ok().and_then(|i| self.numeric.get(i)).map(|(_, form)| form)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -279,6 +290,16 @@ pub fn optimize(ir: &mut Ir) {
             }
         }
     }
+    let mut numeric = Vec::new();
+    for def in &ir.pools {
+        for b in [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].into_iter().flatten() {
+            if let Some(form) = super::numeric::compile(ir, ir.fast.root(b.expr)) {
+                numeric.push((b.expr, form));
+            }
+        }
+    }
+    numeric.sort_by_key(|(e, _)| e.0);
+    ir.fast.numeric = numeric;
     for i in 0..ir.covenants.len() {
         let Some(def) = ir.covenants.get(i) else { continue };
         let bodies: Vec<Body> = [Some(def.lhs), Some(def.rhs), def.when].into_iter().flatten().collect();

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 
 use crate::eval::outcome::SaleSearch;
-use crate::eval::{fail, ops, Budget, ErrorEntry, EvalResult, Evaluator, Fail, Tracer};
+use crate::eval::{fail, ops, Budget, Clause, ErrorEntry, EvalResult, Evaluator, Fail, Tracer};
 use crate::ir::{self, ArithOp, Global, Testing};
 use crate::span::Span;
 use crate::solve::{self, Found, Side};
@@ -63,9 +63,9 @@ pub fn global<T: Tracer>(ev: &mut Evaluator<'_, T>, g: Global) {
             let Some(def) = ir.defaults.get(i as usize) else { return };
             let r = default_rule(ev, def);
             for (event, failure) in &r.failures {
-                if let (Fail::Here { message, span }, Some(e)) = (failure, def.events.get(*event as usize)) {
-                    let message = format!("event `{}`: {message}", e.name);
-                    ev.out.errors.push(ErrorEntry { name: def.name.clone(), message, span: *span });
+                if let (Fail::Here(failure), Some(e)) = (failure, def.events.get(*event as usize)) {
+                    let message = format!("event `{}`: {}", e.name, failure.message);
+                    ev.out.errors.push(ErrorEntry { name: def.name.clone(), message, span: failure.span });
                 }
             }
             if let Some(slot) = ev.out.defaults.get_mut(i as usize) {
@@ -121,6 +121,7 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
     // One frame, shared by a position's quantity, prices and haircut, and bound again (its
     // other locals emptied) for each position.
     let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
+    let clauses = Clauses::of(ev, def);
     match def.each {
         Some((list, _)) => {
             let items = match ev.eval_body(list)? {
@@ -132,7 +133,7 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
             let mut each = || -> EvalResult<()> {
                 for item in items.iter() {
                     ev.rebind_frame(base, item.clone());
-                    add_position(position_clauses(ev, def, base)?)?;
+                    add_position(position_clauses(ev, &clauses, base)?)?;
                 }
                 Ok(())
             };
@@ -144,9 +145,9 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         // `for` variable would be, which the clauses' own locals are free to overwrite.
         None => {
             let base = ev.open_frame(Value::Null, frame);
-            let clauses = position_clauses(ev, def, base);
+            let position = position_clauses(ev, &clauses, base);
             ev.close_frame(base);
-            add_position(clauses?)?;
+            add_position(position?)?;
         }
     }
     let lot = match def.lot {
@@ -176,18 +177,32 @@ struct Position {
 }
 
 /// A position's clauses, read in the frame open at `base`.
-fn position_clauses<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, base: usize) -> EvalResult<Position> {
-    let quantity = ev.num_in_frame(def.quantity, base)?;
-    let price = ev.num_in_frame(def.price, base)?;
-    let haircut = match def.haircut {
-        Some(h) => ev.num_in_frame(h, base)?,
+fn position_clauses<'p, T: Tracer>(ev: &mut Evaluator<'p, T>, clauses: &Clauses<'p>, base: usize) -> EvalResult<Position> {
+    let quantity = ev.num_of(&clauses.quantity, base)?;
+    let price = ev.num_of(&clauses.price, base)?;
+    let haircut = match &clauses.haircut {
+        Some(h) => ev.num_of(h, base)?,
         None => Decimal::ZERO,
     };
-    let liquidation_price = match def.liquidation_price {
-        Some(l) => Some(ev.num_in_frame(l, base)?),
+    let liquidation_price = match &clauses.liquidation_price {
+        Some(l) => Some(ev.num_of(l, base)?),
         None => None,
     };
     Ok(Position { quantity, price, haircut, liquidation_price })
+}
+
+/// A pool's clauses, prepared once for all its positions.
+struct Clauses<'p> {
+    quantity: Clause<'p>,
+    price: Clause<'p>,
+    haircut: Option<Clause<'p>>,
+    liquidation_price: Option<Clause<'p>>,
+}
+
+impl<'p> Clauses<'p> {
+    fn of<T: Tracer>(ev: &Evaluator<'p, T>, def: &ir::PoolDef) -> Clauses<'p> {
+        Clauses { quantity: ev.clause(def.quantity), price: ev.clause(def.price), haircut: def.haircut.map(|h| ev.clause(h)), liquidation_price: def.liquidation_price.map(|l| ev.clause(l)) }
+    }
 }
 
 /// The discount and proceeds of selling `units` of a pool. The gross value is the units'
@@ -948,7 +963,7 @@ fn holds_after<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::LiquidationDef, u
     }
     let mut paid_let = None;
     let input = match &until.debt_target {
-        ir::DebtTarget::Input(path) => add_at(&ev.input, path, -total).ok_or_else(|| Fail::Here { message: "the debt figure cannot be paid down".into(), span })?,
+        ir::DebtTarget::Input(path) => add_at(&ev.input, path, -total).ok_or_else(|| Fail::here(span, "the debt figure cannot be paid down"))?,
         ir::DebtTarget::Let(l) => {
             let Some(Some(Ok(Value::Num(base)))) = ev.out.lets.get(*l as usize) else { return Err(Fail::Upstream) };
             paid_let = Some((*l, op(ArithOp::Sub, *base, total, span)?));
