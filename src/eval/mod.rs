@@ -31,37 +31,22 @@ pub struct Clause<'p> {
     form: Option<&'p ir::numeric::Numeric>,
 }
 
-/// The values a form without steps computes with: numbers and dates, copied freely.
-#[derive(Clone, Copy)]
-enum Scalar {
-    Num(Decimal),
-    Date(Date),
-}
-
-impl Scalar {
-    #[inline]
-    fn of(v: &Value) -> Option<Scalar> {
-        match v {
-            Value::Num(n) => Some(Scalar::Num(*n)),
-            Value::Date(d) => Some(Scalar::Date(*d)),
-            _ => None,
-        }
-    }
-
-    fn value(self) -> Value {
-        match self {
-            Scalar::Num(n) => Value::Num(n),
-            Scalar::Date(d) => Value::Date(d),
-        }
-    }
-}
-
 /// What a clause evaluated without steps has spent, and the shared expressions it computed,
 /// to be undone if it does not finish.
 struct NumericRun {
     spent: u64,
     memos: [u32; ir::numeric::MAX_MEMOS],
     computed: usize,
+    /// Something was off the form's path: the clause is to be stepped through.
+    off: bool,
+}
+
+impl NumericRun {
+    #[cold]
+    fn leave(&mut self) -> Decimal {
+        self.off = true;
+        Decimal::ZERO
+    }
 }
 
 /// An evaluation failure: where it arose, or that something it depends on failed.
@@ -454,8 +439,9 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             return None;
         }
         let stack_len = self.stack.len();
-        let mut run = NumericRun { spent: 0, memos: [0; ir::numeric::MAX_MEMOS], computed: 0 };
-        if let Some(Scalar::Num(n)) = self.numeric_op(form, form.root(), base, &mut run) {
+        let mut run = NumericRun { spent: 0, memos: [0; ir::numeric::MAX_MEMOS], computed: 0, off: false };
+        let n = self.numeric_num(form, form.root(), base, &mut run);
+        if !run.off {
             self.operations_left.set(left - run.spent);
             return Some(n);
         }
@@ -468,61 +454,99 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         None
     }
 
-    fn numeric_op(&mut self, form: &ir::numeric::Numeric, i: u32, base: usize, run: &mut NumericRun) -> Option<Scalar> {
-        use ir::numeric::{Op, Root};
+    /// The number operation `i` of `form` computes; when it does not compute one, `run` is
+    /// marked off its path and the number is meaningless. (A plain `Decimal` comes back in
+    /// registers, an optional one through memory.)
+    fn numeric_num(&mut self, form: &ir::numeric::Numeric, i: u32, base: usize, run: &mut NumericRun) -> Decimal {
+        use ir::numeric::Op;
         run.spent += 1;
-        match form.ops.get(i as usize)? {
-            Op::Const(v) => Scalar::of(v),
-            Op::Read { root, path } => {
-                let mut v = match root {
-                    Root::Local(slot) => self.stack.get(base + *slot as usize)?,
-                    Root::Input => &self.input,
-                    Root::Let(l) => match self.out.lets.get(*l as usize) {
-                        Some(Some(Ok(v))) => v,
-                        _ => return None,
-                    },
-                };
-                for index in path.iter() {
-                    match v {
-                        Value::Record(fields) => v = fields.get(*index as usize)?,
-                        _ => return None,
-                    }
+        let n = match form.ops.get(i as usize) {
+            Some(Op::Const(Value::Num(n))) => Some(*n),
+            Some(Op::Read { root, path }) => match self.numeric_read(*root, path, base) {
+                Some(Value::Num(n)) => Some(*n),
+                _ => None,
+            },
+            Some(Op::Arith(op, a, b)) => {
+                let a = self.numeric_num(form, *a, base, run);
+                let b = self.numeric_num(form, *b, base, run);
+                if run.off {
+                    return Decimal::ZERO;
                 }
-                Scalar::of(v)
+                ops::arith(*op, a, b, Span::default()).ok()
             }
-            Op::Arith(op, a, b) => {
-                let Scalar::Num(a) = self.numeric_op(form, *a, base, run)? else { return None };
-                let Scalar::Num(b) = self.numeric_op(form, *b, base, run)? else { return None };
-                ops::arith(*op, a, b, Span::default()).ok().map(Scalar::Num)
-            }
-            Op::Memo { slot, expr } => {
+            Some(Op::Memo { slot, expr }) => {
                 if let Some(v) = self.stack.get(base + *slot as usize).filter(|v| !matches!(v, Value::Null)) {
                     // Read back, one step, as a step reads it.
-                    return Scalar::of(v);
+                    return match v {
+                        Value::Num(n) => *n,
+                        _ => run.leave(),
+                    };
                 }
-                let v = self.numeric_op(form, *expr, base, run)?;
-                let computed = run.memos.get_mut(run.computed)?;
+                let n = self.numeric_num(form, *expr, base, run);
+                if run.off {
+                    return Decimal::ZERO;
+                }
+                let Some(computed) = run.memos.get_mut(run.computed) else { return run.leave() };
                 *computed = *slot;
                 run.computed += 1;
-                self.set_local(base, *slot, v.value());
-                Some(v)
+                self.set_local(base, *slot, Value::Num(n));
+                Some(n)
             }
-            Op::Table { func, key } => {
-                let Scalar::Num(key) = self.numeric_op(form, *key, base, run)? else { return None };
-                match self.ir.fast.table(*func)? {
-                    ir::optimize::Table::Points(curve) => curve.at(key, Span::default()).ok().map(Scalar::Num),
-                    ir::optimize::Table::Steps(steps) => match steps.at(&Value::Num(key), Span::default()) {
-                        Ok(Value::Num(n)) => Some(Scalar::Num(n)),
+            Some(Op::Table { func, key }) => {
+                let key = self.numeric_num(form, *key, base, run);
+                if run.off {
+                    return Decimal::ZERO;
+                }
+                match self.ir.fast.table(*func) {
+                    Some(ir::optimize::Table::Points(curve)) => curve.at(key, Span::default()).ok(),
+                    Some(ir::optimize::Table::Steps(steps)) => match steps.at(&Value::Num(key), Span::default()) {
+                        Ok(Value::Num(n)) => Some(n),
                         _ => None,
                     },
+                    None => None,
                 }
             }
-            Op::MonthsBetween(a, b) => {
-                let Scalar::Date(a) = self.numeric_op(form, *a, base, run)? else { return None };
-                let Scalar::Date(b) = self.numeric_op(form, *b, base, run)? else { return None };
-                Some(Scalar::Num(Decimal::from(Date::months_between(a, self.ymd(a), b, self.ymd(b)))))
+            Some(Op::MonthsBetween(a, b)) => match (self.numeric_date(form, *a, base, run), self.numeric_date(form, *b, base, run)) {
+                (Some(a), Some(b)) => Some(Decimal::from(Date::months_between(a, self.ymd(a), b, self.ymd(b)))),
+                _ => None,
+            },
+            _ => None,
+        };
+        n.unwrap_or_else(|| run.leave())
+    }
+
+    /// The date operation `i` of `form` reads, a literal or a read, in one step.
+    fn numeric_date(&self, form: &ir::numeric::Numeric, i: u32, base: usize, run: &mut NumericRun) -> Option<Date> {
+        use ir::numeric::Op;
+        run.spent += 1;
+        match form.ops.get(i as usize)? {
+            Op::Const(Value::Date(d)) => Some(*d),
+            Op::Read { root, path } => match self.numeric_read(*root, path, base)? {
+                Value::Date(d) => Some(*d),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The value down `path` from `root`, as a step reads a place.
+    #[inline]
+    fn numeric_read(&self, root: ir::numeric::Root, path: &[u32], base: usize) -> Option<&Value> {
+        let mut v = match root {
+            ir::numeric::Root::Local(slot) => self.stack.get(base + slot as usize)?,
+            ir::numeric::Root::Input => &self.input,
+            ir::numeric::Root::Let(l) => match self.out.lets.get(l as usize) {
+                Some(Some(Ok(v))) => v,
+                _ => return None,
+            },
+        };
+        for index in path {
+            match v {
+                Value::Record(fields) => v = fields.get(*index as usize)?,
+                _ => return None,
             }
         }
+        Some(v)
     }
 
     pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
