@@ -473,7 +473,7 @@ impl Explainer<'_, '_> {
     fn pool_steps(&mut self, i: usize) -> Vec<Explanation> {
         let ir = self.ir;
         let Some(def) = ir.pools.get(i) else { return Vec::new() };
-        let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
+        let frame = def.position_clauses().map(|b| b.frame as usize).max().unwrap_or(1);
         let items: Vec<Value> = match def.each {
             Some((list, _)) => match self.ev.eval_body(list) {
                 Ok(Value::List(items)) => items.iter().cloned().collect(),

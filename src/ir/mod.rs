@@ -290,6 +290,14 @@ pub struct PoolDef {
     pub span: Span,
 }
 
+impl PoolDef {
+    /// The clauses evaluated in each position's frame: quantity, price, haircut and
+    /// liquidation price, those written.
+    pub fn position_clauses(&self) -> impl Iterator<Item = Body> {
+        [Some(self.quantity), Some(self.price), self.haircut, self.liquidation_price].into_iter().flatten()
+    }
+}
+
 #[derive(Debug)]
 pub enum Testing {
     Always,

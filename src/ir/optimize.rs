@@ -26,8 +26,8 @@ use crate::types::Type;
 use crate::value::Value;
 
 /// Where the evaluator enters each optimised body: the optimised root, by the original
-/// root's id; and the schedules whose rows are all literals, read from a table. Empty when
-/// the program was not optimised.
+/// root's id; the schedules whose rows are all literals, read from a table; and the pool
+/// clauses it computes without steps. Empty when the program was not optimised.
 #[derive(Debug, Default)]
 pub struct Fast {
     roots: Vec<Option<ExprId>>,
@@ -63,7 +63,7 @@ impl Fast {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.roots.iter().all(Option::is_none) && self.tables.iter().all(Option::is_none)
+        self.roots.iter().all(Option::is_none) && self.tables.iter().all(Option::is_none) && self.numeric.is_empty()
     }
 }
 
@@ -281,7 +281,7 @@ pub fn optimize(ir: &mut Ir) {
     }
     for i in 0..ir.pools.len() {
         let Some(def) = ir.pools.get(i) else { continue };
-        let bodies: Vec<Body> = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].into_iter().flatten().collect();
+        let bodies: Vec<Body> = def.position_clauses().collect();
         if let Some(frame) = group(ir, &bodies, true) {
             if let Some(def) = ir.pools.get_mut(i) {
                 for b in [Some(&mut def.quantity), Some(&mut def.price), def.haircut.as_mut(), def.liquidation_price.as_mut()].into_iter().flatten() {
@@ -292,7 +292,7 @@ pub fn optimize(ir: &mut Ir) {
     }
     let mut numeric = Vec::new();
     for def in &ir.pools {
-        for b in [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].into_iter().flatten() {
+        for b in def.position_clauses() {
             if let Some(form) = super::numeric::compile(ir, ir.fast.root(b.expr)) {
                 numeric.push((b.expr, form));
             }

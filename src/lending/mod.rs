@@ -120,7 +120,7 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
     };
     // One frame, shared by a position's quantity, prices and haircut, and bound again (its
     // other locals emptied) for each position.
-    let frame = [Some(def.quantity), Some(def.price), def.haircut, def.liquidation_price].iter().flatten().map(|b| b.frame as usize).max().unwrap_or(1);
+    let frame = def.position_clauses().map(|b| b.frame as usize).max().unwrap_or(1);
     let clauses = Clauses::of(ev, def);
     match def.each {
         Some((list, _)) => {
