@@ -10,7 +10,7 @@ mod peers;
 mod reference;
 
 use peers::Verdict;
-use reference::{facility_with, native, native_facility, PROGRAM};
+use reference::{covenant_typed_verdict, facility_with, native, native_facility, PROGRAM};
 
 /// The as_of of the timed facilities.
 const AS_OF: &str = "2026-03-31";
@@ -54,20 +54,6 @@ fn covenant_verdict(report: &covenant::report::Report) -> Verdict {
         ltv_ok: report.covenants["max_ltv"].status == "pass",
         call: decimal(&call.amount.as_ref().expect("a call amount").amount),
         due: covenant::dates::Date::parse(call.due.as_deref().expect("a due date")).expect("a due date"),
-    }
-}
-
-/// The verdict read from Covenant's typed results, as an embedding system acts on them.
-fn covenant_typed_verdict(evaluation: &covenant::Evaluation<'_>) -> Verdict {
-    use covenant::lending::CovenantStatus;
-    let call = evaluation.margin_call("ltv_call").expect("a margin call");
-    Verdict {
-        eligible: evaluation.pool("gpus").expect("a pool").eligible_value,
-        ltv: evaluation.value("ltv").and_then(covenant::value::Value::num).expect("an ltv"),
-        dscr_ok: evaluation.covenant("min_dscr").expect("a covenant").status == CovenantStatus::Pass,
-        ltv_ok: evaluation.covenant("max_ltv").expect("a covenant").status == CovenantStatus::Pass,
-        call: call.amount,
-        due: call.due,
     }
 }
 

@@ -1,6 +1,7 @@
 //! A fixed amount of typed evaluation, for counting instructions (BENCHMARKS.md, "The
 //! tracer"): the benchmark's reference facility with `POSITIONS` positions, evaluated
-//! `ITERATIONS` times through `run_bound`, or explained when the third argument is `explain`.
+//! `ITERATIONS` times through `run_bound` and read as the benchmark reads it (its verdict),
+//! or explained when the third argument is `explain`.
 //! With `native` as the third argument it runs the benchmark's hand-written Rust floor
 //! instead, so that the interpreter's cost can be read as a ratio of instructions.
 //!
@@ -25,10 +26,10 @@ use covenant::Program;
 #[path = "../benches/peers/mod.rs"]
 mod peers;
 #[allow(dead_code)]
-#[path = "../benches/reference.rs"]
+#[path = "../benches/reference/mod.rs"]
 mod reference;
 
-use reference::{facility_with, native, native_facility, PROGRAM};
+use reference::{covenant_typed_verdict, facility_with, native, native_facility, PROGRAM};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -59,7 +60,7 @@ fn main() {
     let mut breached = 0usize;
     for _ in 0..iterations {
         let evaluation = program.run_bound(std::hint::black_box(bound.clone()), None).unwrap();
-        breached += evaluation.covenants().filter(|(_, c)| c.headroom.is_some_and(|h| h.is_sign_negative())).count();
+        breached += usize::from(!covenant_typed_verdict(&evaluation).dscr_ok);
         if explain {
             let why = evaluation.explain("ltv_call.amount").unwrap();
             breached += why.walk().len();
@@ -80,7 +81,7 @@ fn ratio(positions: usize, iterations: usize, rounds: usize) {
         let mut breached = 0usize;
         for _ in 0..iterations {
             let evaluation = program.run_bound(std::hint::black_box(bound.clone()), None).unwrap();
-            breached += evaluation.covenants().filter(|(_, c)| c.headroom.is_some_and(|h| h.is_sign_negative())).count();
+            breached += usize::from(!covenant_typed_verdict(&evaluation).dscr_ok);
         }
         std::hint::black_box(breached);
         started.elapsed().as_secs_f64() / iterations as f64

@@ -2,7 +2,7 @@
 //! program, its data with N positions, and the same rules by hand in Rust, the floor. Shared
 //! by `benches/evaluate.rs` and `examples/typed_loop.rs`, which includes it by path.
 
-use crate::peers;
+use crate::peers::{self, Verdict};
 
 /// A GPU asset-backed facility: age-based advance rates, a residual curve, DSCR and LTV
 /// covenants, an LTV margin call.
@@ -159,3 +159,16 @@ pub fn native_facility(json: &serde_json::Value) -> native::Facility {
     }
 }
 
+/// The verdict read from Covenant's typed results, as an embedding system acts on them.
+pub fn covenant_typed_verdict(evaluation: &covenant::Evaluation<'_>) -> Verdict {
+    use covenant::lending::CovenantStatus;
+    let call = evaluation.margin_call("ltv_call").expect("a margin call");
+    Verdict {
+        eligible: evaluation.pool("gpus").expect("a pool").eligible_value,
+        ltv: evaluation.value("ltv").and_then(covenant::value::Value::num).expect("an ltv"),
+        dscr_ok: evaluation.covenant("min_dscr").expect("a covenant").status == CovenantStatus::Pass,
+        ltv_ok: evaluation.covenant("max_ltv").expect("a covenant").status == CovenantStatus::Pass,
+        call: call.amount,
+        due: call.due,
+    }
+}
