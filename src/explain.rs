@@ -538,7 +538,7 @@ impl Explainer<'_, '_> {
             steps.push(self.clause("springs when", w, None));
         }
         if let Some(o) = &outcome {
-            if let Some(h) = o.headroom {
+            if let Some(h) = o.headroom() {
                 let formula = match def.op {
                     crate::syntax::ast::CmpOp::Gt | crate::syntax::ast::CmpOp::Ge => "(value − limit) ÷ |limit|",
                     _ => "(limit − value) ÷ |limit|",

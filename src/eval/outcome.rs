@@ -11,6 +11,7 @@ use super::{fail, ErrorEntry, EvalResult, Exceeded, Fail};
 use crate::dates::Date;
 use crate::ir::{self, CovenantField, Ir, LiquidationField, MarginField, PoolField};
 use crate::span::Span;
+use crate::syntax::ast::CmpOp;
 use crate::value::Value;
 
 /// Everything one evaluation computed.
@@ -124,7 +125,7 @@ impl Outcome {
             PoolField::MarketValue => p.market_value,
             PoolField::EligibleValue => p.eligible_value,
             PoolField::RealisableValue => p.realisable_value,
-            PoolField::Haircut => p.haircut,
+            PoolField::Haircut => p.haircut(),
         }))
     }
 
@@ -145,7 +146,7 @@ impl Outcome {
             CovenantField::Passed => Ok(Value::Bool(matches!(c.status, CovenantStatus::Pass | CovenantStatus::NotTested))),
             CovenantField::Value => c.value.map(Value::Num).ok_or(Fail::Upstream),
             CovenantField::Limit => c.limit.map(Value::Num).ok_or(Fail::Upstream),
-            CovenantField::Headroom => Ok(c.headroom.map_or(Value::Null, Value::Num)),
+            CovenantField::Headroom => Ok(c.headroom().map_or(Value::Null, Value::Num)),
         }
     }
 
@@ -191,13 +192,15 @@ impl Outcome {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct PoolOutcome {
     pub quantity: Decimal,
     pub market_value: Decimal,
     pub eligible_value: Decimal,
     pub realisable_value: Decimal,
-    pub haircut: Decimal,
+    /// The haircut as the pool's evaluation computed it, or `None` while it is
+    /// `1 − eligible ÷ market` of the figures here and that cannot fail (see [`Self::haircut`]).
+    pub(crate) haircut: Option<Decimal>,
     /// The whole pool's value at its liquidation prices, before any discount: what forced
     /// sales gross, pro rata to the units sold.
     pub sale_value: Decimal,
@@ -205,6 +208,44 @@ pub struct PoolOutcome {
     /// Where the pool's proceeds peak, as the pool's evaluation found it, so that its forced
     /// sales need not search again; `None` for a pool's figures after a sale.
     pub peak: Option<Peak>,
+}
+
+/// Equal figures, the haircut compared as read (computed or not yet).
+impl PartialEq for PoolOutcome {
+    fn eq(&self, other: &PoolOutcome) -> bool {
+        let PoolOutcome { quantity, market_value, eligible_value, realisable_value, haircut: _, sale_value, lot, peak } = self;
+        (*quantity, *market_value, *eligible_value, *realisable_value, *sale_value, *lot, *peak)
+            == (other.quantity, other.market_value, other.eligible_value, other.realisable_value, other.sale_value, other.lot, other.peak)
+            && self.haircut() == other.haircut()
+    }
+}
+
+impl PoolOutcome {
+    /// The haircut of the pool as a whole, `1 − eligible ÷ market` (0 without a market value).
+    /// Computed when read if the evaluation found that it cannot fail (the eligible value no
+    /// larger than the market value, as with positions of positive price: the quotient then lies
+    /// within ±1): a small facility's reads seldom include it, and the division would cost its
+    /// evaluation a fortieth. A quotient that might overflow was computed with the pool, which
+    /// failed if it did.
+    pub fn haircut(&self) -> Decimal {
+        self.haircut.unwrap_or_else(|| Self::haircut_of(self.eligible_value, self.market_value, Span::default()).unwrap_or(Decimal::ZERO))
+    }
+
+    /// `1 − eligible ÷ market`, by the evaluator's arithmetic, failing at `span`; 0 without a
+    /// market value.
+    pub(crate) fn haircut_of(eligible: Decimal, market: Decimal, span: Span) -> EvalResult<Decimal> {
+        if market.is_zero() {
+            return Ok(Decimal::ZERO);
+        }
+        let share = super::ops::arith(ir::ArithOp::Div, eligible, market, span)?;
+        super::ops::arith(ir::ArithOp::Sub, Decimal::ONE, share, span)
+    }
+
+    /// Whether [`Self::haircut_of`] surely succeeds for these figures: the quotient then lies
+    /// within ±1, and one less it within [0, 2].
+    pub(crate) fn haircut_cannot_fail(eligible: Decimal, market: Decimal) -> bool {
+        market.is_zero() || eligible.abs() <= market.abs()
+    }
 }
 
 /// A pool's proceeds peak: the least whole lots whose proceeds are the greatest, the
@@ -249,12 +290,32 @@ pub struct CovenantOutcome {
     pub status: CovenantStatus,
     pub value: Option<Decimal>,
     pub limit: Option<Decimal>,
-    pub headroom: Option<Decimal>,
+    /// The requirement's comparison, which the headroom is measured by.
+    pub op: CmpOp,
     pub cure: Option<Cure>,
     /// For a covenant with a cure clause: whether its limits allow a cure on this date,
     /// whatever the status (`None` when the cure history could not be read).
     pub cure_available: Option<bool>,
     pub failure: Option<Fail>,
+}
+
+impl CovenantOutcome {
+    /// (value − limit) ÷ |limit| for `>`/`>=`, (limit − value) ÷ |limit| for `<`/`<=`; none
+    /// without both sides, for `==`/`!=`, a zero limit or a quotient past the decimal range.
+    /// Computed when read: most evaluations are read for their statuses and figures, and the
+    /// division would be a tenth of a small facility's evaluation.
+    pub fn headroom(&self) -> Option<Decimal> {
+        let (value, limit) = (self.value?, self.limit?);
+        if limit.is_zero() {
+            return None;
+        }
+        let diff = match self.op {
+            CmpOp::Gt | CmpOp::Ge => value.checked_sub(limit)?,
+            CmpOp::Lt | CmpOp::Le => limit.checked_sub(value)?,
+            CmpOp::Eq | CmpOp::Ne => return None,
+        };
+        diff.checked_div(limit.abs())
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -157,7 +157,11 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
     if lot <= Decimal::ZERO {
         return fail(def.lot.map_or(span, |l| ev.ir.arena.span(l.expr)), format!("the lot must be positive, found {}", lot.normalize()));
     }
-    let haircut = if market.is_zero() { Decimal::ZERO } else { op(ArithOp::Sub, Decimal::ONE, op(ArithOp::Div, eligible, market, span)?, span)? };
+    let haircut = if PoolOutcome::haircut_cannot_fail(eligible, market) {
+        None
+    } else {
+        Some(PoolOutcome::haircut_of(eligible, market, span)?)
+    };
     if def.liquidation_price.is_none() {
         sale_value = market;
     }
@@ -466,18 +470,17 @@ fn peak_lots<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef, pool: &Poo
     if lots > Decimal::ZERO {
         let last_but_one = units_of(pool, lots - Decimal::ONE, span)?;
         // Without a discount the proceeds are the gross value, whose probe can no longer fail
-        // once the units are known; when it surely falls short of the whole pool's it is not
-        // computed.
-        let before_last = if def.discount.is_none() && surely_short_of_the_whole(pool, last_but_one) {
-            None
-        } else {
-            Some(proceeds_by(ev, def, pool, last_but_one, model)?.1)
-        };
+        // once the units are known; when it surely falls short of the whole pool's, the whole
+        // pool is the peak, and its proceeds are its sale value (multiplied by 1 − 0, which
+        // for a sale value that is not zero gives it back digit for digit).
+        if def.discount.is_none() && surely_short_of_the_whole(pool, last_but_one) {
+            return Ok(Peak { lots, discount: Decimal::ZERO, proceeds: pool.sale_value });
+        }
+        let (_, before_last) = proceeds_by(ev, def, pool, last_but_one, model)?;
         let (discount, all) = proceeds_by(ev, def, pool, pool.quantity, model)?;
-        let before_last = match before_last {
-            Some(b) if b >= all => b,
-            _ => return Ok(Peak { lots, discount, proceeds: all }),
-        };
+        if before_last < all {
+            return Ok(Peak { lots, discount, proceeds: all });
+        }
         last_gap = rise(before_last, all);
         hi = lots - Decimal::ONE;
     }
@@ -587,7 +590,7 @@ fn lot_count(pool: &PoolOutcome, span: Span) -> EvalResult<Decimal> {
 const MAX_CURE_UNITS: i64 = 1_000_000_000_000_000;
 
 pub fn covenant<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> CovenantOutcome {
-    let mut out = CovenantOutcome { status: CovenantStatus::Error, value: None, limit: None, headroom: None, cure: None, cure_available: None, failure: None };
+    let mut out = CovenantOutcome { status: CovenantStatus::Error, value: None, limit: None, op: def.op, cure: None, cure_available: None, failure: None };
     if let Some(cure) = &def.cure {
         out.cure_available = blocked_by(ev, cure).ok().map(|b| b.is_empty());
     }
@@ -604,7 +607,6 @@ pub fn covenant<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> 
         if let Ok((v, l, _)) = sides {
             out.value = Some(v);
             out.limit = Some(l);
-            out.headroom = headroom(def.op, v, l);
         }
         return out;
     }
@@ -617,7 +619,6 @@ pub fn covenant<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> 
     };
     out.value = Some(v);
     out.limit = Some(l);
-    out.headroom = headroom(def.op, v, l);
     out.status = if holds { CovenantStatus::Pass } else { CovenantStatus::Breach };
     if !holds && !ev.searching {
         if let Some(cure) = &def.cure {
@@ -657,19 +658,6 @@ fn requirement<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> E
         (Value::Num(a), Value::Num(b)) => Ok((a, b, holds)),
         _ => fail(def.span, "a covenant compares numbers or money"),
     }
-}
-
-/// (value − limit) ÷ |limit| for `>`/`>=`, (limit − value) ÷ |limit| for `<`/`<=`.
-pub fn headroom(op: CmpOp, value: Decimal, limit: Decimal) -> Option<Decimal> {
-    if limit.is_zero() {
-        return None;
-    }
-    let diff = match op {
-        CmpOp::Gt | CmpOp::Ge => value.checked_sub(limit)?,
-        CmpOp::Lt | CmpOp::Le => limit.checked_sub(value)?,
-        CmpOp::Eq | CmpOp::Ne => return None,
-    };
-    diff.checked_div(limit.abs())
 }
 
 /// How far a requirement's sides are from breaking it: negative in breach and zero or more
@@ -1016,6 +1004,8 @@ fn after_sale(pool: &PoolOutcome, units: Decimal, span: Span) -> EvalResult<Pool
         realisable_value: share(pool.realisable_value)?,
         sale_value: share(pool.sale_value)?,
         peak: None,
+        // The haircut of the pool before the sale: the shares, each rounded, need not give it.
+        haircut: Some(pool.haircut()),
         ..pool.clone()
     })
 }
@@ -1150,7 +1140,7 @@ mod tests {
             for v in values {
                 for lot in lots {
                     let (q, v, lot) = (d(q), d(v), d(lot));
-                    let pool = super::PoolOutcome { quantity: q, market_value: v, eligible_value: v, realisable_value: v, haircut: Decimal::ZERO, sale_value: v, lot, peak: None };
+                    let pool = super::PoolOutcome { quantity: q, market_value: v, eligible_value: v, realisable_value: v, haircut: Some(Decimal::ZERO), sale_value: v, lot, peak: None };
                     let span = crate::span::Span::default();
                     let Ok(count) = super::lot_count(&pool, span) else { continue };
                     let mut units = vec![Decimal::ZERO, q - Decimal::from_str("0.0000000000000000000000000001").unwrap_or_default()];

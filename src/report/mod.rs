@@ -348,7 +348,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                         market_value: money(p.market_value, &def.price_ty),
                         eligible_value: money(p.eligible_value, &def.price_ty),
                         realisable_value: money(p.realisable_value, &def.price_ty),
-                        haircut: Some(number(p.haircut)),
+                        haircut: Some(number(p.haircut())),
                         status: None,
                     },
                     _ => PoolReport {
@@ -380,7 +380,7 @@ pub fn build(ir: &Ir, sources: &SourceMap, out: &Outcome, scenario: Option<&crat
                         status: c.status.as_str(),
                         value: show(c.value),
                         limit: show(c.limit),
-                        headroom: c.headroom.map(number),
+                        headroom: c.headroom().map(number),
                         cure,
                         style: style_of(ir, def.rhs.expr, def.rhs_style),
                         op: def.op.symbol(),
