@@ -202,6 +202,65 @@ fn covenant_headroom_both_directions() {
     assert_eq!(r.covenants["eq_test"].headroom, None);
 }
 
+/// The headroom is computed when read (`CovenantOutcome::headroom`): typed, in the report and
+/// from the script itself, in each direction, in breach, untested, and with a zero limit.
+#[test]
+fn covenant_headroom_read_every_way() {
+    let src = "input { as_of: Date  cover: Number }
+        covenant cover_test { require input.cover >= 1.25x }
+        covenant cap_test { require input.cover < 2 }
+        covenant zero_test { require input.cover >= 0 }
+        covenant march_test { require input.cover >= 1.6x  tested on [2026-03-01] }
+        let cover_room = cover_test.headroom
+        let cap_room = cap_test.headroom
+        let zero_room = zero_test.headroom ?? -1";
+    let program = Program::compile("h.cov", src).unwrap();
+    let data = r#"{"as_of": "2026-03-31", "cover": "1.5"}"#;
+    let evaluation = program.run(data, None).unwrap();
+    let headroom = |name: &str| evaluation.covenant(name).unwrap().headroom();
+    // (1.5 − 1.25) ÷ 1.25 and (2 − 1.5) ÷ 2; (1.5 − 1.6) ÷ 1.6 for the one not tested today.
+    assert_eq!(headroom("cover_test"), Some("0.2".parse().unwrap()));
+    assert_eq!(headroom("cap_test"), Some("0.25".parse().unwrap()));
+    assert_eq!(headroom("zero_test"), None);
+    assert_eq!(headroom("march_test"), Some("-0.0625".parse().unwrap()));
+    let r = program.evaluate(data, None).unwrap();
+    assert_eq!(r.covenants["march_test"].status, "not_tested");
+    assert_eq!(r.covenants["march_test"].headroom.as_deref(), Some("-0.0625"));
+    assert_eq!(r.values["cover_room"], "0.2");
+    assert_eq!(r.values["cap_room"], "0.25");
+    assert_eq!(r.values["zero_room"], "-1");
+    // In breach the headroom is negative: (2 − 2.5) ÷ 2.
+    let breach = program.run(r#"{"as_of": "2026-03-31", "cover": "2.5"}"#, None).unwrap();
+    assert_eq!(breach.covenant("cap_test").unwrap().headroom(), Some("-0.25".parse().unwrap()));
+}
+
+/// A pool's haircut, 1 − eligible ÷ market, computed when read where it cannot fail and with
+/// the pool where the eligible value exceeds the market value (a position of negative price):
+/// the same figure either way, typed, in the report and read by the script.
+#[test]
+fn pool_haircut_read_every_way() {
+    let src = "input { as_of: Date  lots: List<{ q: Number, p: Money(USD), h: Number }> }
+        collateral book for l in input.lots { quantity l.q  price l.p  haircut l.h }
+        let haircut = book.haircut";
+    let program = Program::compile("p.cov", src).unwrap();
+    let cases = [
+        // Market 100 + 300 = 400, eligible 100 × 0.8 + 300 × 0.5 = 230: 1 − 230 ÷ 400.
+        (r#"[{"q": 1, "p": "100", "h": "0.2"}, {"q": 3, "p": "100", "h": "0.5"}]"#, "0.425"),
+        // Market 100 − 99.99 = 0.01, eligible 100 + 0: 1 − 100 ÷ 0.01.
+        (r#"[{"q": 1, "p": "100", "h": "0"}, {"q": 1, "p": "-99.99", "h": "1"}]"#, "-9999"),
+        // No market value: no haircut.
+        (r#"[{"q": 0, "p": "100", "h": "0.2"}]"#, "0"),
+    ];
+    for (lots, expected) in cases {
+        let data = format!(r#"{{"as_of": "2026-03-31", "lots": {lots}}}"#);
+        let evaluation = program.run(&data, None).unwrap();
+        assert_eq!(evaluation.pool("book").unwrap().haircut(), expected.parse().unwrap(), "{lots}");
+        let r = program.evaluate(&data, None).unwrap();
+        assert_eq!(r.collateral["book"].haircut.as_deref(), Some(expected), "{lots}");
+        assert_eq!(r.values["haircut"], expected, "{lots}");
+    }
+}
+
 #[test]
 fn rule_results_are_values() {
     let src = "input { as_of: Date  ltv: Number }
