@@ -517,7 +517,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
 
     /// [`Self::numeric_num`] of an operand, a literal, a read or a shared value already
     /// computed taken in place, in the one step each is: most operands are one of those, and
-    /// a call for each cost a pool position a tenth of its instructions.
+    /// a call for each cost a pool position 1% of its instructions.
     #[inline(always)]
     fn numeric_operand(&mut self, form: &ir::numeric::Numeric, i: u32, base: usize, run: &mut NumericRun) -> Decimal {
         use ir::numeric::Op;

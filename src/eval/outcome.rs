@@ -224,8 +224,8 @@ impl PoolOutcome {
     /// The haircut of the pool as a whole, `1 − eligible ÷ market` (0 without a market value).
     /// Computed when read if the evaluation found that it cannot fail (the eligible value no
     /// larger than the market value, as with positions of positive price: the quotient then lies
-    /// within ±1): a small facility's reads seldom include it, and the division would cost its
-    /// evaluation a fortieth. A quotient that might overflow was computed with the pool, which
+    /// within ±1): a small facility's reads seldom include it, and leaving the division (with
+    /// a pool's peak found without a probe) took 4% off its evaluation. A quotient that might overflow was computed with the pool, which
     /// failed if it did.
     pub fn haircut(&self) -> Decimal {
         self.haircut.unwrap_or_else(|| Self::haircut_of(self.eligible_value, self.market_value, Span::default()).unwrap_or(Decimal::ZERO))
@@ -302,8 +302,8 @@ pub struct CovenantOutcome {
 impl CovenantOutcome {
     /// (value − limit) ÷ |limit| for `>`/`>=`, (limit − value) ÷ |limit| for `<`/`<=`; none
     /// without both sides, for `==`/`!=`, a zero limit or a quotient past the decimal range.
-    /// Computed when read: most evaluations are read for their statuses and figures, and the
-    /// division would be a tenth of a small facility's evaluation.
+    /// Computed when read: most evaluations are read for their statuses and figures, and a
+    /// small facility's two covenants' divisions were 4% of its evaluation.
     pub fn headroom(&self) -> Option<Decimal> {
         let (value, limit) = (self.value?, self.limit?);
         if limit.is_zero() {
