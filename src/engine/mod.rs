@@ -281,6 +281,90 @@ covenant max_ltv { require ltv <= 80% }
         assert!(compared > 80, "only {compared} budgets compared");
     }
 
+    /// Bodies computed in place (`Evaluator::number_in_place`: `let`s, a covenant's sides, a
+    /// margin call's trigger, amount, minimum and step) spend what stepping through them
+    /// spends, compute what it computes, and run out where it runs out, at every budget from
+    /// none to enough and at every depth from none to enough. The program holds each kind of
+    /// body taken in place (a read, arithmetic on two reads, a schedule's table, a call of a
+    /// function on a rule's figure, a comparison) and some that are not: a division by zero
+    /// in place, which the steps then report, and a `let` of another type.
+    #[test]
+    fn bodies_in_place_spend_compute_and_run_out_as_steps_do() {
+        use crate::eval::Fail;
+        use rust_decimal::Decimal;
+        let source = r#"
+import std.lending
+input {
+  as_of: Date
+  loan: { outstanding: Money(USD), cash: Money(USD) }
+  ttm: { ebitda: Money(USD), debt_service: Money(USD) }
+  gpus: List<{ count: Number, purchase_date: Date, unit_cost: Money(USD) }>
+}
+schedule advance_rate(age: Number) -> Number { < 12 => 70%  < 24 => 50%  < 36 => 30%  else => 0% }
+fn age(d: Date) -> Number = months_between(d, as_of)
+collateral gpus "GPU fleet" for g in input.gpus {
+  quantity g.count
+  price    g.unit_cost
+  haircut  1 - advance_rate(age(g.purchase_date))
+}
+let debt = input.loan.outstanding
+let ltv = debt / gpus.eligible_value
+let dscr = input.ttm.ebitda / input.ttm.debt_service
+let rate = advance_rate(18)
+let spare = input.loan.cash / (input.loan.outstanding - debt)
+let review = as_of + 30 days
+covenant min_dscr { require dscr >= 1.25x }
+covenant max_ltv { require ltv <= 80% }
+margin_call ltv_call {
+  trigger ltv > 75%
+  amount collateral_to_restore(debt, gpus.eligible_value, 65% * rate / 50%)
+  minimum_transfer 250_000 USD
+  rounding up 10_000 USD
+  due 2 business days
+}
+"#;
+        let program = Program::compile("in_place.cov", source).unwrap();
+        let data = r#"{"as_of": "2026-03-31", "loan": {"outstanding": "5000000", "cash": "100"}, "ttm": {"ebitda": "60000000", "debt_service": "45000000"},
+            "gpus": [{"count": 100, "purchase_date": "2025-02-15", "unit_cost": "30000"}, {"count": 120, "purchase_date": "2023-11-15", "unit_cost": "28000"}]}"#;
+        let input = program.bind_text(data).unwrap();
+        let full = program.limits.budget();
+        let run = |budget: eval::Budget, depth: u32| {
+            let mut plain = evaluator(&program, input.clone(), budget).with_depth(depth);
+            run_globals(&mut plain);
+            let mut stepped = evaluator(&program, input.clone(), budget).with_depth(depth).with_tracer(Stepping);
+            run_globals(&mut stepped);
+            let (left, stepped_left) = (plain.budget_left(), stepped.budget_left());
+            let (plain, stepped) = (plain.into_outcome(), stepped.into_parts().0);
+            assert_eq!(left.operations, stepped_left.operations, "budget {}, depth {depth}", budget.operations);
+            assert_eq!(format!("{plain:?}"), format!("{stepped:?}"), "budget {}, depth {depth}", budget.operations);
+            (full.operations - left.operations, plain)
+        };
+        let (spent, outcome) = run(full, eval::MAX_DEPTH);
+        // What the program computes, so that the comparisons below compare real figures: the
+        // pool's eligible value is 100 × 30,000 × 50% + 120 × 28,000 × 30% = 2,508,000.
+        let num = |i: usize| match outcome.lets.get(i) {
+            Some(Some(Ok(Value::Num(n)))) => Some(*n),
+            _ => None,
+        };
+        assert_eq!(num(1), Some(Decimal::from(5_000_000) / Decimal::from(2_508_000)));
+        assert_eq!(num(3), Some(Decimal::new(50, 2)));
+        assert!(matches!(outcome.lets.get(4), Some(Some(Err(Fail::Here(f)))) if f.message == "division by zero"), "{:?}", outcome.lets.get(4));
+        assert!(matches!(outcome.lets.get(5), Some(Some(Ok(Value::Date(_))))));
+        let call = match outcome.margin_calls.first() {
+            Some(Some(Ok(m))) => m.clone(),
+            other => panic!("{other:?}"),
+        };
+        // 5,000,000 / 65% − 2,508,000 = 5,184,307.69…, rounded up to 5,190,000.
+        assert_eq!((call.status, call.amount), (crate::eval::outcome::MarginStatus::Called, Decimal::from(5_190_000)));
+        assert!(spent > 40, "spent only {spent}");
+        for operations in 0..=spent + 1 {
+            run(eval::Budget { operations, ..full }, eval::MAX_DEPTH);
+        }
+        for depth in 0..=8 {
+            run(full, depth);
+        }
+    }
+
     /// A recording run computes what an ordinary run does: the report built from the
     /// recorded values is the ordinary run's report, on every example, data file and scenario.
     #[test]

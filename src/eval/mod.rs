@@ -41,6 +41,18 @@ struct NumericRun {
     off: bool,
 }
 
+/// What a computation in place (`Evaluator::number_in_place`) would have spent: its steps,
+/// and the deepest level it reached.
+#[derive(Clone, Copy, Debug, Default)]
+struct InPlace {
+    steps: u64,
+    deepest: u32,
+}
+
+const IN_PLACE_LEVELS: u32 = 12;
+const IN_PLACE_STEPS: u64 = 64;
+const IN_PLACE_ARGUMENTS: usize = 4;
+
 impl NumericRun {
     #[cold]
     fn leave(&mut self) -> Decimal {
@@ -67,6 +79,8 @@ pub struct Failure {
 }
 
 impl Fail {
+    #[cold]
+    #[inline(never)]
     pub fn here(span: Span, message: impl Into<String>) -> Fail {
         Fail::Here(Box::new(Failure { message: message.into(), span }))
     }
@@ -74,6 +88,8 @@ impl Fail {
 
 pub type EvalResult<T> = Result<T, Fail>;
 
+#[cold]
+#[inline(never)]
 pub fn fail<T>(span: Span, message: impl Into<String>) -> EvalResult<T> {
     Err(Fail::here(span, message))
 }
@@ -230,6 +246,14 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         }
     }
 
+    /// This evaluator allowed `depth` levels of nesting rather than [`MAX_DEPTH`], for tests
+    /// that run out of depth at every level.
+    #[cfg(test)]
+    pub(crate) fn with_depth(mut self, depth: u32) -> Self {
+        self.depth_left = depth;
+        self
+    }
+
     /// This evaluator, spending at most `budget`.
     pub fn with_budget(self, budget: Budget) -> Self {
         self.operations_left.set(budget.operations);
@@ -340,7 +364,10 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     /// Evaluates a `let` into its slot.
     pub fn let_global(&mut self, i: u32) {
         let Some(def) = self.ir.lets.get(i as usize) else { return };
-        let r = self.eval_body(def.body);
+        let r = match self.number_in_place(def.body) {
+            Some(n) => Ok(Value::Num(n)),
+            None => self.eval_body(def.body),
+        };
         self.note(&def.name, &r);
         if let Some(slot) = self.out.lets.get_mut(i as usize) {
             *slot = Some(r);
@@ -582,6 +609,11 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     pub fn num(&mut self, b: Body, bound: &[Value]) -> EvalResult<Decimal> {
+        if bound.is_empty() {
+            if let Some(n) = self.number_in_place(b) {
+                return Ok(n);
+            }
+        }
         let span = self.ir.arena.span(b.expr);
         match self.eval_with(b, bound)? {
             Value::Num(n) => Ok(n),
@@ -590,6 +622,9 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     }
 
     pub fn boolean(&mut self, b: Body) -> EvalResult<bool> {
+        if let Some(holds) = self.comparison_in_place(b) {
+            return Ok(holds);
+        }
         let span = self.ir.arena.span(b.expr);
         match self.eval_body(b)? {
             Value::Bool(v) => Ok(v),
@@ -721,6 +756,10 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             return Ok(false);
         }
         if calendars == 0 {
+            // A program without a calendar has no holidays: nothing to compute, share or drop.
+            if self.ir.calendar.is_none() {
+                return Ok(true);
+            }
             return Ok(self.holidays_of(None)?.binary_search(&day).is_err());
         }
         for i in (0..64usize).filter(|i| calendars & (1u64 << i) != 0) {
@@ -874,6 +913,115 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
             }
         }
         self.expr(id, base)
+    }
+
+    /// The number of a body without locals, computed in place when it is made of literals,
+    /// values read where they lie (a computed `let`, a field of the input, a rule's figure),
+    /// arithmetic, schedules read from their tables and calls of functions made of the same
+    /// (`collateral_to_restore(debt, gpus.eligible_value, 65%)`), each node counted as the
+    /// step it is. Most `let`s and rule figures given apart (a covenant's sides, a margin
+    /// call's amount, minimum and rounding step) are such expressions, and stepping through
+    /// them cost more in frames and returned values than their arithmetic. `None` for any
+    /// other body, a value of another type, a failure, a tracer that sees each step, or a
+    /// budget or depth that does not cover what the steps would spend, with nothing spent:
+    /// the caller then evaluates the body step by step, which computes, spends and fails as
+    /// it always has.
+    #[inline]
+    pub fn number_in_place(&mut self, b: Body) -> Option<Decimal> {
+        if T::SEES_STEPS || b.frame != 0 {
+            return None;
+        }
+        let mut spent = InPlace::default();
+        let n = self.number_tree(self.ir.fast.root(b.expr), &[], 1, &mut spent)?;
+        self.spend_in_place(spent)?;
+        Some(n)
+    }
+
+    /// A body that compares two numbers computed in place (`ltv > 75%`), decided for the
+    /// steps evaluating it spends; `None` as for [`Self::number_in_place`].
+    #[inline]
+    fn comparison_in_place(&mut self, b: Body) -> Option<bool> {
+        if T::SEES_STEPS || b.frame != 0 {
+            return None;
+        }
+        let Some(Node::Compare { op, lhs, rhs }) = self.ir.arena.node(self.ir.fast.root(b.expr)) else { return None };
+        let mut spent = InPlace { steps: 1, deepest: 1 };
+        let a = self.number_tree(*lhs, &[], 2, &mut spent)?;
+        let c = self.number_tree(*rhs, &[], 2, &mut spent)?;
+        self.spend_in_place(spent)?;
+        Some(ops::compare_numbers(*op, a, c))
+    }
+
+    /// Takes what a computation in place spent from the budget, when the steps would have
+    /// found enough of it at every node: every step checks for one operation left before
+    /// taking it, and a node `k` levels down for `k` levels of depth.
+    fn spend_in_place(&mut self, spent: InPlace) -> Option<()> {
+        let left = self.operations_left.get();
+        if spent.steps > left || spent.deepest > self.depth_left {
+            return None;
+        }
+        self.operations_left.set(left - spent.steps);
+        Some(())
+    }
+
+    /// The number at `id`, `level` levels down (the body's root is at 1), with `locals` the
+    /// arguments of the function call it is in; nothing but `spent` changed. Leaves are
+    /// taken here, inline, and operations apart.
+    #[inline(always)]
+    fn number_tree(&self, id: ExprId, locals: &[Decimal], level: u32, spent: &mut InPlace) -> Option<Decimal> {
+        // Bounded whatever the program: past these the steps decide, within their budget.
+        if level > IN_PLACE_LEVELS || spent.steps >= IN_PLACE_STEPS {
+            return None;
+        }
+        spent.steps += 1;
+        spent.deepest = spent.deepest.max(level);
+        let node = self.ir.arena.node(id)?;
+        let v = match node {
+            Node::Const(v) => v,
+            Node::Local(slot) => return locals.get(*slot as usize).copied(),
+            // Read outside any frame: a field of a local is not there, and the steps read it.
+            Node::Input | Node::Field { .. } | Node::Global(Global::Let(_)) => self.place(id, self.stack.len())?,
+            Node::PoolField(i, f) => return self.out.pool_field(*i, *f).ok()?.num(),
+            _ => return self.operation_in_place(node, locals, level, spent),
+        };
+        v.num()
+    }
+
+    #[inline(never)]
+    fn operation_in_place(&self, node: &Node, locals: &[Decimal], level: u32, spent: &mut InPlace) -> Option<Decimal> {
+        match node {
+            Node::Arith { op, lhs, rhs } => {
+                let a = self.number_tree(*lhs, locals, level + 1, spent)?;
+                let b = self.number_tree(*rhs, locals, level + 1, spent)?;
+                ops::arith(*op, a, b, Span::default()).ok()
+            }
+            Node::CallFn { func, args } => self.call_in_place(*func, args, locals, level, spent),
+            _ => None,
+        }
+    }
+
+    /// A call at `level`, in place: its arguments and the callee's body one level down, as
+    /// the steps evaluate them.
+    fn call_in_place(&self, func: u32, args: &[ExprId], locals: &[Decimal], level: u32, spent: &mut InPlace) -> Option<Decimal> {
+        let ir = self.ir;
+        if let (Some(table), [key]) = (ir.fast.table(func), args) {
+            let key = self.number_tree(*key, locals, level + 1, spent)?;
+            return match table {
+                ir::optimize::Table::Steps(steps) => steps.at(&Value::Num(key), Span::default()).ok()?.num(),
+                ir::optimize::Table::Points(curve) => curve.at(key, Span::default()).ok(),
+            };
+        }
+        let f = ir.fns.get(func as usize)?;
+        // A body with locals of its own beyond the arguments, or a schedule read row by row,
+        // is left to the steps.
+        if args.len() > IN_PLACE_ARGUMENTS || f.body.frame as usize > args.len() || matches!(ir.arena.node(f.body.expr), Some(Node::Schedule { .. })) {
+            return None;
+        }
+        let mut bound = [Decimal::ZERO; IN_PLACE_ARGUMENTS];
+        for (slot, a) in bound.iter_mut().zip(args) {
+            *slot = self.number_tree(*a, locals, level + 1, spent)?;
+        }
+        self.number_tree(ir.fast.root(f.body.expr), bound.get(..args.len())?, level + 1, spent)
     }
 
     /// The value of a literal, a local, the input, a computed `let`, a field path from one of

@@ -651,8 +651,18 @@ fn tested<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> EvalRe
 }
 
 fn requirement<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::CovenantDef) -> EvalResult<(Decimal, Decimal, bool)> {
-    let lhs = ev.eval_body(def.lhs)?;
-    let rhs = ev.eval_body(def.rhs)?;
+    // Most requirements compare a figure with a limit, both numbers read in place.
+    let lhs = match ev.number_in_place(def.lhs) {
+        Some(a) => Value::Num(a),
+        None => ev.eval_body(def.lhs)?,
+    };
+    let rhs = match ev.number_in_place(def.rhs) {
+        Some(b) => Value::Num(b),
+        None => ev.eval_body(def.rhs)?,
+    };
+    if let (Value::Num(a), Value::Num(b)) = (&lhs, &rhs) {
+        return Ok((*a, *b, ops::compare_numbers(def.op, *a, *b)));
+    }
     let holds = ops::compare(def.op, &lhs, &rhs, def.span)?;
     match (lhs, rhs) {
         (Value::Num(a), Value::Num(b)) => Ok((a, b, holds)),
