@@ -41,15 +41,15 @@ struct Step {
 }
 
 /// Every global of `ev`'s program, into its outcome store, with what each spent.
-pub(crate) fn run_recorded(mut ev: Evaluator<'_>) -> (Outcome, Ledger) {
+pub(crate) fn run_recorded(ev: &mut Evaluator<'_>) -> Ledger {
     let mut steps = Vec::with_capacity(ev.ir.topo.len());
     for &g in &ev.ir.topo {
         let before = ev.budget_left();
-        lending::global(&mut ev, g);
+        lending::global(ev, g);
         steps.push(step(before, ev.budget_left(), ev.out.errors.len()));
     }
     let holidays = ev.take_known_holidays();
-    (ev.into_outcome(), Ledger { steps, holidays, checks_spent: Default::default() })
+    Ledger { steps, holidays, checks_spent: Default::default() }
 }
 
 fn step(before: Budget, after: Budget, errors_end: usize) -> Step {

@@ -83,7 +83,9 @@ pub(crate) fn run<'p>(program: &'p Program, input: Value, scenario: Option<&str>
         Some(s) => shocked(program, input, s, &mut budget)?,
         None => input,
     };
-    let (outcome, ledger) = incremental::run_recorded(evaluator(program, input.clone(), budget));
+    let mut ev = evaluator(program, input, budget);
+    let ledger = incremental::run_recorded(&mut ev);
+    let (outcome, input) = ev.into_outcome_and_input();
     if let Some(what) = outcome.exceeded {
         return Err(EvalError::exceeded(what, &program.limits));
     }

@@ -33,12 +33,14 @@ pub struct Clause<'p> {
 
 /// What a clause evaluated without steps has spent, and the shared expressions it computed,
 /// to be undone if it does not finish.
-struct NumericRun {
+struct NumericRun<'v> {
     spent: u64,
     memos: [u32; ir::numeric::MAX_MEMOS],
     computed: usize,
     /// Something was off the form's path: the clause is to be stepped through.
     off: bool,
+    /// The pool position the clause is read for, which its frame's first local stands for.
+    position: Option<&'v Value>,
 }
 
 /// What a computation in place (`Evaluator::number_in_place`) would have spent: its steps,
@@ -53,7 +55,7 @@ const IN_PLACE_LEVELS: u32 = 12;
 const IN_PLACE_STEPS: u64 = 64;
 const IN_PLACE_ARGUMENTS: usize = 4;
 
-impl NumericRun {
+impl NumericRun<'_> {
     #[cold]
     fn leave(&mut self) -> Decimal {
         self.off = true;
@@ -355,6 +357,13 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         self.into_parts().0
     }
 
+    /// The outcome store, as `into_outcome` gives it, and the data evaluated, handed back
+    /// rather than cloned for the evaluation's result.
+    pub fn into_outcome_and_input(mut self) -> (Outcome, Value) {
+        self.out.exceeded = self.exceeded.get();
+        (self.out, self.input)
+    }
+
     /// The outcome store, as `into_outcome` gives it, and the tracer with what it recorded.
     pub fn into_parts(mut self) -> (Outcome, T) {
         self.out.exceeded = self.exceeded.get();
@@ -412,15 +421,13 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         base
     }
 
-    /// Binds the frame open at `base` (the top of the stack) to the next `bound`, its other
-    /// locals empty again, as a frame just opened has them.
-    pub fn rebind_frame(&mut self, base: usize, bound: Value) {
+    /// Empties the locals of the frame open at `base` (the top of the stack), its first
+    /// included, for the next pool position: a position's clauses read it where it lies, and
+    /// bind it only when stepped through (see [`Self::num_of`]), which spares each position
+    /// a count taken and given back on the shared list.
+    pub fn empty_frame(&mut self, base: usize) {
         if let Some(frame) = self.stack.get_mut(base..) {
-            let mut slots = frame.iter_mut();
-            if let Some(first) = slots.next() {
-                *first = bound;
-            }
-            for slot in slots {
+            for slot in frame {
                 if !matches!(slot, Value::Null) {
                     *slot = Value::Null;
                 }
@@ -443,13 +450,20 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         Clause { body: b, form: if T::SEES_STEPS { None } else { self.ir.fast.numeric(b.expr) } }
     }
 
-    /// A prepared clause's number in the frame open at `base`: computed in one go when it has
-    /// a form and nothing is amiss, else step by step.
+    /// A prepared clause's number for a pool position, `position` (`None` for a pool without
+    /// `for`), in the frame open at `base`: computed in one go when it has a form and nothing
+    /// is amiss, reading the position where it lies; else step by step, with the position
+    /// bound first as the frame's first local.
     #[inline]
-    pub fn num_of(&mut self, clause: &Clause<'p>, base: usize) -> EvalResult<Decimal> {
+    pub fn num_of(&mut self, clause: &Clause<'p>, base: usize, position: Option<&Value>) -> EvalResult<Decimal> {
         if let Some(form) = clause.form {
-            if let Some(n) = self.numeric(form, base) {
+            if let Some(n) = self.numeric(form, base, position) {
                 return Ok(n);
+            }
+        }
+        if let (Some(position), Some(first)) = (position, self.stack.get_mut(base)) {
+            if matches!(first, Value::Null) {
+                *first = position.clone();
             }
         }
         self.num_in_frame(clause.body, base)
@@ -460,13 +474,13 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     /// the budget or the depth left might not suffice or anything is off the form's path (a
     /// failure, a value of another type, an absent optional). The caller then evaluates the
     /// clause step by step, which spends, computes and fails exactly as it always has.
-    fn numeric(&mut self, form: &ir::numeric::Numeric, base: usize) -> Option<Decimal> {
+    fn numeric(&mut self, form: &ir::numeric::Numeric, base: usize, position: Option<&Value>) -> Option<Decimal> {
         let left = self.operations_left.get();
         if left < form.most_steps || self.depth_left < form.depth {
             return None;
         }
         let stack_len = self.stack.len();
-        let mut run = NumericRun { spent: 0, memos: [0; ir::numeric::MAX_MEMOS], computed: 0, off: false };
+        let mut run = NumericRun { spent: 0, memos: [0; ir::numeric::MAX_MEMOS], computed: 0, off: false, position };
         let n = self.numeric_num(form, form.root(), base, &mut run);
         if !run.off {
             self.operations_left.set(left - run.spent);
@@ -489,7 +503,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         run.spent += 1;
         let n = match form.ops.get(i as usize) {
             Some(Op::Const(Value::Num(n))) => Some(*n),
-            Some(Op::Read { root, path }) => match self.numeric_read(*root, path, base) {
+            Some(Op::Read { root, path }) => match self.numeric_read(*root, path, base, run.position) {
                 Some(Value::Num(n)) => Some(*n),
                 _ => None,
             },
@@ -553,7 +567,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         use ir::numeric::Op;
         let leaf = match form.ops.get(i as usize) {
             Some(Op::Const(Value::Num(n))) => Some(*n),
-            Some(Op::Read { root, path }) => match self.numeric_read(*root, path, base) {
+            Some(Op::Read { root, path }) => match self.numeric_read(*root, path, base, run.position) {
                 Some(Value::Num(n)) => Some(*n),
                 _ => None,
             },
@@ -578,7 +592,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         run.spent += 1;
         match form.ops.get(i as usize)? {
             Op::Const(Value::Date(d)) => Some(*d),
-            Op::Read { root, path } => match self.numeric_read(*root, path, base)? {
+            Op::Read { root, path } => match self.numeric_read(*root, path, base, run.position)? {
                 Value::Date(d) => Some(*d),
                 _ => None,
             },
@@ -590,11 +604,12 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
     /// compile time: following the expressions as `place` does costs a pool position about
     /// 4% more instructions.
     #[inline]
-    fn numeric_read(&self, root: ir::numeric::Root, path: &[u32], base: usize) -> Option<&Value> {
-        let mut v = match root {
-            ir::numeric::Root::Local(slot) => self.stack.get(base + slot as usize)?,
-            ir::numeric::Root::Input => &self.input,
-            ir::numeric::Root::Let(l) => match self.out.lets.get(l as usize) {
+    fn numeric_read<'a>(&'a self, root: ir::numeric::Root, path: &[u32], base: usize, position: Option<&'a Value>) -> Option<&'a Value> {
+        let mut v = match (root, position) {
+            (ir::numeric::Root::Local(0), Some(position)) => position,
+            (ir::numeric::Root::Local(slot), _) => self.stack.get(base + slot as usize)?,
+            (ir::numeric::Root::Input, _) => &self.input,
+            (ir::numeric::Root::Let(l), _) => match self.out.lets.get(l as usize) {
                 Some(Some(Ok(v))) => v,
                 _ => return None,
             },

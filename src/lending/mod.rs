@@ -132,8 +132,8 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
             let base = ev.open_frame(Value::Null, frame);
             let mut each = || -> EvalResult<()> {
                 for item in items.iter() {
-                    ev.rebind_frame(base, item.clone());
-                    add_position(position_clauses(ev, &clauses, base)?)?;
+                    ev.empty_frame(base);
+                    add_position(position_clauses(ev, &clauses, base, Some(item))?)?;
                 }
                 Ok(())
             };
@@ -145,7 +145,7 @@ pub fn pool<T: Tracer>(ev: &mut Evaluator<'_, T>, def: &ir::PoolDef) -> EvalResu
         // `for` variable would be, which the clauses' own locals are free to overwrite.
         None => {
             let base = ev.open_frame(Value::Null, frame);
-            let position = position_clauses(ev, &clauses, base);
+            let position = position_clauses(ev, &clauses, base, None);
             ev.close_frame(base);
             add_position(position?)?;
         }
@@ -180,16 +180,17 @@ struct Position {
     liquidation_price: Option<Decimal>,
 }
 
-/// A position's clauses, read in the frame open at `base`.
-fn position_clauses<'p, T: Tracer>(ev: &mut Evaluator<'p, T>, clauses: &Clauses<'p>, base: usize) -> EvalResult<Position> {
-    let quantity = ev.num_of(&clauses.quantity, base)?;
-    let price = ev.num_of(&clauses.price, base)?;
+/// A position's clauses, read in the frame open at `base` for `item` (`None` for a pool
+/// without `for`).
+fn position_clauses<'p, T: Tracer>(ev: &mut Evaluator<'p, T>, clauses: &Clauses<'p>, base: usize, item: Option<&Value>) -> EvalResult<Position> {
+    let quantity = ev.num_of(&clauses.quantity, base, item)?;
+    let price = ev.num_of(&clauses.price, base, item)?;
     let haircut = match &clauses.haircut {
-        Some(h) => ev.num_of(h, base)?,
+        Some(h) => ev.num_of(h, base, item)?,
         None => Decimal::ZERO,
     };
     let liquidation_price = match &clauses.liquidation_price {
-        Some(l) => Some(ev.num_of(l, base)?),
+        Some(l) => Some(ev.num_of(l, base, item)?),
         None => None,
     };
     Ok(Position { quantity, price, haircut, liquidation_price })
