@@ -359,6 +359,14 @@ margin_call ltv_call {
         // 5,000,000 / 65% − 2,508,000 = 5,184,307.69…, rounded up to 5,190,000.
         assert_eq!((call.status, call.amount), (crate::eval::outcome::MarginStatus::Called, Decimal::from(5_190_000)));
         assert!(spent > 40, "spent only {spent}");
+        // The bodies meant to be taken in place are, so that the comparisons below compare
+        // the two paths and not the steps with themselves.
+        let mut ev = evaluator(&program, input.clone(), full);
+        run_globals(&mut ev);
+        let in_place: Vec<Option<Decimal>> = program.ir.lets.iter().map(|l| ev.number_in_place(l.body)).collect();
+        assert_eq!(in_place, [num(0), num(1), num(2), num(3), None, None]);
+        let amount = ev.number_in_place(program.ir.margin_calls[0].amount);
+        assert_eq!(amount.map(|a| a.round_dp(2)), Some(Decimal::new(518_430_769, 2)));
         for operations in 0..=spent + 1 {
             run(eval::Budget { operations, ..full }, eval::MAX_DEPTH);
         }
