@@ -222,6 +222,21 @@ covenant max_ltv { require ltv <= 80% }
         fn computed(&mut self, _: &ir::Ir, _: Global, _: &Outcome) {}
     }
 
+    /// The program evaluated on `input` with `budget` and `depth`, ordinarily and with a
+    /// tracer that makes it step through every expression: both spend the same and compute
+    /// the same, or the test fails naming `what`. What the ordinary run spent, and its outcome.
+    fn against_stepping(program: &Program, input: &Value, budget: eval::Budget, depth: u32, what: &str) -> (u64, Outcome) {
+        let mut plain = evaluator(program, input.clone(), budget).with_depth(depth);
+        run_globals(&mut plain);
+        let mut stepped = evaluator(program, input.clone(), budget).with_depth(depth).with_tracer(Stepping);
+        run_globals(&mut stepped);
+        let (left, stepped_left) = (plain.budget_left(), stepped.budget_left());
+        let (plain, stepped) = (plain.into_outcome(), stepped.into_parts().0);
+        assert_eq!(left.operations, stepped_left.operations, "{what}, budget {}, depth {depth}", budget.operations);
+        assert_eq!(format!("{plain:?}"), format!("{stepped:?}"), "{what}, budget {}, depth {depth}", budget.operations);
+        (budget.operations - left.operations, plain)
+    }
+
     /// Pool clauses computed without steps (`ir::numeric`) spend what stepping through them
     /// spends, compute what it computes, and at every budget from none to enough run out
     /// where it runs out: on the reference facility's pool, and on one whose price overflows
@@ -260,17 +275,7 @@ covenant max_ltv { require ltv <= 80% }
             let data = format!(r#"{{"as_of": "2026-03-31", "loan": {{"outstanding": "5000000"}}, "gpus": [{}]}}"#, book.join(","));
             let input = program.bind_text(&data).unwrap();
             let full = program.limits.budget();
-            let run = |budget: eval::Budget| {
-                let mut plain = evaluator(&program, input.clone(), budget);
-                run_globals(&mut plain);
-                let mut stepped = evaluator(&program, input.clone(), budget).with_tracer(Stepping);
-                run_globals(&mut stepped);
-                let (left, stepped_left) = (plain.budget_left(), stepped.budget_left());
-                let (plain, stepped) = (plain.into_outcome(), stepped.into_parts().0);
-                assert_eq!(left.operations, stepped_left.operations, "book {k}, budget {}", budget.operations);
-                assert_eq!(format!("{plain:?}"), format!("{stepped:?}"), "book {k}, budget {}", budget.operations);
-                (full.operations - left.operations, plain)
-            };
+            let run = |budget: eval::Budget| against_stepping(&program, &input, budget, eval::MAX_DEPTH, &format!("book {k}"));
             let (spent, outcome) = run(full);
             let pool_failed = matches!(outcome.pools.first(), Some(Some(Err(_))));
             assert_eq!(pool_failed, k == 1, "book {k}: {:?}", outcome.pools.first());
@@ -330,17 +335,7 @@ margin_call ltv_call {
             "gpus": [{"count": 100, "purchase_date": "2025-02-15", "unit_cost": "30000"}, {"count": 120, "purchase_date": "2023-11-15", "unit_cost": "28000"}]}"#;
         let input = program.bind_text(data).unwrap();
         let full = program.limits.budget();
-        let run = |budget: eval::Budget, depth: u32| {
-            let mut plain = evaluator(&program, input.clone(), budget).with_depth(depth);
-            run_globals(&mut plain);
-            let mut stepped = evaluator(&program, input.clone(), budget).with_depth(depth).with_tracer(Stepping);
-            run_globals(&mut stepped);
-            let (left, stepped_left) = (plain.budget_left(), stepped.budget_left());
-            let (plain, stepped) = (plain.into_outcome(), stepped.into_parts().0);
-            assert_eq!(left.operations, stepped_left.operations, "budget {}, depth {depth}", budget.operations);
-            assert_eq!(format!("{plain:?}"), format!("{stepped:?}"), "budget {}, depth {depth}", budget.operations);
-            (full.operations - left.operations, plain)
-        };
+        let run = |budget: eval::Budget, depth: u32| against_stepping(&program, &input, budget, depth, "in place");
         let (spent, outcome) = run(full, eval::MAX_DEPTH);
         // What the program computes, so that the comparisons below compare real figures: the
         // pool's eligible value is 100 × 30,000 × 50% + 120 × 28,000 × 30% = 2,508,000.

@@ -1021,10 +1021,7 @@ impl<'p, T: Tracer> Evaluator<'p, T> {
         let ir = self.ir;
         if let (Some(table), [key]) = (ir.fast.table(func), args) {
             let key = self.number_tree(*key, locals, level + 1, spent)?;
-            return match table {
-                ir::optimize::Table::Steps(steps) => steps.at(&Value::Num(key), Span::default()).ok()?.num(),
-                ir::optimize::Table::Points(curve) => curve.at(key, Span::default()).ok(),
-            };
+            return Self::table(table, &Value::Num(key), Span::default()).ok()?.num();
         }
         let f = ir.fns.get(func as usize)?;
         // A body with locals of its own beyond the arguments, or a schedule read row by row,
